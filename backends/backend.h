@@ -1,0 +1,115 @@
+// The one interface every backend implements (cpu, blas, onednn, vulkan).
+//
+// A Backend owns what belongs to a model on a device: its resident weights
+// (uploaded once, possibly repacked or copied to GPU memory). An Executor is
+// what a session computes with: activation buffers, the KV cache and the ops.
+// Activations stay inside the executor's buffers between ops, so a GPU backend
+// can record a whole layer (or the whole graph) and submit it at sync(); only
+// token ids go in and logits come out through read().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "types.h"
+
+namespace edgerun {
+
+// A tensor as the loader hands it over: data stays in the caller's memory
+// (usually the mapped model file) for as long as the Backend lives.
+struct TensorDesc {
+  std::string name;
+  DType type = DType::F32;
+  int64_t rows = 1;  // output features (1 for vectors)
+  int64_t cols = 0;  // input features: elements in one row
+  const void* data = nullptr;
+};
+
+// A weight resident on a backend. Matrices are [rows, cols] and multiply
+// activations as y = W x, one row of W per output feature.
+class Weight {
+ public:
+  virtual ~Weight() = default;
+  DType type = DType::F32;
+  int64_t rows = 0, cols = 0;
+  std::string name;
+};
+
+// An activation buffer of floats, living wherever the executor computes.
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  int64_t size = 0;  // in floats
+};
+
+enum class RopeStyle {
+  Interleaved,  // rotates adjacent pairs (x[2i], x[2i+1]) (llama GGUF, llama2.c)
+  Neox,         // rotates (x[i], x[i + n_rot/2]) (qwen2, qwen3, HF "rotate_half")
+};
+
+struct RopeParams {
+  RopeStyle style = RopeStyle::Interleaved;
+  int n_rot = 0;                // leading dimensions of each head that rotate
+  std::vector<float> inv_freq;  // n_rot/2 angular frequencies, scaling already applied
+};
+
+enum class KVType { F32, F16 };
+
+struct AttentionShape {
+  int n_head = 0, n_head_kv = 0, head_dim = 0;
+  float scale = 1.0f;  // applied to q.k
+};
+
+class KVCache {
+ public:
+  virtual ~KVCache() = default;
+  int n_layer = 0, n_ctx = 0, kv_dim = 0;
+  KVType type = KVType::F32;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  virtual std::unique_ptr<Buffer> alloc(int64_t n_floats) = 0;
+  virtual std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type) = 0;
+
+  // out[t] = row ids[t] of the embedding table, as floats.
+  virtual void get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) = 0;
+  // Per row of `dim` floats: out = x / rms(x) * w. Works in place.
+  virtual void rms_norm(const Buffer& x, const Weight& w, int n_rows, int dim, float eps, Buffer& out) = 0;
+  // out[t, :] = W x[t, :] (+ bias), for n tokens; x rows are w.cols long.
+  virtual void matmul(const Weight& w, const Weight* bias, const Buffer& x, int n, Buffer& out) = 0;
+  // Rotates every head of n rows of n_heads*head_dim floats, row t at position pos[t].
+  virtual void rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) = 0;
+  // Stores k, v of n tokens at positions pos0.. in the cache, then causal attention
+  // of q over positions 0..pos0+t for each row t.
+  virtual void attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kv, int layer, int pos0, int n,
+                         const AttentionShape& s, Buffer& out) = 0;
+  // out = silu(gate) * up, elementwise over n floats.
+  virtual void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) = 0;
+  // x += y over n floats.
+  virtual void add(Buffer& x, const Buffer& y, int64_t n) = 0;
+  // Copies `n` floats from src[src_off] to dst[dst_off] (used to keep one row).
+  virtual void copy(const Buffer& src, int64_t src_off, Buffer& dst, int64_t dst_off, int64_t n) = 0;
+  // Waits for queued work and copies n floats out to host memory.
+  virtual void read(const Buffer& b, float* dst, int64_t n) = 0;
+};
+
+struct ExecutorOptions {
+  int n_threads = 1;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual bool supports(DType t) const = 0;
+  // Makes a weight resident. May keep a pointer to desc.data (zero-copy).
+  virtual std::unique_ptr<Weight> upload(const TensorDesc& desc) = 0;
+  virtual std::unique_ptr<Executor> make_executor(const ExecutorOptions& opts) = 0;
+};
+
+}  // namespace edgerun

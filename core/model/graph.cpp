@@ -1,0 +1,63 @@
+#include "model/graph.h"
+
+#include <cmath>
+
+namespace edgerun {
+
+std::vector<float> forward(const Model& model, Executor& ex, KVCache& kv, const int32_t* tokens, int n, int pos0,
+                           bool all_logits) {
+  const HParams& hp = model.hparams();
+  const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff;
+  std::vector<int32_t> pos(n);
+  for (int t = 0; t < n; ++t) pos[t] = pos0 + t;
+
+  auto x = ex.alloc(n * E);       // the residual stream
+  auto h = ex.alloc(n * E);       // normalised input of a sub-block
+  auto q = ex.alloc(n * Q);
+  auto k = ex.alloc(n * KV);
+  auto v = ex.alloc(n * KV);
+  auto att = ex.alloc(n * Q);
+  auto gate = ex.alloc(n * F);
+  auto up = ex.alloc(n * F);
+
+  AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
+
+  ex.get_rows(*model.weight(W::TokEmbd), tokens, n, *x);
+  for (int l = 0; l < hp.n_layer; ++l) {
+    ex.rms_norm(*x, *model.weight(W::AttnNorm, l), n, E, hp.rms_eps, *h);
+    ex.matmul(*model.weight(W::Wq, l), model.weight(W::Bq, l), *h, n, *q);
+    ex.matmul(*model.weight(W::Wk, l), model.weight(W::Bk, l), *h, n, *k);
+    ex.matmul(*model.weight(W::Wv, l), model.weight(W::Bv, l), *h, n, *v);
+    if (const Weight* qn = model.weight(W::QNorm, l)) {
+      ex.rms_norm(*q, *qn, n * hp.n_head, hp.head_dim, hp.rms_eps, *q);
+      ex.rms_norm(*k, *model.weight(W::KNorm, l), n * hp.n_head_kv, hp.head_dim, hp.rms_eps, *k);
+    }
+    ex.rope(*q, n, hp.n_head, hp.head_dim, model.rope(), pos.data());
+    ex.rope(*k, n, hp.n_head_kv, hp.head_dim, model.rope(), pos.data());
+    ex.attention(*q, *k, *v, kv, l, pos0, n, shape, *att);
+    ex.matmul(*model.weight(W::Wo, l), nullptr, *att, n, *h);
+    ex.add(*x, *h, n * E);
+
+    ex.rms_norm(*x, *model.weight(W::FfnNorm, l), n, E, hp.rms_eps, *h);
+    ex.matmul(*model.weight(W::Gate, l), nullptr, *h, n, *gate);
+    ex.matmul(*model.weight(W::Up, l), nullptr, *h, n, *up);
+    ex.swiglu(*gate, *up, n * F, *gate);
+    ex.matmul(*model.weight(W::Down, l), nullptr, *gate, n, *h);
+    ex.add(*x, *h, n * E);
+  }
+
+  // Only the rows whose logits are wanted go through the (large) output head.
+  int rows = n;
+  if (!all_logits && n > 1) {
+    ex.copy(*x, (n - 1) * E, *x, 0, E);
+    rows = 1;
+  }
+  ex.rms_norm(*x, *model.weight(W::OutputNorm), rows, E, hp.rms_eps, *h);
+  auto logits = ex.alloc(static_cast<int64_t>(rows) * hp.n_vocab);
+  ex.matmul(model.output_head(), nullptr, *h, rows, *logits);
+  std::vector<float> out(static_cast<size_t>(rows) * hp.n_vocab);
+  ex.read(*logits, out.data(), static_cast<int64_t>(out.size()));
+  return out;
+}
+
+}  // namespace edgerun

@@ -1,0 +1,139 @@
+#include "model/model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "common/error.h"
+#include "gguf/gguf.h"
+#include "registry.h"
+
+namespace edgerun {
+
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& opts) {
+  std::unique_ptr<Model> m(new Model());
+  m->path_ = path;
+  m->gguf_ = GGUFFile::open(path);
+  m->read_hparams();
+  m->tokenizer_ = Tokenizer::from_gguf(*m->gguf_);
+  if (m->tokenizer_->vocab_size() != m->hp_.n_vocab)
+    fail(path, "tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) + " tokens but the embedding has " +
+                   std::to_string(m->hp_.n_vocab) + " rows");
+  m->backend_ = create_backend(opts.backend);
+  m->bind_weights();
+  return m;
+}
+
+void Model::read_hparams() {
+  const GGUFFile& g = *gguf_;
+  const std::string arch = g.get_string("general.architecture");
+  arch_ = find_arch(arch);
+  if (!arch_) fail(path_, "unknown architecture '" + arch + "' in 'general.architecture' (supported: " + known_arch_names() + ")");
+  const std::string a = arch + ".";
+  auto positive = [&](const std::string& key, uint64_t v) {
+    if (v == 0 || v > (1u << 24)) fail(path_, "metadata '" + key + "' has an invalid value " + std::to_string(v));
+    return static_cast<int>(v);
+  };
+  hp_.arch = arch;
+  hp_.n_embd = positive(a + "embedding_length", g.get_uint(a + "embedding_length"));
+  hp_.n_layer = positive(a + "block_count", g.get_uint(a + "block_count"));
+  hp_.n_ff = positive(a + "feed_forward_length", g.get_uint(a + "feed_forward_length"));
+  hp_.n_head = positive(a + "attention.head_count", g.get_uint(a + "attention.head_count"));
+  hp_.n_head_kv = positive(a + "attention.head_count_kv", g.get_uint(a + "attention.head_count_kv", hp_.n_head));
+  hp_.n_ctx_train = positive(a + "context_length", g.get_uint(a + "context_length", 2048));
+  hp_.head_dim = positive(a + "attention.key_length", g.get_uint(a + "attention.key_length", hp_.n_embd / hp_.n_head));
+  hp_.n_rot = positive(a + "rope.dimension_count", g.get_uint(a + "rope.dimension_count", hp_.head_dim));
+  hp_.rms_eps = static_cast<float>(g.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  hp_.rope_theta = static_cast<float>(g.get_float(a + "rope.freq_base", 10000.0));
+  if (hp_.n_head % hp_.n_head_kv != 0)
+    fail(path_, "metadata '" + a + "attention.head_count' (" + std::to_string(hp_.n_head) +
+                    ") is not a multiple of 'attention.head_count_kv' (" + std::to_string(hp_.n_head_kv) + ")");
+  if (hp_.n_rot > hp_.head_dim || hp_.n_rot % 2 != 0)
+    fail(path_, "metadata '" + a + "rope.dimension_count' (" + std::to_string(hp_.n_rot) + ") does not fit head size " +
+                    std::to_string(hp_.head_dim));
+  if (!(hp_.rms_eps > 0) || !(hp_.rope_theta > 0)) fail(path_, "metadata for rms epsilon or rope base is not positive");
+  const GGUFTensor* emb = g.find_tensor("token_embd.weight");
+  if (!emb) fail(path_, "missing tensor 'token_embd.weight'");
+  if (emb->shape.size() != 2) fail(path_, "tensor 'token_embd.weight' should have 2 dimensions");
+  hp_.n_vocab = static_cast<int>(emb->shape[1]);
+}
+
+static std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+static std::string slot_name(const char* pattern, int layer) {
+  std::string s(pattern);
+  const auto at = s.find("%d");
+  if (at != std::string::npos) s.replace(at, 2, std::to_string(layer));
+  return s;
+}
+
+void Model::bind_weights() {
+  const auto& slots = tensor_slots();
+  if (slots.size() != static_cast<size_t>(W::Count)) fail("", "internal: tensor slot table and W enum disagree");
+  globals_.resize(static_cast<size_t>(W::Count));
+  layers_.resize(hp_.n_layer);
+  for (auto& l : layers_) l.resize(static_cast<size_t>(W::Count));
+
+  for (size_t si = 0; si < slots.size(); ++si) {
+    const TensorSlot& slot = slots[si];
+    const bool needed = slot.need == Need::Always || (slot.need == Need::IfQkvBias && arch_->qkv_bias) ||
+                        (slot.need == Need::IfQkNorm && arch_->qk_norm);
+    const bool wanted = needed || slot.need == Need::Optional;
+    const int n = slot.per_layer ? hp_.n_layer : 1;
+    for (int layer = 0; layer < n; ++layer) {
+      const std::string name = slot_name(slot.gguf_name, layer);
+      const GGUFTensor* t = gguf_->find_tensor(name);
+      if (!t) {
+        if (needed) fail(path_, "missing tensor '" + name + "' (required by architecture '" + hp_.arch + "')");
+        continue;
+      }
+      if (!wanted) continue;
+      const int64_t rows = dim_value(slot.rows, hp_), cols = dim_value(slot.cols, hp_);
+      const std::vector<int64_t> expect = rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows};
+      if (t->shape != expect)
+        fail(path_, "tensor '" + name + "' has shape " + shape_str(t->shape) + " but the hyper-parameters need " +
+                        shape_str(expect));
+      TensorDesc d{name, t->type, rows, cols, t->data};
+      auto w = backend_->upload(d);
+      weight_bytes_ += t->nbytes;
+      (slot.per_layer ? layers_[layer][si] : globals_[si]) = std::move(w);
+    }
+  }
+
+  // RoPE frequencies, with per-frequency divisors (Llama 3 scaling) when present.
+  rope_.style = arch_->rope_style;
+  rope_.n_rot = hp_.n_rot;
+  rope_.inv_freq.resize(hp_.n_rot / 2);
+  std::vector<float> factors(hp_.n_rot / 2, 1.0f);
+  if (const GGUFTensor* rf = gguf_->find_tensor("rope_freqs.weight")) {
+    if (rf->type != DType::F32) fail(path_, "tensor 'rope_freqs.weight' must be f32");
+    std::memcpy(factors.data(), rf->data, factors.size() * sizeof(float));
+  }
+  for (int i = 0; i < hp_.n_rot / 2; ++i)
+    rope_.inv_freq[i] = static_cast<float>(std::pow(static_cast<double>(hp_.rope_theta), -2.0 * i / hp_.n_rot) / factors[i]);
+}
+
+const Weight* Model::weight(W slot, int layer) const {
+  const size_t i = static_cast<size_t>(slot);
+  return layer < 0 ? globals_[i].get() : layers_[layer][i].get();
+}
+
+const Weight& Model::output_head() const {
+  const Weight* out = weight(W::Output);
+  return out ? *out : *weight(W::TokEmbd);
+}
+
+std::vector<std::pair<std::string, int>> Model::type_counts() const {
+  std::map<std::string, int> counts;
+  for (const auto& t : gguf_->tensors()) counts[dtype_name(t.type)]++;
+  return {counts.begin(), counts.end()};
+}
+
+}  // namespace edgerun

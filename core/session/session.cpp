@@ -1,0 +1,101 @@
+#include "session/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "common/error.h"
+#include "model/graph.h"
+
+namespace edgerun {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+int default_thread_count() {
+  // Count distinct (package, core) pairs: hyper-threads share a core's units.
+  std::set<std::pair<int, int>> cores;
+  const unsigned n_cpu = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned c = 0; c < n_cpu; ++c) {
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/topology/";
+    std::ifstream pk(base + "physical_package_id"), co(base + "core_id");
+    int p = -1, id = -1;
+    if (!(pk >> p) || !(co >> id)) return static_cast<int>(n_cpu);
+    cores.insert({p, id});
+  }
+  return cores.empty() ? static_cast<int>(n_cpu) : static_cast<int>(cores.size());
+}
+
+size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType type) {
+  return 2ull * hp.n_layer * static_cast<size_t>(n_ctx) * hp.kv_dim() * (type == KVType::F32 ? 4 : 2);
+}
+
+Session::Session(const Model& model, const SessionOptions& opts) : model_(model), n_ctx_(opts.n_ctx), n_batch_(opts.n_batch) {
+  if (n_ctx_ < 1 || n_ctx_ > (1 << 24)) fail("-c", "context size must be between 1 and 16777216, got " + std::to_string(n_ctx_));
+  if (n_batch_ < 1) fail("--batch", "batch size must be positive");
+  ExecutorOptions eo;
+  eo.n_threads = opts.n_threads > 0 ? opts.n_threads : default_thread_count();
+  exec_ = model.backend().make_executor(eo);
+  kv_ = exec_->alloc_kv(model.hparams().n_layer, n_ctx_, model.hparams().kv_dim(), opts.kv_type);
+}
+
+Session::~Session() = default;
+
+std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_logits) {
+  if (tokens.empty()) fail("", "nothing to evaluate (no tokens)");
+  if (n_past_ + static_cast<int>(tokens.size()) > n_ctx_)
+    fail("-c", "context is full: " + std::to_string(n_past_) + " + " + std::to_string(tokens.size()) +
+                   " tokens do not fit the context size " + std::to_string(n_ctx_));
+  const int n_vocab = model_.hparams().n_vocab;
+  for (int32_t t : tokens)
+    if (t < 0 || t >= n_vocab)
+      fail("", "token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")");
+  std::vector<float> out;
+  for (size_t i = 0; i < tokens.size(); i += n_batch_) {
+    const int n = static_cast<int>(std::min<size_t>(n_batch_, tokens.size() - i));
+    const bool last = i + n == tokens.size();
+    auto logits = forward(model_, *exec_, *kv_, tokens.data() + i, n, n_past_, all_logits);
+    n_past_ += n;
+    if (all_logits || last) out.insert(out.end(), logits.begin(), logits.end());
+  }
+  return out;
+}
+
+GenerateStats Session::generate(const std::vector<int32_t>& prompt, Sampler& sampler, int n_predict,
+                                const std::function<bool(int32_t)>& on_token) {
+  GenerateStats st;
+  st.n_prompt = static_cast<int>(prompt.size());
+  if (prompt.empty()) fail("-p", "the prompt has no tokens");
+  if (n_past_ + st.n_prompt > n_ctx_)
+    fail("-p", "the prompt has " + std::to_string(st.n_prompt) + " tokens, more than the context size " +
+                   std::to_string(n_ctx_) + " (-c) allows");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<float> logits = eval(prompt);
+  st.prompt_seconds = seconds_since(t0);
+  for (int32_t t : prompt) sampler.accept(t);
+
+  const auto t1 = std::chrono::steady_clock::now();
+  const Tokenizer& tok = model_.tokenizer();
+  const int n_vocab = model_.hparams().n_vocab;
+  while (st.n_generated < n_predict) {
+    const int32_t id = sampler.sample(logits.data(), n_vocab);
+    sampler.accept(id);
+    if (tok.is_eog(id)) {
+      st.stopped_at_eog = true;
+      break;
+    }
+    ++st.n_generated;
+    if (!on_token(id)) break;
+    if (st.n_generated == n_predict || n_past_ >= n_ctx_) break;
+    logits = eval({id});
+  }
+  st.gen_seconds = seconds_since(t1);
+  return st;
+}
+
+}  // namespace edgerun

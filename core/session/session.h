@@ -1,0 +1,67 @@
+// A session is one conversation with a model: it owns its KV cache and its
+// executor (threads, buffers), so several sessions can share one Model.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+
+namespace edgerun {
+
+struct SessionOptions {
+  int n_ctx = 4096;    // not the training length: that can be 128k and exhaust memory
+  int n_threads = 0;   // 0: the number of physical cores
+  int n_batch = 512;   // prompt tokens evaluated per forward call
+  KVType kv_type = KVType::F32;
+};
+
+struct GenerateStats {
+  int n_prompt = 0;
+  int n_generated = 0;
+  bool stopped_at_eog = false;
+  double prompt_seconds = 0;
+  double gen_seconds = 0;
+};
+
+class Session {
+ public:
+  Session(const Model& model, const SessionOptions& opts);  // throws Error
+  ~Session();
+
+  const Model& model() const { return model_; }
+  int n_ctx() const { return n_ctx_; }
+  int n_past() const { return n_past_; }
+  void reset() { n_past_ = 0; }
+
+  // Evaluates tokens at the current position. Returns the logits of every
+  // token (all_logits) or of the last one. Throws Error when the context
+  // would overflow or an id is outside the vocabulary.
+  std::vector<float> eval(const std::vector<int32_t>& tokens, bool all_logits = false);
+
+  // Feeds the prompt, then samples up to n_predict tokens, calling on_token for
+  // each; stops early at any end-of-generation token or when on_token returns false.
+  GenerateStats generate(const std::vector<int32_t>& prompt, Sampler& sampler, int n_predict,
+                         const std::function<bool(int32_t)>& on_token);
+
+  // Bytes the KV cache takes for n_ctx positions.
+  static size_t kv_bytes(const HParams& hp, int n_ctx, KVType type);
+
+ private:
+  const Model& model_;
+  int n_ctx_;
+  int n_batch_;
+  int n_past_ = 0;
+  std::unique_ptr<Executor> exec_;
+  std::unique_ptr<KVCache> kv_;
+};
+
+// Physical cores (performance cores on hybrid CPUs when they can be told apart).
+int default_thread_count();
+
+}  // namespace edgerun

@@ -1,0 +1,35 @@
+// The edgerun command line: one binary, one file per subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "edgerun.h"
+
+namespace edgerun::cli {
+
+// Options shared by every command that evaluates a model.
+struct EvalOptions {
+  std::string model;
+  int threads = 0;
+  int ctx = 4096;
+  std::string kv_type = "f32";
+  std::string backend = "auto";
+
+  void add_to(CLI::App& app);
+  KVType kv() const { return kv_type == "f16" ? KVType::F16 : KVType::F32; }
+  SessionOptions session() const;
+};
+
+void add_run(CLI::App& app);
+void add_logits(CLI::App& app);
+void add_info(CLI::App& app);
+void add_tokenize(CLI::App& app);
+
+// Writes `bytes` to `path` through a temporary file and a rename, so an
+// existing file is never left half-written. Throws Error.
+void write_file_atomically(const std::string& path, const void* bytes, size_t n);
+
+std::string human_bytes(double bytes);
+
+}  // namespace edgerun::cli

@@ -1,0 +1,76 @@
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+#include "commands.h"
+
+namespace edgerun::cli {
+
+void EvalOptions::add_to(CLI::App& app) {
+  app.add_option("-m,--model", model, "model file (.gguf)")->required();
+  app.add_option("-t,--threads", threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--kv-type", kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--backend", backend, "backend: auto or a registered name")->envname("EDGERUN_BACKEND");
+}
+
+SessionOptions EvalOptions::session() const {
+  SessionOptions o;
+  o.n_ctx = ctx;
+  o.n_threads = threads;
+  o.kv_type = kv();
+  return o;
+}
+
+void write_file_atomically(const std::string& path, const void* bytes, size_t n) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) fail(path, "cannot write (is the folder there and writable?)");
+    f.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(n));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      fail(path, "write failed");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, "cannot rename the temporary file into place");
+  }
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) { b /= 1024; ++u; }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+  return buf;
+}
+
+}  // namespace edgerun::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgerun: run small language models on CPUs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "edgerun 0.1.0");
+  edgerun::cli::add_run(app);
+  edgerun::cli::add_logits(app);
+  edgerun::cli::add_info(app);
+  edgerun::cli::add_tokenize(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const edgerun::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "edgerun: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "edgerun: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

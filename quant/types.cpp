@@ -1,0 +1,77 @@
+#include "types.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/error.h"
+#include "fp16.h"
+
+namespace edgerun {
+namespace {
+
+struct Entry { uint32_t id; DTypeTraits traits; };
+
+// Block sizes and byte sizes as GGUF defines them.
+const Entry kTypes[] = {
+    {0, {"f32", 1, 4, true}},       {1, {"f16", 1, 2, true}},
+    {2, {"q4_0", 32, 18, true}},    {3, {"q4_1", 32, 20, true}},
+    {6, {"q5_0", 32, 22, true}},    {7, {"q5_1", 32, 24, true}},
+    {8, {"q8_0", 32, 34, true}},    {9, {"q8_1", 32, 36, true}},
+    {10, {"q2_k", 256, 84, true}},  {11, {"q3_k", 256, 110, true}},
+    {12, {"q4_k", 256, 144, true}}, {13, {"q5_k", 256, 176, true}},
+    {14, {"q6_k", 256, 210, true}}, {15, {"q8_k", 256, 292, true}},
+    {24, {"i8", 1, 1, true}},       {25, {"i16", 1, 2, true}},
+    {26, {"i32", 1, 4, true}},      {27, {"i64", 1, 8, true}},
+    {28, {"f64", 1, 8, true}},      {30, {"bf16", 1, 2, true}},
+};
+
+const DTypeTraits kUnknown = {"unknown", 1, 0, false};
+
+}  // namespace
+
+const DTypeTraits& dtype_traits(uint32_t raw_id) {
+  for (const auto& e : kTypes)
+    if (e.id == raw_id) return e.traits;
+  return kUnknown;
+}
+
+const DTypeTraits& dtype_traits(DType t) { return dtype_traits(static_cast<uint32_t>(t)); }
+
+size_t dtype_row_bytes(DType t, int64_t n) {
+  const auto& tr = dtype_traits(t);
+  return static_cast<size_t>(n / tr.block_size) * tr.block_bytes;
+}
+
+bool dtype_from_name(const std::string& name, DType* out) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const auto& e : kTypes) {
+    if (lower == e.traits.name) {
+      *out = static_cast<DType>(e.id);
+      return true;
+    }
+  }
+  return false;
+}
+
+void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
+  switch (t) {
+    case DType::F32:
+      std::copy_n(static_cast<const float*>(src), n, dst);
+      return;
+    case DType::F16: {
+      const auto* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_float(s[i]);
+      return;
+    }
+    case DType::BF16: {
+      const auto* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(s[i]);
+      return;
+    }
+    default:
+      fail("", std::string("no dequantizer for type ") + dtype_name(t) + " in this build");
+  }
+}
+
+}  // namespace edgerun

@@ -1,0 +1,71 @@
+// Shared helpers for the test suite: fixture paths, file reading, running the CLI.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+namespace test {
+
+inline std::string source_dir() { return EDGERUN_SOURCE_DIR; }
+inline std::string fixtures() { return source_dir() + "/../shared/fixtures"; }
+inline std::string stories_gguf() { return source_dir() + "/examples/models/stories260K/stories260K.gguf"; }
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline std::vector<float> read_floats(const std::string& path) {
+  const std::string b = read_file(path);
+  std::vector<float> v(b.size() / 4);
+  std::memcpy(v.data(), b.data(), v.size() * 4);
+  return v;
+}
+
+inline std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(f, l);)
+    if (!l.empty()) lines.push_back(l);
+  return lines;
+}
+
+struct CliResult {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs the edgerun binary with `args` (already shell-quoted as needed).
+inline CliResult run_cli(const std::string& args) {
+  CliResult r;
+  const std::string cmd = std::string(EDGERUN_CLI) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  return r;
+}
+
+inline std::string temp_path(const std::string& name) {
+  const char* tmp = std::getenv("TMPDIR");
+  return std::string(tmp ? tmp : "/tmp") + "/edgerun_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+}  // namespace test
