@@ -1,1 +1,139 @@
+// The forward pass against llama.cpp's logits for the tiny fixture models.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "edgerun.h"
+#include "helpers.h"
+
+using namespace edgerun;
+using json = nlohmann::json;
+
+namespace {
+
+struct Reference {
+  std::vector<int32_t> input_ids, greedy_ids;
+  int n_vocab = 0;
+  std::vector<float> logits;
+};
+
+Reference load_reference(const std::string& dir, const std::string& stem) {
+  Reference r;
+  const json j = json::parse(test::read_file(dir + "/reference/" + stem + ".json"));
+  r.input_ids = j["input_ids"].get<std::vector<int32_t>>();
+  r.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
+  r.n_vocab = j["n_vocab"];
+  r.logits = test::read_floats(dir + "/reference/" + stem + ".logits.f32");
+  return r;
+}
+
+std::unique_ptr<Model> load(const std::string& path) {
+  auto m = load_model(path, LoadOptions{"cpu"});
+  INFO(path << ": " << (m ? "" : m.message()));
+  REQUIRE(m.ok());
+  return std::move(*m);
+}
+
+}  // namespace
+
+TEST_CASE("f32 fixture models match llama.cpp logits at every position", "[model]") {
+  for (const std::string name : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
+    const std::string dir = test::fixtures() + "/models/" + name;
+    const Reference ref = load_reference(dir, "model-f32");
+    auto model = load(dir + "/model-f32.gguf");
+    SessionOptions so;
+    so.n_ctx = 128;
+    so.n_threads = 2;
+    Session s(*model, so);
+    const std::vector<float> logits = s.eval(ref.input_ids, true);
+    REQUIRE(logits.size() == ref.logits.size());
+    const int n = static_cast<int>(ref.input_ids.size());
+    float max_ref = 0, max_diff = 0;
+    for (float v : ref.logits) max_ref = std::max(max_ref, std::fabs(v));
+    for (int t = 0; t < n; ++t) {
+      const float* ours = &logits[static_cast<size_t>(t) * ref.n_vocab];
+      const float* theirs = &ref.logits[static_cast<size_t>(t) * ref.n_vocab];
+      INFO(name << " position " << t);
+      CHECK(argmax(ours, ref.n_vocab) == argmax(theirs, ref.n_vocab));
+      for (int i = 0; i < ref.n_vocab; ++i) max_diff = std::max(max_diff, std::fabs(ours[i] - theirs[i]));
+    }
+    INFO(name << ": max |diff| " << max_diff << ", max |logit| " << max_ref);
+    CHECK(max_diff <= 1e-3f * max_ref);
+    WARN(name << " f32: max |logit diff| = " << max_diff << " (" << max_diff / max_ref << " of max |logit|)");
+  }
+}
+
+TEST_CASE("greedy continuation matches llama.cpp for 32 tokens, one token at a time", "[model]") {
+  for (const std::string name : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
+    const std::string dir = test::fixtures() + "/models/" + name;
+    const Reference ref = load_reference(dir, "model-f32");
+    auto model = load(dir + "/model-f32.gguf");
+    SessionOptions so;
+    so.n_ctx = 64;
+    so.n_threads = 1;
+    Session s(*model, so);
+    std::vector<float> logits = s.eval(ref.input_ids);
+    std::vector<int32_t> got;
+    for (int i = 0; i < 32; ++i) {
+      const int32_t id = argmax(logits.data(), ref.n_vocab);
+      got.push_back(id);
+      if (i < 31) logits = s.eval({id});
+    }
+    INFO(name);
+    CHECK(got == ref.greedy_ids);
+  }
+}
+
+TEST_CASE("an f16 KV cache stays close to the f32 reference", "[model]") {
+  const std::string dir = test::fixtures() + "/models/tiny-qwen2";
+  const Reference ref = load_reference(dir, "model-f32");
+  auto model = load(dir + "/model-f32.gguf");
+  SessionOptions so;
+  so.n_ctx = 64;
+  so.kv_type = KVType::F16;
+  Session s(*model, so);
+  const std::vector<float> logits = s.eval(ref.input_ids, true);
+  float max_diff = 0;
+  for (size_t i = 0; i < logits.size(); ++i) max_diff = std::max(max_diff, std::fabs(logits[i] - ref.logits[i]));
+  CHECK(max_diff < 2e-2f);
+}
+
+TEST_CASE("batched and token-by-token evaluation agree", "[model]") {
+  auto model = load(test::fixtures() + "/models/tiny-qwen3/model-f32.gguf");
+  const std::vector<int32_t> ids = {5, 77, 300, 12, 999, 1};
+  SessionOptions so;
+  so.n_ctx = 16;
+  Session a(*model, so), b(*model, so);
+  const std::vector<float> batched = a.eval(ids, true);
+  const int V = model->hparams().n_vocab;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const std::vector<float> one = b.eval({ids[t]});
+    for (int i = 0; i < V; ++i) REQUIRE(std::fabs(one[i] - batched[t * V + i]) < 1e-4f);
+  }
+}
+
+TEST_CASE("two sessions on one model do not disturb each other", "[model]") {
+  auto model = load(test::fixtures() + "/models/tiny-llama/model-f32.gguf");
+  SessionOptions so;
+  so.n_ctx = 32;
+  Session a(*model, so), b(*model, so);
+  const std::vector<float> la = a.eval({1019, 46, 77});
+  b.eval({1019, 500, 600, 700, 800});
+  Session c(*model, so);
+  CHECK(c.eval({1019, 46, 77}) == la);
+  CHECK(a.n_past() == 3);
+  CHECK(b.n_past() == 5);
+}
+
+TEST_CASE("the context limit is enforced with a clear error", "[model]") {
+  auto model = load(test::fixtures() + "/models/tiny-qwen2/model-f32.gguf");
+  SessionOptions so;
+  so.n_ctx = 4;
+  Session s(*model, so);
+  REQUIRE_THROWS_WITH(s.eval({1, 2, 3, 4, 5}), Catch::Contains("do not fit the context size 4"));
+  s.eval({1, 2, 3});
+  REQUIRE_THROWS_WITH(s.eval({4, 5}), Catch::Contains("context is full"));
+  REQUIRE_THROWS_WITH(s.eval({}), Catch::Contains("no tokens"));
+  Session t(*model, so);
+  REQUIRE_THROWS_WITH(t.eval({5000}), Catch::Contains("outside the vocabulary"));
+}
