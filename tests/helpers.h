@@ -49,10 +49,11 @@ struct CliResult {
   std::string out;  // stdout and stderr together
 };
 
-// Runs the edgerun binary with `args` (already shell-quoted as needed).
-inline CliResult run_cli(const std::string& args) {
+// Runs the edgerun binary with `args` (already shell-quoted as needed),
+// with `env` ("NAME=value ...") in its environment.
+inline CliResult run_cli(const std::string& args, const std::string& env = "") {
   CliResult r;
-  const std::string cmd = std::string(EDGERUN_CLI) + " " + args + " 2>&1";
+  const std::string cmd = "{ " + env + " " + std::string(EDGERUN_CLI) + " " + args + " ; } 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];

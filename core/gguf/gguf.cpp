@@ -131,7 +131,9 @@ void GGUFFile::parse() {
   const uint64_t n_kv = c.read<uint64_t>("header metadata count");
   // Each entry needs at least a few bytes, so an absurd count means damage.
   if (n_tensors > map_->size() / 8 || n_kv > map_->size() / 8)
-    fail(p, "header counts are larger than the file could hold (corrupt header)");
+    fail(p, "header says " + std::to_string(n_tensors) + " tensors and " + std::to_string(n_kv) +
+                " metadata entries, more than " + std::to_string(map_->size()) +
+                " bytes can hold (file truncated or header corrupt)");
 
   for (uint64_t k = 0; k < n_kv; ++k) {
     const std::string key(c.read_string("metadata key #" + std::to_string(k)));
