@@ -25,6 +25,7 @@ void add_run(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_info(CLI::App& app);
 void add_tokenize(CLI::App& app);
+void add_template(CLI::App& app);
 
 // Writes `bytes` to `path` through a temporary file and a rename, so an
 // existing file is never left half-written. Throws Error.

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   edgerun::cli::add_logits(app);
   edgerun::cli::add_info(app);
   edgerun::cli::add_tokenize(app);
+  edgerun::cli::add_template(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

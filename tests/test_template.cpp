@@ -1,0 +1,123 @@
+// Chat templates and the Jinja engine.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "helpers.h"
+#include "template/chat_template.h"
+#include "template/jinja.h"
+#include "tokenizer/tokenizer.h"
+
+using namespace edgerun;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+std::string render(const std::string& tmpl, const std::string& vars_json = "{}") {
+  jinja::Engine e(tmpl, "test");
+  return e.render(jinja::Value::from_json(ojson::parse(vars_json)));
+}
+
+ojson special_tokens_of(const ojson& cfg) {
+  ojson s = ojson::object();
+  for (const char* k : {"bos_token", "eos_token", "pad_token", "unk_token"}) {
+    if (!cfg.contains(k) || cfg[k].is_null()) continue;
+    s[k] = cfg[k].is_string() ? cfg[k] : cfg[k]["content"];
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("real chat templates render byte for byte and tokenize to the reference ids", "[template]") {
+  for (const std::string name : {"qwen3", "deepseek_v3", "llama3"}) {
+    const std::string dir = test::fixtures() + "/tokenizers/" + name;
+    const ojson cfg = ojson::parse(test::read_file(dir + "/tokenizer_config.json"));
+    ChatTemplate tmpl(cfg["chat_template"].get<std::string>(), dir + "/tokenizer_config.json");
+    auto tok = Tokenizer::from_hf_file(dir + "/tokenizer.json");
+    int n = 0;
+    for (const std::string& line : test::read_lines(dir + "/chat_cases.jsonl")) {
+      const ojson c = ojson::parse(line);
+      ChatTemplateInputs in;
+      in.messages = c["messages"];
+      in.add_generation_prompt = c["add_generation_prompt"];
+      const std::string got = tmpl.render(in, special_tokens_of(cfg));
+      INFO(name << " / " << c["name"].get<std::string>() << "\nwant " << ojson(c["rendered"]).dump() << "\ngot  " << ojson(got).dump());
+      CHECK(got == c["rendered"].get<std::string>());
+      CHECK(tok->encode(got, false) == c["ids"].get<std::vector<int32_t>>());
+      ++n;
+    }
+    CHECK(n >= 5);
+  }
+}
+
+TEST_CASE("the DeepSeek-R1-Distill template renders byte for byte", "[template]") {
+  const std::string dir = test::fixtures() + "/chat_templates/deepseek_r1_distill";
+  ChatTemplate tmpl(test::read_file(dir + "/chat_template.jinja"), dir + "/chat_template.jinja");
+  const ojson special = ojson::parse(test::read_file(dir + "/special_tokens.json"));
+  int n = 0;
+  for (const std::string& line : test::read_lines(dir + "/chat_cases.jsonl")) {
+    const ojson c = ojson::parse(line);
+    ChatTemplateInputs in;
+    in.messages = c["messages"];
+    in.add_generation_prompt = c["add_generation_prompt"];
+    INFO(c["name"].get<std::string>());
+    CHECK(tmpl.render(in, special) == c["rendered"].get<std::string>());
+    ++n;
+  }
+  CHECK(n >= 5);
+}
+
+TEST_CASE("jinja: statements, loops and scoping", "[template]") {
+  CHECK(render("{% for x in xs %}{{ loop.index }}:{{ x }}{% if not loop.last %},{% endif %}{% endfor %}", R"({"xs": ["a", "b", "c"]})") == "1:a,2:b,3:c");
+  CHECK(render("{% for x in [] %}x{% else %}empty{% endfor %}") == "empty");
+  CHECK(render("{% for x in [1,2,3,4] if x is even %}{{ x }}{% endfor %}") == "24");
+  CHECK(render("{% for x in [1,2,3,4] %}{% if x == 3 %}{% break %}{% endif %}{{ x }}{% endfor %}") == "12");
+  CHECK(render("{% for x in [1,2,3] %}{% if x == 2 %}{% continue %}{% endif %}{{ x }}{% endfor %}") == "13");
+  CHECK(render("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}") == "1");
+  CHECK(render("{% set ns = namespace(x=1) %}{% for i in [1] %}{% set ns.x = 2 %}{% endfor %}{{ ns.x }}") == "2");
+  CHECK(render("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}", R"({"d": {"b": 1, "a": 2}})") == "b=1;a=2;");
+  CHECK(render("{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('Bo') }} {{ greet('Al', punct='?') }}") == "Hi Bo! Hi Al?");
+  CHECK(render("{% set block %}in{{ 1 + 1 }}{% endset %}[{{ block }}]") == "[in2]");
+  CHECK(render("{% if a %}A{% elif b %}B{% else %}C{% endif %}", R"({"b": true})") == "B");
+  CHECK(render("{{ 'y' if x else 'n' }}{{ 'z' if x }}", R"({"x": false})") == "n");
+  CHECK(render("{% raw %}{{ not parsed }}{% endraw %}") == "{{ not parsed }}");
+}
+
+TEST_CASE("jinja: whitespace control as Hugging Face renders it", "[template]") {
+  CHECK(render("a  {%- if true -%}  b  {%- endif -%}  c") == "abc");
+  // trim_blocks: the newline after a block tag goes; lstrip_blocks: indentation before it goes.
+  CHECK(render("{% if true %}\n  x\n    {% endif %}\ny") == "  x\ny");
+  CHECK(render("{{ 1 }}\n{{ 2 }}") == "1\n2");
+  CHECK(render("{# a comment #}\nz") == "z");
+}
+
+TEST_CASE("jinja: expressions, filters, tests and methods", "[template]") {
+  CHECK(render("{{ 7 // 2 }} {{ 7 % 3 }} {{ 7 / 2 }} {{ 2 ** 3 }} {{ -7 // 2 }} {{ 1 + 2 * 3 }}") == "3 1 3.5 8 -4 7");
+  CHECK(render("{{ 'a' ~ 1 ~ none }}") == "a1None");
+  CHECK(render("{{ xs[::-1] }} {{ xs[1:] }} {{ xs[-1] }} {{ 'abc'[1:] }}", R"({"xs": [1, 2, 3]})") == "[3, 2, 1] [2, 3] 3 bc");
+  CHECK(render("{{ xs | length }} {{ xs | join('-') }} {{ xs | first }} {{ xs | last }}", R"({"xs": [1, 2, 3]})") == "3 1-2-3 1 3");
+  CHECK(render("{{ '  x  ' | trim }}|{{ 'Ab' | upper }}|{{ 'Ab' | lower }}|{{ undefined_thing | default('d') }}") == "x|AB|ab|d");
+  CHECK(render("{{ x | tojson }}", R"({"x": {"a": [1, "é\n", null, true, 1.5]}})") == "{\"a\": [1, \"é\\n\", null, true, 1.5]}");
+  CHECK(render("{{ x | tojson(indent=2) }}", R"({"x": {"a": [1]}})") == "{\n  \"a\": [\n    1\n  ]\n}");
+  CHECK(render("{{ 'a,b,,c'.split(',') }} {{ 'x y  z'.split() }}") == "['a', 'b', '', 'c'] ['x', 'y', 'z']");
+  CHECK(render("{{ '<think>r</think>\\n\\nans'.split('</think>')[-1].lstrip('\\n') }}") == "ans");
+  CHECK(render("{{ 'hello'.startswith('he') }} {{ 'hello'.endswith(('x', 'lo')) }} {{ '\\nq\\n'.strip('\\n') }}") == "True True q");
+  CHECK(render("{{ 'ab' in 'cabd' }} {{ 3 not in [1, 2] }} {{ 'k' in d }}", R"({"d": {"k": 1}})") == "True True True");
+  CHECK(render("{{ x is defined }} {{ y is not defined }} {{ none is none }} {{ 's' is string }} {{ 3 is number }}") == "False True True True True");
+  CHECK(render("{{ xs | selectattr('r', 'equalto', 'u') | map(attribute='c') | list }}", R"({"xs": [{"r": "u", "c": 1}, {"r": "a", "c": 2}]})") == "[1]");
+  CHECK(render("{{ d.get('k', 0) }} {{ d.get('z', 5) }} {{ d['k'] }} {{ d.k }}", R"({"d": {"k": 1}})") == "1 5 1 1");
+  CHECK(render("{{ range(3) | list }} {{ [3, 1, 2] | sort }}") == "[0, 1, 2] [1, 2, 3]");
+  CHECK(render("{{ 1.0 }} {{ 0.1 + 0.2 }} {{ true }} {{ [1, 'a'] }}") == "1.0 0.30000000000000004 True [1, 'a']");
+}
+
+TEST_CASE("jinja: errors name the template, the line and the problem", "[template]") {
+  REQUIRE_THROWS_WITH(render("line one\n{% if x %}no end"), Catch::Contains("test:") && Catch::Contains("missing '{% endif %}'"));
+  REQUIRE_THROWS_WITH(render("{{ 1 + }}"), Catch::Contains("test:1") && Catch::Contains("unexpected end of expression"));
+  REQUIRE_THROWS_WITH(render("\n\n{% frobnicate %}"), Catch::Contains("test:3") && Catch::Contains("unknown statement 'frobnicate'"));
+  REQUIRE_THROWS_WITH(render("{{ 'abc }}"), Catch::Contains("unterminated string"));
+  REQUIRE_THROWS_WITH(render("{{ x"), Catch::Contains("unclosed tag"));
+  REQUIRE_THROWS_WITH(render("{{ raise_exception('Only user and assistant roles') }}"), Catch::Contains("Only user and assistant roles"));
+  REQUIRE_THROWS_WITH(render("{{ x | nosuchfilter }}"), Catch::Contains("unknown filter 'nosuchfilter'"));
+  REQUIRE_THROWS_WITH(render("{{ 1 + 'a' }}"), Catch::Contains("unsupported operand types for +: int and string"));
+}
