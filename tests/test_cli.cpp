@@ -89,3 +89,20 @@ TEST_CASE("EDGERUN_BACKEND picks the backend", "[cli]") {
   CHECK(bad.code != 0);
   CHECK_THAT(bad.out, Catch::Contains("unknown backend 'nope'"));
 }
+
+TEST_CASE("edgerun bench prints llama-bench's JSON keys and a table", "[cli]") {
+  auto r = test::run_cli("bench -m " + kStories + " -t 1 -p 8 -n 4 -r 2 --json 2>/dev/null");
+  REQUIRE(r.code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j.is_array());
+  REQUIRE(j.size() == 2);
+  for (const char* k : {"model_type", "n_prompt", "n_gen", "n_threads", "backends", "avg_ts", "stddev_ts"}) CHECK(j[0].contains(k));
+  CHECK(j[0]["n_prompt"] == 8);
+  CHECK(j[1]["n_gen"] == 4);
+  CHECK(j[1]["avg_ts"].get<double>() > 0);
+  r = test::run_cli("bench -m " + kStories + " -t 1 -p 8 -n 0 -r 1");
+  CHECK_THAT(r.out, Catch::Contains("| pp8 |") || Catch::Contains("pp8"));
+  r = test::run_cli("bench -m " + kStories + " -t x");
+  CHECK(r.code != 0);
+  CHECK_THAT(r.out, Catch::Contains("-t"));
+}

@@ -45,26 +45,23 @@ Tokenizer::Tokenizer() = default;
 Tokenizer::~Tokenizer() = default;
 
 int32_t Tokenizer::find(std::string_view token) const {
-  auto it = index_.find(std::string(token));
-  return it == index_.end() ? -1 : it->second;
+  return index_.find(token);
 }
 
 bool Tokenizer::is_eog(int32_t id) const { return std::find(eog_.begin(), eog_.end(), id) != eog_.end(); }
 
 void Tokenizer::finish() {
-  index_.clear();
-  index_.reserve(tokens_.size() * 2);
-  for (size_t i = 0; i < tokens_.size(); ++i) {
-    // The first id wins when a text repeats (as Hugging Face's vocab map keeps one).
-    if (types_[i] != TokenType::Unused || !tokens_[i].empty()) index_.emplace(tokens_[i], static_cast<int32_t>(i));
-  }
+  std::vector<bool> include(tokens_.size());
+  for (size_t i = 0; i < tokens_.size(); ++i) include[i] = types_[i] != TokenType::Unused || !tokens_[i].empty();
+  index_.build(tokens_, include);  // the first id wins when a text repeats
   // Byte <-> code point map of byte-level BPE (GPT-2's bytes_to_unicode):
   // printable bytes stand for themselves, the rest move to U+0100 and up.
   int next = 256;
   for (int b = 0; b < 256; ++b) {
     const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
     byte_to_cp_[b] = static_cast<uint16_t>(printable ? b : next++);
-    cp_to_byte_[byte_to_cp_[b]] = static_cast<uint8_t>(b);
+    if (cp_to_byte_.size() <= byte_to_cp_[b]) cp_to_byte_.resize(byte_to_cp_[b] + 1, -1);
+    cp_to_byte_[byte_to_cp_[b]] = static_cast<int16_t>(b);
   }
   byte_tokens_.assign(256, -1);
   for (int b = 0; b < 256; ++b) {
@@ -90,10 +87,10 @@ void Tokenizer::finish() {
 
 bool Tokenizer::merge_of(int32_t a, int32_t b, double* rank, int32_t* result) const {
   if (!merges_.empty()) {
-    auto it = merges_.find((static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b));
-    if (it == merges_.end()) return false;
-    *rank = it->second.first;
-    *result = it->second.second;
+    const MergeTable::Merge* m = merges_.find(a, b);
+    if (!m) return false;
+    *rank = m->rank;
+    *result = m->result;
     return true;
   }
   // SentencePiece vocabularies merge by score: a pair merges when the joined
@@ -233,8 +230,7 @@ std::string Tokenizer::token_to_bytes(int32_t id) const {
   for (size_t i = 0; i < t.size();) {
     const size_t start = i;
     const uint32_t cp = utf8::next(t, i);
-    auto it = cp_to_byte_.find(cp);
-    if (it != cp_to_byte_.end()) out += static_cast<char>(it->second);
+    if (cp < cp_to_byte_.size() && cp_to_byte_[cp] >= 0) out += static_cast<char>(cp_to_byte_[cp]);
     else out.append(t, start, i - start);
   }
   return out;

@@ -12,8 +12,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "tokenizer/flat_map.h"
 
 namespace edgerun {
 
@@ -66,9 +67,8 @@ class Tokenizer {
   std::vector<std::string> tokens_;
   std::vector<float> scores_;
   std::vector<TokenType> types_;
-  std::unordered_map<std::string, int32_t> index_;
-  // Merge rank by pair (a << 32 | b) -> (rank, result); empty = merge by score.
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
+  TokenIndex index_;
+  MergeTable merges_;  // empty: SentencePiece vocabularies merge by score instead
   std::vector<int32_t> specials_[256];  // tokens matched verbatim in text, by first byte, longest first
   std::unique_ptr<PreTokenizer> pre_;
   bool nfc_ = false;
@@ -80,7 +80,7 @@ class Tokenizer {
   std::vector<int32_t> eog_;
   std::vector<int32_t> byte_tokens_;   // id for each byte: <0xNN> (SentencePiece) or its mapped char (byte-level)
   uint16_t byte_to_cp_[256] = {};      // byte-level mapping of bytes to code points
-  std::unordered_map<uint32_t, uint8_t> cp_to_byte_;
+  std::vector<int16_t> cp_to_byte_;    // inverse of byte_to_cp_ (-1: not a byte)
   std::string chat_template_;
 };
 

@@ -1,10 +1,12 @@
 // Building a Tokenizer from GGUF metadata or from Hugging Face files.
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/error.h"
 #include "gguf/gguf.h"
+#include "tokenizer/hf_json.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,11 +22,14 @@ const char* kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn
                             "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<|end_of_text|>", "<EOT>"};
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(path, "cannot open");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::string out;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
 }
 
 json parse_json(const std::string& path) {
@@ -111,7 +116,7 @@ struct TokenizerBuilder {
       t->ignore_merges_ = pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
       t->nfc_ = pre == "qwen2" || pre == "deepseek-r1-qwen" || pre == "qwen35";
       const auto& merges = g.get_string_array("tokenizer.ggml.merges");
-      t->merges_.reserve(merges.size() * 2);
+      t->merges_.reserve(merges.size());
       for (size_t r = 0; r < merges.size(); ++r) add_merge(*t, merges[r], static_cast<int32_t>(r), path);
     }
     for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
@@ -131,11 +136,12 @@ struct TokenizerBuilder {
 
   static void add_merge_pair(Tokenizer& t, std::string_view a, std::string_view b, int32_t rank, const std::string& where) {
     const int32_t ia = t.find(a), ib = t.find(b);
-    std::string joined(a);
+    thread_local std::string joined;
+    joined.assign(a);
     joined += b;
     const int32_t ir = t.find(joined);
     if (ia < 0 || ib < 0 || ir < 0) fail(where, "merge '" + std::string(a) + " " + std::string(b) + "' refers to tokens not in the vocabulary");
-    t.merges_.emplace((static_cast<uint64_t>(ia) << 32) | static_cast<uint32_t>(ib), std::make_pair(rank, ir));
+    t.merges_.insert(ia, ib, {rank, ir});
   }
 
   static void apply_normalizer(Tokenizer& t, const json& n, const std::string& path) {
@@ -178,23 +184,27 @@ struct TokenizerBuilder {
   }
 
   static std::unique_ptr<Tokenizer> from_hf(const std::string& path) {
-    const json j = parse_json(path);
+    TokenizerJson file = read_tokenizer_json(path);
+    const json& j = file.rest;
     std::unique_ptr<Tokenizer> t(new Tokenizer());
     try {
+      if (!j.is_object() || !j.contains("model")) fail(path, "no 'model' section: not a tokenizer.json");
       const json& model = j.at("model");
       const std::string mtype = model.value("type", "");
       if (mtype != "BPE") fail(path, "unsupported tokenizer model type '" + mtype + "' in 'model.type' (supported: BPE)");
-      const json& vocab = model.at("vocab");
+      if (!file.has_vocab) fail(path, "missing 'model.vocab'");
       size_t n = 0;
-      for (auto it = vocab.begin(); it != vocab.end(); ++it) n = std::max<size_t>(n, it.value().get<size_t>() + 1);
+      for (const auto& [text, id] : file.vocab) {
+        if (id < 0 || id > (1 << 24)) fail(path, "token id " + std::to_string(id) + " in 'model.vocab' is out of range");
+        n = std::max<size_t>(n, static_cast<size_t>(id) + 1);
+      }
       const json& added = j.contains("added_tokens") ? j["added_tokens"] : json::array();
       for (const auto& a : added) n = std::max<size_t>(n, a.at("id").get<size_t>() + 1);
       t->tokens_.assign(n, "");
       t->types_.assign(n, TokenType::Unused);
-      for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-        const size_t id = it.value().get<size_t>();
-        t->tokens_[id] = it.key();
-        t->types_[id] = TokenType::Normal;
+      for (auto& [text, id] : file.vocab) {
+        t->tokens_[static_cast<size_t>(id)] = std::move(text);
+        t->types_[static_cast<size_t>(id)] = TokenType::Normal;
       }
       for (const auto& a : added) {
         const size_t id = a.at("id").get<size_t>();
@@ -222,13 +232,9 @@ struct TokenizerBuilder {
       if (!patterns.empty()) t->pre_ = std::make_unique<PreTokenizer>(patterns, path);
       if (model.contains("unk_token") && model["unk_token"].is_string()) t->unk_ = t->find(model["unk_token"].get<std::string>());
 
-      const json& merges = model.at("merges");
-      t->merges_.reserve(merges.size() * 2);
+      t->merges_.reserve(file.merges.size());
       int32_t rank = 0;
-      for (const auto& m : merges) {
-        if (m.is_string()) add_merge(*t, m.get<std::string>(), rank++, path);
-        else add_merge_pair(*t, m.at(0).get<std::string>(), m.at(1).get<std::string>(), rank++, path);
-      }
+      for (const auto& [a, b] : file.merges) add_merge_pair(*t, a, b, rank++, path);
 
       const json post = j.value("post_processor", json());
       apply_post_processor(*t, post, path);

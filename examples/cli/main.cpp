@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   edgerun::cli::add_info(app);
   edgerun::cli::add_tokenize(app);
   edgerun::cli::add_template(app);
+  edgerun::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,194 @@
+// edgerun bench: prompt processing (pp) and text generation (tg) speed in a
+// table shaped like llama-bench's; or, with --tokenizer, tokenizer speed.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "commands.h"
+#include "gguf/gguf.h"
+
+namespace edgerun::cli {
+
+namespace {
+struct BenchOptions {
+  std::string model, tokenizer_json, text_file;
+  std::string threads = "0";
+  int n_prompt = 512, n_gen = 128, reps = 5;
+  std::string kv_type = "f32";
+  std::string backend = "auto";
+  bool json = false;
+  bool tokenize = false;
+};
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Stat {
+  double mean = 0, sd = 0;
+  std::vector<double> samples;
+};
+Stat stats(std::vector<double> v) {
+  Stat s;
+  s.samples = v;
+  for (double x : v) s.mean += x / v.size();
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / (v.size() - 1)) : 0;
+  return s;
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::vector<int> parse_threads(const std::string& s) {
+  std::vector<int> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    const size_t e = std::min(s.find(',', i), s.size());
+    try {
+      const int t = std::stoi(s.substr(i, e - i));
+      if (t < 0 || t > 1024) throw std::out_of_range("threads");
+      out.push_back(t == 0 ? default_thread_count() : t);
+    } catch (const std::exception&) {
+      fail("-t", "'" + s.substr(i, e - i) + "' is not a thread count");
+    }
+    i = e + 1;
+  }
+  return out;
+}
+
+void bench_tokenizer(const BenchOptions& o) {
+  std::vector<double> load_ms;
+  std::unique_ptr<Tokenizer> tok;
+  for (int r = 0; r < o.reps; ++r) {
+    const auto t0 = Clock::now();
+    if (!o.tokenizer_json.empty()) {
+      tok = Tokenizer::from_hf_file(o.tokenizer_json);
+    } else {
+      auto g = GGUFFile::open(o.model);
+      tok = Tokenizer::from_gguf(*g);
+    }
+    load_ms.push_back(since(t0) * 1e3);
+  }
+  std::string text;
+  if (!o.text_file.empty()) {
+    std::FILE* f = std::fopen(o.text_file.c_str(), "rb");
+    if (!f) fail(o.text_file, "cannot open");
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  } else {
+    // A mixed sample: English, code, numbers, CJK, emoji, other scripts.
+    const std::string sample =
+        "The quick brown fox jumps over the lazy dog. It's 2026 and I'll pay $1,234.56!\n"
+        "def f(x):\n    return x**2  # comment\n\tint main() { return 0; }\n"
+        "東京は日本の首都です。北京欢迎你。 서울은 한국의 수도입니다. 🚀🎉👨‍👩‍👧 "
+        "Привет, мир! Γειά σου Κόσμε. مرحبا بالعالم. naïve café — résumé.\n\n";
+    while (text.size() < (1u << 20)) text += sample;
+  }
+  std::vector<double> mbps;
+  size_t n_tokens = 0;
+  for (int r = 0; r < o.reps; ++r) {
+    const auto t0 = Clock::now();
+    n_tokens = tok->encode(text, false).size();
+    mbps.push_back(text.size() / 1e6 / since(t0));
+  }
+  std::printf("vocabulary %d tokens: load %.1f ms (median of %d; first %.1f ms)\n", tok->vocab_size(), median(load_ms),
+              o.reps, load_ms[0]);
+  std::printf("tokenize %.2f MB -> %zu tokens: %.2f MB/s (median of %d, one thread)\n", text.size() / 1e6, n_tokens,
+              median(mbps), o.reps);
+}
+
+void bench_model(const BenchOptions& o) {
+  LoadOptions lo;
+  lo.backend = o.backend;
+  auto model = load_model(o.model, lo);
+  if (!model) throw Error(model.message());
+  const Model& m = **model;
+  const HParams& hp = m.hparams();
+  size_t params = 0;
+  for (const auto& t : m.gguf().tensors()) params += static_cast<size_t>(t.n_elements());
+  std::string type;
+  for (const auto& [name, count] : m.type_counts()) type += (type.empty() ? "" : "+") + name;
+  const std::string model_type = hp.arch + " " + (params > 1e9 ? std::to_string(params / 100000000 / 10.0).substr(0, 3) + "B" : std::to_string(params / 1000000) + "M") + " " + type;
+
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> tok(0, hp.n_vocab - 1);
+  nlohmann::json results = nlohmann::json::array();
+  if (!o.json) {
+    std::printf("| model                          |       size |     params | backend | threads |  test |              t/s |\n");
+    std::printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | ---------------: |\n");
+  }
+  for (int threads : parse_threads(o.threads)) {
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool pp = pass == 0;
+      const int n = pp ? o.n_prompt : o.n_gen;
+      if (n <= 0) continue;
+      SessionOptions so;
+      so.n_ctx = std::max(o.n_prompt, o.n_gen) + 1;
+      so.n_threads = threads;
+      so.kv_type = o.kv_type == "f16" ? KVType::F16 : KVType::F32;
+      Session s(m, so);
+      std::vector<double> ts;
+      for (int r = -1; r < o.reps; ++r) {  // r == -1 warms up
+        s.reset();
+        std::vector<int32_t> ids(n);
+        for (auto& id : ids) id = tok(rng);
+        const auto t0 = Clock::now();
+        if (pp) {
+          s.eval(ids);
+        } else {
+          for (int i = 0; i < n; ++i) s.eval({ids[i]});
+        }
+        const double sec = since(t0);
+        if (r >= 0) ts.push_back(n / sec);
+      }
+      const Stat st = stats(ts);
+      const std::string test = (pp ? "pp" : "tg") + std::to_string(n);
+      if (o.json) {
+        results.push_back({{"model_filename", o.model}, {"model_type", model_type}, {"model_size", m.weight_bytes()},
+                           {"model_n_params", params}, {"backends", m.backend().name()}, {"n_threads", threads},
+                           {"n_prompt", pp ? n : 0}, {"n_gen", pp ? 0 : n}, {"avg_ts", st.mean}, {"stddev_ts", st.sd},
+                           {"samples_ts", st.samples}, {"type_k", o.kv_type}, {"type_v", o.kv_type}});
+      } else {
+        char size[32], par[32], tps[40];
+        std::snprintf(size, sizeof size, "%.2f GiB", m.weight_bytes() / 1073741824.0);
+        std::snprintf(par, sizeof par, "%.2f B", params / 1e9);
+        std::snprintf(tps, sizeof tps, "%.2f ± %.2f", st.mean, st.sd);
+        std::printf("| %-30s | %10s | %10s | %-7s | %7d | %5s | %16s |\n", model_type.substr(0, 30).c_str(), size, par,
+                    m.backend().name().c_str(), threads, test.c_str(), tps);
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (o.json) std::printf("%s\n", results.dump(2).c_str());
+}
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "measure speed: pp/tg tokens per second, or tokenizer speed");
+  sub->add_option("-m,--model", o->model, "model file");
+  sub->add_option("--tokenizer", o->tokenizer_json, "benchmark this tokenizer.json instead of a model");
+  sub->add_flag("--tokenize", o->tokenize, "benchmark the model's tokenizer (load and encode speed)");
+  sub->add_option("--text", o->text_file, "text to tokenize (default: 1 MiB of mixed text)");
+  sub->add_option("-t,--threads", o->threads, "comma-separated thread counts (0: physical cores)");
+  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (pp test)")->check(CLI::Range(0, 1 << 16));
+  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (tg test)")->check(CLI::Range(0, 1 << 16));
+  sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));
+  sub->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+  sub->add_option("--backend", o->backend, "backend")->envname("EDGERUN_BACKEND");
+  sub->add_flag("--json", o->json, "print a JSON array (llama-bench's keys)");
+  sub->callback([o] {
+    if (!o->tokenizer_json.empty() || o->tokenize) return bench_tokenizer(*o);
+    if (o->model.empty()) fail("-m", "give a model to benchmark (or --tokenizer)");
+    bench_model(*o);
+  });
+}
+
+}  // namespace edgerun::cli
