@@ -4,7 +4,7 @@
 #include <cctype>
 
 #include "common/error.h"
-#include "fp16.h"
+#include "quant.h"
 
 namespace edgerun {
 namespace {
@@ -55,23 +55,9 @@ bool dtype_from_name(const std::string& name, DType* out) {
 }
 
 void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
-  switch (t) {
-    case DType::F32:
-      std::copy_n(static_cast<const float*>(src), n, dst);
-      return;
-    case DType::F16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_float(s[i]);
-      return;
-    }
-    case DType::BF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(s[i]);
-      return;
-    }
-    default:
-      fail("", std::string("no dequantizer for type ") + dtype_name(t) + " in this build");
-  }
+  const QuantOps& ops = quant_ops(t);
+  if (!ops.dequantize) fail("", std::string("no dequantizer for type ") + dtype_name(t) + " in this build");
+  ops.dequantize(src, dst, n);
 }
 
 }  // namespace edgerun

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "cpu/thread_pool.h"
 #include "fp16.h"
+#include "quant.h"
 
 namespace edgerun {
 namespace {
@@ -95,6 +96,22 @@ class CpuExecutor : public Executor {
     float* o = f(out);
     const int64_t cols = w.cols, rows = w.rows;
     const float* b = bias ? reinterpret_cast<const float*>(cw(*bias).data) : nullptr;
+    const QuantOps& ops = quant_ops(w.type);
+    if (ops.vec_dot_type != DType::F32) {
+      // Quantized weights: activations are quantized once per row to the
+      // 8-bit type the weight format's dot product takes.
+      const QuantOps& act_ops = quant_ops(ops.vec_dot_type);
+      const size_t act_row = dtype_row_bytes(ops.vec_dot_type, cols);
+      act_.resize(act_row * n);
+      for (int t = 0; t < n; ++t) act_ops.quantize_activation(in + t * cols, act_.data() + t * act_row, cols);
+      pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float br = b ? b[r] : 0.0f;
+          for (int t = 0; t < n; ++t) o[t * rows + r] = ops.vec_dot(w.row(r), act_.data() + t * act_row, cols) + br;
+        }
+      });
+      return;
+    }
     scratch_.resize(static_cast<size_t>(pool_.size()));
     pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int tid) {
       std::vector<float>& row = scratch_[tid];
@@ -104,7 +121,7 @@ class CpuExecutor : public Executor {
         if (w.type == DType::F32) {
           wr = reinterpret_cast<const float*>(w.row(r));
         } else {
-          dequantize_row(w.type, w.row(r), row.data(), cols);
+          ops.dequantize(w.row(r), row.data(), cols);
           wr = row.data();
         }
         const float br = b ? b[r] : 0.0f;
@@ -116,10 +133,11 @@ class CpuExecutor : public Executor {
   void rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) override {
     float* d = f(x);
     const int half = p.n_rot / 2;
+    std::vector<float> theta(half);
     for (int t = 0; t < n; ++t) {
+      p.angles(pos[t], theta.data());
       for (int i = 0; i < half; ++i) {
-        const float theta = static_cast<float>(pos[t]) * p.inv_freq[i];
-        const float c = std::cos(theta), s = std::sin(theta);
+        const float c = std::cos(theta[i]), s = std::sin(theta[i]);
         for (int h = 0; h < n_heads; ++h) {
           float* v = d + (static_cast<int64_t>(t) * n_heads + h) * head_dim;
           const int a = p.style == RopeStyle::Interleaved ? 2 * i : i;
@@ -224,12 +242,13 @@ class CpuExecutor : public Executor {
  private:
   ThreadPool pool_;
   std::vector<std::vector<float>> scratch_;
+  std::vector<uint8_t> act_;  // quantized activations of the current matmul
 };
 
 class CpuBackend : public Backend {
  public:
   std::string name() const override { return "cpu"; }
-  bool supports(DType t) const override { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+  bool supports(DType t) const override { return quant_ops(t).vec_dot != nullptr; }
 
   std::unique_ptr<Weight> upload(const TensorDesc& d) override {
     if (!supports(d.type)) fail(d.name, std::string("tensor type ") + dtype_name(d.type) + " is not supported by the cpu backend");

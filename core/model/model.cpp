@@ -107,17 +107,15 @@ void Model::bind_weights() {
     }
   }
 
-  // RoPE frequencies, with per-frequency divisors (Llama 3 scaling) when present.
+  // RoPE, with per-frequency divisors (Llama 3 scaling) when present.
   rope_.style = arch_->rope_style;
   rope_.n_rot = hp_.n_rot;
-  rope_.inv_freq.resize(hp_.n_rot / 2);
-  std::vector<float> factors(hp_.n_rot / 2, 1.0f);
+  rope_.theta_scale = std::pow(hp_.rope_theta, -2.0f / static_cast<float>(hp_.n_rot));
+  rope_.freq_factors.assign(hp_.n_rot / 2, 1.0f);
   if (const GGUFTensor* rf = gguf_->find_tensor("rope_freqs.weight")) {
     if (rf->type != DType::F32) fail(path_, "tensor 'rope_freqs.weight' must be f32");
-    std::memcpy(factors.data(), rf->data, factors.size() * sizeof(float));
+    std::memcpy(rope_.freq_factors.data(), rf->data, rope_.freq_factors.size() * sizeof(float));
   }
-  for (int i = 0; i < hp_.n_rot / 2; ++i)
-    rope_.inv_freq[i] = static_cast<float>(std::pow(static_cast<double>(hp_.rope_theta), -2.0 * i / hp_.n_rot) / factors[i]);
 }
 
 const Weight* Model::weight(W slot, int layer) const {
