@@ -1,6 +1,6 @@
 #include "edgerun.h"
 
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 
 namespace edgerun {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 
 namespace test {
 

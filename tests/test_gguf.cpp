@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "edgerun.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 #include "gguf_writer.h"
 #include "helpers.h"
 

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "edgerun.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 #include "helpers.h"
 #include "quant.h"
 

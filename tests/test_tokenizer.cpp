@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 #include "helpers.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"

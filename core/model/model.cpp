@@ -6,7 +6,7 @@
 #include <map>
 
 #include "common/error.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 #include "registry.h"
 
 namespace edgerun {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"

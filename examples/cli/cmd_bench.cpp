@@ -9,7 +9,7 @@
 #include <random>
 
 #include "commands.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 
 namespace edgerun::cli {
 

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 
 namespace edgerun::cli {
 

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 #include "template/chat_template.h"
 
 namespace edgerun::cli {

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 
 namespace edgerun::cli {
 

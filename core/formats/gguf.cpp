@@ -1,4 +1,4 @@
-#include "gguf/gguf.h"
+#include "formats/gguf.h"
 
 #include <cstring>
 #include <limits>
@@ -55,16 +55,6 @@ class Cursor {
   size_t pos_ = 0;
 };
 
-size_t scalar_size(GGUFType t) {
-  switch (t) {
-    case GGUFType::U8: case GGUFType::I8: case GGUFType::BOOL: return 1;
-    case GGUFType::U16: case GGUFType::I16: return 2;
-    case GGUFType::U32: case GGUFType::I32: case GGUFType::F32: return 4;
-    case GGUFType::U64: case GGUFType::I64: case GGUFType::F64: return 8;
-    default: return 0;
-  }
-}
-
 bool valid_type(uint32_t t) { return t <= 12; }
 
 void read_scalar(Cursor& c, GGUFType t, GGUFValue& v, const std::string& what) {
@@ -86,22 +76,6 @@ void read_scalar(Cursor& c, GGUFType t, GGUFValue& v, const std::string& what) {
 }
 
 }  // namespace
-
-const char* gguf_type_name(GGUFType t) {
-  static const char* names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"};
-  auto i = static_cast<uint32_t>(t);
-  return i < 13 ? names[i] : "?";
-}
-
-bool GGUFValue::is_integer() const {
-  switch (type) {
-    case GGUFType::U8: case GGUFType::I8: case GGUFType::U16: case GGUFType::I16:
-    case GGUFType::U32: case GGUFType::I32: case GGUFType::U64: case GGUFType::I64: case GGUFType::BOOL:
-      return true;
-    default:
-      return false;
-  }
-}
 
 int64_t GGUFTensor::n_elements() const {
   int64_t n = 1;
@@ -153,14 +127,13 @@ void GGUFFile::parse() {
         v.strings.reserve(v.count);
         for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(c.read_string(what));
       } else {
-        v.raw = c.take(v.count * scalar_size(v.elem_type), what);
+        v.raw = c.take(v.count * gguf_scalar_size(v.elem_type), what);
       }
     } else {
       read_scalar(c, v.type, v, what);
     }
-    if (kv_.count(key)) fail(p, "duplicate metadata key '" + key + "'");
-    key_order_.push_back(key);
-    kv_.emplace(key, std::move(v));
+    if (has(key)) fail(p, "duplicate metadata key '" + key + "'");
+    set(key, std::move(v));
   }
 
   if (const GGUFValue* a = find("general.alignment")) {
@@ -213,118 +186,9 @@ void GGUFFile::parse() {
   }
 }
 
-const GGUFValue* GGUFFile::find(const std::string& key) const {
-  auto it = kv_.find(key);
-  return it == kv_.end() ? nullptr : &it->second;
-}
-
-const GGUFValue& GGUFFile::require(const std::string& key) const {
-  const GGUFValue* v = find(key);
-  if (!v) fail(path(), "missing metadata key '" + key + "'");
-  return *v;
-}
-
-uint64_t GGUFFile::get_uint(const std::string& key) const {
-  const GGUFValue& v = require(key);
-  if (!v.is_integer()) fail(path(), "metadata '" + key + "' should be an integer, is " + gguf_type_name(v.type));
-  if (v.i < 0 && v.type != GGUFType::U64) fail(path(), "metadata '" + key + "' is negative");
-  return v.u;
-}
-uint64_t GGUFFile::get_uint(const std::string& key, uint64_t fallback) const {
-  return has(key) ? get_uint(key) : fallback;
-}
-double GGUFFile::get_float(const std::string& key) const {
-  const GGUFValue& v = require(key);
-  if (v.is_float()) return v.f;
-  if (v.is_integer()) return static_cast<double>(v.i);
-  fail(path(), "metadata '" + key + "' should be a number, is " + gguf_type_name(v.type));
-}
-double GGUFFile::get_float(const std::string& key, double fallback) const {
-  return has(key) ? get_float(key) : fallback;
-}
-bool GGUFFile::get_bool(const std::string& key, bool fallback) const {
-  const GGUFValue* v = find(key);
-  if (!v) return fallback;
-  if (!v->is_integer()) fail(path(), "metadata '" + key + "' should be a bool, is " + gguf_type_name(v->type));
-  return v->i != 0;
-}
-std::string GGUFFile::get_string(const std::string& key) const {
-  const GGUFValue& v = require(key);
-  if (v.type != GGUFType::STRING) fail(path(), "metadata '" + key + "' should be a string, is " + gguf_type_name(v.type));
-  return std::string(v.str);
-}
-std::string GGUFFile::get_string(const std::string& key, const std::string& fallback) const {
-  return has(key) ? get_string(key) : fallback;
-}
-const std::vector<std::string_view>& GGUFFile::get_string_array(const std::string& key) const {
-  const GGUFValue& v = require(key);
-  if (v.type != GGUFType::ARRAY || v.elem_type != GGUFType::STRING)
-    fail(path(), "metadata '" + key + "' should be an array of strings");
-  return v.strings;
-}
-
-std::vector<float> GGUFFile::get_float_array(const std::string& key) const {
-  const GGUFValue& v = require(key);
-  if (v.type != GGUFType::ARRAY || (v.elem_type != GGUFType::F32 && v.elem_type != GGUFType::F64))
-    fail(path(), "metadata '" + key + "' should be an array of floats");
-  std::vector<float> out(v.count);
-  for (uint64_t i = 0; i < v.count; ++i) {
-    if (v.elem_type == GGUFType::F32) {
-      std::memcpy(&out[i], v.raw + 4 * i, 4);
-    } else {
-      double d;
-      std::memcpy(&d, v.raw + 8 * i, 8);
-      out[i] = static_cast<float>(d);
-    }
-  }
-  return out;
-}
-
-std::vector<int32_t> GGUFFile::get_int_array(const std::string& key) const {
-  const GGUFValue& v = require(key);
-  if (v.type != GGUFType::ARRAY) fail(path(), "metadata '" + key + "' should be an array of integers");
-  std::vector<int32_t> out(v.count);
-  const size_t es = scalar_size(v.elem_type);
-  for (uint64_t i = 0; i < v.count; ++i) {
-    GGUFValue e;
-    switch (v.elem_type) {
-      case GGUFType::U8: case GGUFType::I8: case GGUFType::U16: case GGUFType::I16:
-      case GGUFType::U32: case GGUFType::I32: case GGUFType::U64: case GGUFType::I64: case GGUFType::BOOL: {
-        Cursor c(path(), v.raw + es * i, es);
-        read_scalar(c, v.elem_type, e, key);
-        out[i] = static_cast<int32_t>(e.i);
-        break;
-      }
-      default:
-        fail(path(), "metadata '" + key + "' should be an array of integers");
-    }
-  }
-  return out;
-}
-
 const GGUFTensor* GGUFFile::find_tensor(const std::string& name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
-}
-
-std::string GGUFFile::describe(const GGUFValue& v) const {
-  std::ostringstream os;
-  switch (v.type) {
-    case GGUFType::STRING: {
-      std::string s(v.str.substr(0, 60));
-      for (char& ch : s) if (ch == '\n') ch = ' ';
-      os << '"' << s << (v.str.size() > 60 ? "...\"" : "\"");
-      break;
-    }
-    case GGUFType::ARRAY:
-      os << "[" << gguf_type_name(v.elem_type) << " x " << v.count << "]";
-      break;
-    case GGUFType::F32: case GGUFType::F64: os << v.f; break;
-    case GGUFType::BOOL: os << (v.i ? "true" : "false"); break;
-    case GGUFType::U64: os << v.u; break;
-    default: os << v.i; break;
-  }
-  return os.str();
 }
 
 }  // namespace edgerun
