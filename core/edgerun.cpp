@@ -1,6 +1,6 @@
 #include "edgerun.h"
 
-#include "formats/gguf.h"
+#include "model/source.h"
 
 namespace edgerun {
 
@@ -33,9 +33,10 @@ Result<GenerateStats> generate(Session& session, const std::string& prompt, cons
 
 Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVType kv_type) {
   return capture([&] {
-    auto g = GGUFFile::open(path);
+    auto src = open_model_source(path);
+    const Metadata* g = &src->metadata();
     MemoryEstimate m;
-    for (const auto& t : g->tensors()) m.weight_bytes += t.nbytes;
+    for (const auto& t : src->tensors()) m.weight_bytes += t.nbytes;
     const std::string a = g->get_string("general.architecture") + ".";
     HParams hp;
     hp.n_layer = static_cast<int>(g->get_uint(a + "block_count"));

@@ -34,7 +34,7 @@ TEST_CASE("GGUF metadata and tensor infos are read", "[gguf]") {
   CHECK(g->get_float("llama.attention.layer_norm_rms_epsilon") == Approx(1e-5));
   CHECK(g->get_string_array("tokenizer.ggml.tokens").size() == 512);
   CHECK(g->tensors().size() == 48);
-  const GGUFTensor* t = g->find_tensor("blk.0.attn_q.weight");
+  const TensorInfo* t = g->find_tensor("blk.0.attn_q.weight");
   REQUIRE(t);
   CHECK(t->shape == std::vector<int64_t>{64, 64});
   CHECK(t->type == DType::F32);

@@ -102,7 +102,7 @@ TEST_CASE("our Q8_0 and Q4_0 quantization is bit-identical to llama.cpp's", "[qu
       int compared = 0;
       for (const auto& t : theirs->tensors()) {
         if (t.type != DType::Q8_0 && t.type != DType::Q4_0) continue;
-        const GGUFTensor* src = f32->find_tensor(t.name);
+        const TensorInfo* src = f32->find_tensor(t.name);
         REQUIRE(src);
         std::vector<uint8_t> ours(t.nbytes);
         quant_ops(t.type).quantize(reinterpret_cast<const float*>(src->data), ours.data(), src->n_elements());

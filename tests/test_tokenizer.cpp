@@ -58,7 +58,7 @@ TEST_CASE("Hugging Face tokenizer.json vocabularies give Hugging Face's ids", "[
 TEST_CASE("the Llama 2 vocabulary from GGUF metadata gives the reference ids", "[tokenizer]") {
   const std::string dir = test::fixtures() + "/tokenizers/llama2";
   auto g = GGUFFile::open(dir + "/ggml-vocab-llama-spm.gguf");
-  auto tok = Tokenizer::from_gguf(*g);
+  auto tok = Tokenizer::from_metadata(*g);
   const Tally t = check_cases(*tok, dir + "/cases.jsonl");
   INFO(t.failed << " of " << t.total << " cases differ");
   CHECK(t.total > 100);
@@ -69,7 +69,7 @@ TEST_CASE("fixture models: GGUF metadata and tokenizer.json give the same ids as
   for (const std::string name : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
     const std::string dir = test::fixtures() + "/models/" + name;
     auto g = GGUFFile::open(dir + "/model-f32.gguf");
-    auto from_gguf = Tokenizer::from_gguf(*g);
+    auto from_gguf = Tokenizer::from_metadata(*g);
     auto from_hf = Tokenizer::from_hf_file(dir + "/hf/tokenizer.json");
     const json ref = json::parse(test::read_file(dir + "/reference/tokenize.json"));
     for (const auto& c : ref["cases"]) {

@@ -5,83 +5,14 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "formats/kv_codec.h"
 
 namespace edgerun {
 namespace {
 
-constexpr uint64_t kMaxArrayCount = 1ull << 32;
 constexpr int kMaxDims = 4;
 
-// A bounds-checked little-endian cursor over the mapped file.
-class Cursor {
- public:
-  Cursor(const std::string& path, const uint8_t* data, size_t size) : path_(path), data_(data), size_(size) {}
-
-  size_t pos() const { return pos_; }
-  void need(uint64_t n, const std::string& what) const {
-    if (n > size_ - pos_) {
-      std::ostringstream os;
-      os << "file is truncated: " << what << " at offset " << pos_ << " needs " << n
-         << " bytes but the file has " << (size_ - pos_) << " left";
-      fail(path_, os.str());
-    }
-  }
-  template <typename T>
-  T read(const std::string& what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, data_ + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::string_view read_string(const std::string& what) {
-    const uint64_t len = read<uint64_t>(what + " (string length)");
-    need(len, what);
-    std::string_view s(reinterpret_cast<const char*>(data_ + pos_), len);
-    pos_ += len;
-    return s;
-  }
-  const uint8_t* take(uint64_t n, const std::string& what) {
-    need(n, what);
-    const uint8_t* p = data_ + pos_;
-    pos_ += n;
-    return p;
-  }
-
- private:
-  const std::string& path_;
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-};
-
-bool valid_type(uint32_t t) { return t <= 12; }
-
-void read_scalar(Cursor& c, GGUFType t, GGUFValue& v, const std::string& what) {
-  switch (t) {
-    case GGUFType::U8: v.u = c.read<uint8_t>(what); v.i = static_cast<int64_t>(v.u); break;
-    case GGUFType::I8: v.i = c.read<int8_t>(what); v.u = static_cast<uint64_t>(v.i); break;
-    case GGUFType::U16: v.u = c.read<uint16_t>(what); v.i = static_cast<int64_t>(v.u); break;
-    case GGUFType::I16: v.i = c.read<int16_t>(what); v.u = static_cast<uint64_t>(v.i); break;
-    case GGUFType::U32: v.u = c.read<uint32_t>(what); v.i = static_cast<int64_t>(v.u); break;
-    case GGUFType::I32: v.i = c.read<int32_t>(what); v.u = static_cast<uint64_t>(v.i); break;
-    case GGUFType::U64: v.u = c.read<uint64_t>(what); v.i = static_cast<int64_t>(v.u); break;
-    case GGUFType::I64: v.i = c.read<int64_t>(what); v.u = static_cast<uint64_t>(v.i); break;
-    case GGUFType::F32: v.f = c.read<float>(what); break;
-    case GGUFType::F64: v.f = c.read<double>(what); break;
-    case GGUFType::BOOL: v.i = c.read<uint8_t>(what) != 0; v.u = static_cast<uint64_t>(v.i); break;
-    case GGUFType::STRING: v.str = c.read_string(what); break;
-    default: break;
-  }
-}
-
 }  // namespace
-
-int64_t GGUFTensor::n_elements() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
 
 std::unique_ptr<GGUFFile> GGUFFile::open(const std::string& path) {
   std::unique_ptr<GGUFFile> f(new GGUFFile(std::make_unique<MappedFile>(path)));
@@ -109,32 +40,7 @@ void GGUFFile::parse() {
                 " metadata entries, more than " + std::to_string(map_->size()) +
                 " bytes can hold (file truncated or header corrupt)");
 
-  for (uint64_t k = 0; k < n_kv; ++k) {
-    const std::string key(c.read_string("metadata key #" + std::to_string(k)));
-    const uint32_t raw_type = c.read<uint32_t>("type of metadata '" + key + "'");
-    if (!valid_type(raw_type)) fail(p, "metadata '" + key + "' has unknown value type " + std::to_string(raw_type));
-    GGUFValue v;
-    v.type = static_cast<GGUFType>(raw_type);
-    const std::string what = "metadata '" + key + "'";
-    if (v.type == GGUFType::ARRAY) {
-      const uint32_t et = c.read<uint32_t>(what + " (element type)");
-      if (!valid_type(et) || et == static_cast<uint32_t>(GGUFType::ARRAY))
-        fail(p, what + " has unsupported array element type " + std::to_string(et));
-      v.elem_type = static_cast<GGUFType>(et);
-      v.count = c.read<uint64_t>(what + " (element count)");
-      if (v.count > kMaxArrayCount) fail(p, what + " has an implausible element count");
-      if (v.elem_type == GGUFType::STRING) {
-        v.strings.reserve(v.count);
-        for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(c.read_string(what));
-      } else {
-        v.raw = c.take(v.count * gguf_scalar_size(v.elem_type), what);
-      }
-    } else {
-      read_scalar(c, v.type, v, what);
-    }
-    if (has(key)) fail(p, "duplicate metadata key '" + key + "'");
-    set(key, std::move(v));
-  }
+  read_kv_entries(c, n_kv, *this);
 
   if (const GGUFValue* a = find("general.alignment")) {
     if (!a->is_integer() || a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > 65536)
@@ -144,7 +50,7 @@ void GGUFFile::parse() {
 
   tensors_.reserve(n_tensors);
   for (uint64_t t = 0; t < n_tensors; ++t) {
-    GGUFTensor ti;
+    TensorInfo ti;
     ti.name = std::string(c.read_string("tensor info #" + std::to_string(t)));
     const std::string what = "tensor '" + ti.name + "'";
     const uint32_t n_dims = c.read<uint32_t>(what + " (dimension count)");
@@ -186,7 +92,7 @@ void GGUFFile::parse() {
   }
 }
 
-const GGUFTensor* GGUFFile::find_tensor(const std::string& name) const {
+const TensorInfo* GGUFFile::find_tensor(const std::string& name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }

@@ -12,19 +12,10 @@
 
 #include "common/mapped_file.h"
 #include "formats/metadata.h"
+#include "formats/tensor_info.h"
 #include "types.h"
 
 namespace edgerun {
-
-struct GGUFTensor {
-  std::string name;
-  DType type = DType::F32;
-  std::vector<int64_t> shape;  // GGUF order: shape[0] is the contiguous (row) dimension
-  uint64_t offset = 0;         // relative to the data section
-  size_t nbytes = 0;
-  const uint8_t* data = nullptr;
-  int64_t n_elements() const;
-};
 
 class GGUFFile : public Metadata {
  public:
@@ -36,8 +27,8 @@ class GGUFFile : public Metadata {
   size_t file_size() const { return map_->size(); }
   size_t alignment() const { return alignment_; }
 
-  const std::vector<GGUFTensor>& tensors() const { return tensors_; }
-  const GGUFTensor* find_tensor(const std::string& name) const;
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const TensorInfo* find_tensor(const std::string& name) const;
 
  private:
   explicit GGUFFile(std::unique_ptr<MappedFile> map) : Metadata(map->path()), map_(std::move(map)) {}
@@ -46,7 +37,7 @@ class GGUFFile : public Metadata {
   std::unique_ptr<MappedFile> map_;
   uint32_t version_ = 0;
   size_t alignment_ = 32;
-  std::vector<GGUFTensor> tensors_;
+  std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> tensor_index_;
 };
 

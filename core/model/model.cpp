@@ -6,7 +6,7 @@
 #include <map>
 
 #include "common/error.h"
-#include "formats/gguf.h"
+#include "model/source.h"
 #include "registry.h"
 
 namespace edgerun {
@@ -16,9 +16,9 @@ Model::~Model() = default;
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& opts) {
   std::unique_ptr<Model> m(new Model());
   m->path_ = path;
-  m->gguf_ = GGUFFile::open(path);
+  m->source_ = open_model_source(path);
   m->read_hparams();
-  m->tokenizer_ = Tokenizer::from_gguf(*m->gguf_);
+  m->tokenizer_ = m->source_->make_tokenizer();
   if (m->tokenizer_->vocab_size() != m->hp_.n_vocab)
     fail(path, "tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) + " tokens but the embedding has " +
                    std::to_string(m->hp_.n_vocab) + " rows");
@@ -28,7 +28,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 }
 
 void Model::read_hparams() {
-  const GGUFFile& g = *gguf_;
+  const Metadata& g = source_->metadata();
   const std::string arch = g.get_string("general.architecture");
   arch_ = find_arch(arch);
   if (!arch_) fail(path_, "unknown architecture '" + arch + "' in 'general.architecture' (supported: " + known_arch_names() + ")");
@@ -55,7 +55,7 @@ void Model::read_hparams() {
     fail(path_, "metadata '" + a + "rope.dimension_count' (" + std::to_string(hp_.n_rot) + ") does not fit head size " +
                     std::to_string(hp_.head_dim));
   if (!(hp_.rms_eps > 0) || !(hp_.rope_theta > 0)) fail(path_, "metadata for rms epsilon or rope base is not positive");
-  const GGUFTensor* emb = g.find_tensor("token_embd.weight");
+  const TensorInfo* emb = source_->find_tensor("token_embd.weight");
   if (!emb) fail(path_, "missing tensor 'token_embd.weight'");
   if (emb->shape.size() != 2) fail(path_, "tensor 'token_embd.weight' should have 2 dimensions");
   hp_.n_vocab = static_cast<int>(emb->shape[1]);
@@ -89,7 +89,7 @@ void Model::bind_weights() {
     const int n = slot.per_layer ? hp_.n_layer : 1;
     for (int layer = 0; layer < n; ++layer) {
       const std::string name = slot_name(slot.gguf_name, layer);
-      const GGUFTensor* t = gguf_->find_tensor(name);
+      const TensorInfo* t = source_->find_tensor(name);
       if (!t) {
         if (needed) fail(path_, "missing tensor '" + name + "' (required by architecture '" + hp_.arch + "')");
         continue;
@@ -108,11 +108,14 @@ void Model::bind_weights() {
   }
 
   // RoPE, with per-frequency divisors (Llama 3 scaling) when present.
-  rope_.style = arch_->rope_style;
+  const std::string style = source_->metadata().get_string(keys::kRopeStyle, "");
+  if (!style.empty() && style != "neox" && style != "interleaved")
+    fail(path_, std::string("metadata '") + keys::kRopeStyle + "' has unknown value '" + style + "'");
+  rope_.style = style.empty() ? arch_->rope_style : style == "neox" ? RopeStyle::Neox : RopeStyle::Interleaved;
   rope_.n_rot = hp_.n_rot;
   rope_.theta_scale = std::pow(hp_.rope_theta, -2.0f / static_cast<float>(hp_.n_rot));
   rope_.freq_factors.assign(hp_.n_rot / 2, 1.0f);
-  if (const GGUFTensor* rf = gguf_->find_tensor("rope_freqs.weight")) {
+  if (const TensorInfo* rf = source_->find_tensor("rope_freqs.weight")) {
     if (rf->type != DType::F32) fail(path_, "tensor 'rope_freqs.weight' must be f32");
     std::memcpy(rope_.freq_factors.data(), rf->data, rope_.freq_factors.size() * sizeof(float));
   }
@@ -130,7 +133,7 @@ const Weight& Model::output_head() const {
 
 std::vector<std::pair<std::string, int>> Model::type_counts() const {
   std::map<std::string, int> counts;
-  for (const auto& t : gguf_->tensors()) counts[dtype_name(t.type)]++;
+  for (const auto& t : source_->tensors()) counts[dtype_name(t.type)]++;
   return {counts.begin(), counts.end()};
 }
 

@@ -12,7 +12,7 @@
 
 namespace edgerun {
 
-class GGUFFile;
+class ModelSource;
 
 // Weight slots in the order of tensor_slots().
 enum class W {
@@ -28,6 +28,7 @@ struct LoadOptions {
 
 class Model {
  public:
+  // A .gguf or .erm file, or a Hugging Face folder.
   static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& opts);
   ~Model();
 
@@ -46,7 +47,7 @@ class Model {
   size_t weight_bytes() const { return weight_bytes_; }
   // Tensor types and counts, e.g. {"f32": 12, "q4_k": 150}.
   std::vector<std::pair<std::string, int>> type_counts() const;
-  const GGUFFile& gguf() const { return *gguf_; }
+  const ModelSource& source() const { return *source_; }
 
  private:
   Model() = default;
@@ -54,7 +55,7 @@ class Model {
   void bind_weights();
 
   std::string path_;
-  std::unique_ptr<GGUFFile> gguf_;
+  std::unique_ptr<ModelSource> source_;
   const ArchSpec* arch_ = nullptr;
   HParams hp_;
   RopeParams rope_;

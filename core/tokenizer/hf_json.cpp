@@ -1,7 +1,6 @@
 #include "tokenizer/hf_json.h"
 
 #include "common/error.h"
-#include "common/mapped_file.h"
 
 namespace edgerun {
 
@@ -163,15 +162,13 @@ class Handler : public nlohmann::json_sax<json> {
 
 }  // namespace
 
-TokenizerJson read_tokenizer_json(const std::string& path) {
-  const MappedFile file(path);  // parsed in place: an 11 MB vocabulary is not copied
-  const char* begin = reinterpret_cast<const char*>(file.data());
+TokenizerJson read_tokenizer_json(const std::string& where, const char* text, size_t size) {
   TokenizerJson out;
-  out.vocab.reserve(file.size() / 24);
-  out.merges.reserve(file.size() / 24);
+  out.vocab.reserve(size / 24);
+  out.merges.reserve(size / 24);
   Handler h(out);
-  const bool ok = json::sax_parse(begin, begin + file.size(), &h);
-  if (!ok) fail(path, h.error().empty() ? "malformed JSON" : h.error());
+  const bool ok = json::sax_parse(text, text + size, &h);
+  if (!ok) fail(where, h.error().empty() ? "malformed JSON" : h.error());
   return out;
 }
 

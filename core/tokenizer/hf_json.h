@@ -18,7 +18,7 @@ struct TokenizerJson {
   bool has_vocab = false, has_merges = false;
 };
 
-// Throws Error("<path>: malformed JSON ...") on a syntax error.
-TokenizerJson read_tokenizer_json(const std::string& path);
+// Parses text[0..size); throws Error("<where>: malformed JSON ...") on a syntax error.
+TokenizerJson read_tokenizer_json(const std::string& where, const char* text, size_t size);
 
 }  // namespace edgerun

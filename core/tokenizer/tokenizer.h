@@ -18,7 +18,7 @@
 
 namespace edgerun {
 
-class GGUFFile;
+class Metadata;
 class PreTokenizer;
 
 // Token attributes, with GGUF's token_type numbering.
@@ -28,9 +28,13 @@ class Tokenizer {
  public:
   enum class Kind { SentencePiece, ByteLevel };
 
-  static std::unique_ptr<Tokenizer> from_gguf(const GGUFFile& gguf);
+  // From GGUF-style keys (tokenizer.ggml.*), from a GGUF file or an .erm.
+  static std::unique_ptr<Tokenizer> from_metadata(const Metadata& meta);
   // tokenizer.json, with tokenizer_config.json beside it when present.
   static std::unique_ptr<Tokenizer> from_hf_file(const std::string& tokenizer_json_path);
+  // The same from the files' text; `where` names them in errors.
+  static std::unique_ptr<Tokenizer> from_hf_text(const std::string& where, const std::string& tokenizer_json,
+                                                 const std::string& config_json);
   ~Tokenizer();
 
   // Invalid UTF-8 in `text` is replaced with U+FFFD first. Added/special
@@ -50,6 +54,8 @@ class Tokenizer {
   bool add_bos() const { return !prefix_.empty() && prefix_[0] == bos_; }
   bool is_eog(int32_t id) const;
   const std::vector<int32_t>& eog_ids() const { return eog_; }
+  // Declares one more end-of-generation token (e.g. from generation_config.json).
+  void add_end_of_generation(int32_t id);
   const std::string& chat_template() const { return chat_template_; }
   // -1 when absent.
   int32_t find(std::string_view token) const;

@@ -5,7 +5,8 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "formats/gguf.h"
+#include "common/mapped_file.h"
+#include "formats/metadata.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -32,8 +33,7 @@ std::string read_text_file(const std::string& path) {
   return out;
 }
 
-json parse_json(const std::string& path) {
-  const std::string text = read_text_file(path);
+json parse_json_text(const std::string& path, const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) {
     // Parse again with exceptions on, for a message that says where.
@@ -68,9 +68,9 @@ struct TokenizerBuilder {
     }
   }
 
-  static std::unique_ptr<Tokenizer> from_gguf(const GGUFFile& g) {
+  static std::unique_ptr<Tokenizer> from_metadata(const Metadata& g) {
     std::unique_ptr<Tokenizer> t(new Tokenizer());
-    const std::string& path = g.path();
+    const std::string& path = g.where();
     const std::string model = g.get_string("tokenizer.ggml.model");
     if (model == "llama") t->kind_ = Tokenizer::Kind::SentencePiece;
     else if (model == "gpt2") t->kind_ = Tokenizer::Kind::ByteLevel;
@@ -184,7 +184,17 @@ struct TokenizerBuilder {
   }
 
   static std::unique_ptr<Tokenizer> from_hf(const std::string& path) {
-    TokenizerJson file = read_tokenizer_json(path);
+    const MappedFile map(path);  // parsed in place: an 11 MB vocabulary is not copied
+    const std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+    const std::string cfg_path = dir + "tokenizer_config.json";
+    const bool has_cfg = std::ifstream(cfg_path).good();
+    return from_hf_text(path, reinterpret_cast<const char*>(map.data()), map.size(), has_cfg ? cfg_path : "",
+                        has_cfg ? read_text_file(cfg_path) : "");
+  }
+
+  static std::unique_ptr<Tokenizer> from_hf_text(const std::string& path, const char* text, size_t size,
+                                                 const std::string& cfg_path, const std::string& cfg_text) {
+    TokenizerJson file = read_tokenizer_json(path, text, size);
     const json& j = file.rest;
     std::unique_ptr<Tokenizer> t(new Tokenizer());
     try {
@@ -242,11 +252,9 @@ struct TokenizerBuilder {
       fail(path, std::string("unexpected tokenizer.json structure: ") + e.what());
     }
 
-    // tokenizer_config.json beside it: BOS/EOS strings, add_bos_token, the chat template.
-    const std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-    const std::string cfg_path = dir + "tokenizer_config.json";
-    if (std::ifstream(cfg_path).good()) {
-      const json cfg = parse_json(cfg_path);
+    // tokenizer_config.json: BOS/EOS strings, add_bos_token, the chat template.
+    if (!cfg_text.empty()) {
+      const json cfg = parse_json_text(cfg_path, cfg_text);
       try {
         if (cfg.contains("bos_token")) t->bos_ = t->find(token_string(cfg["bos_token"]));
         if (cfg.contains("eos_token")) t->eos_ = t->find(token_string(cfg["eos_token"]));
@@ -284,7 +292,14 @@ struct TokenizerBuilder {
   }
 };
 
-std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GGUFFile& g) { return TokenizerBuilder::from_gguf(g); }
+std::unique_ptr<Tokenizer> Tokenizer::from_metadata(const Metadata& g) { return TokenizerBuilder::from_metadata(g); }
 std::unique_ptr<Tokenizer> Tokenizer::from_hf_file(const std::string& p) { return TokenizerBuilder::from_hf(p); }
+std::unique_ptr<Tokenizer> Tokenizer::from_hf_text(const std::string& where, const std::string& tokenizer_json,
+                                                   const std::string& config_json) {
+  return TokenizerBuilder::from_hf_text(where, tokenizer_json.data(), tokenizer_json.size(), where, config_json);
+}
+void Tokenizer::add_end_of_generation(int32_t id) {
+  if (id >= 0 && id < vocab_size() && !is_eog(id)) eog_.push_back(id);
+}
 
 }  // namespace edgerun

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "commands.h"
-#include "formats/gguf.h"
+#include "model/source.h"
 
 namespace edgerun::cli {
 
@@ -69,8 +69,7 @@ void bench_tokenizer(const BenchOptions& o) {
     if (!o.tokenizer_json.empty()) {
       tok = Tokenizer::from_hf_file(o.tokenizer_json);
     } else {
-      auto g = GGUFFile::open(o.model);
-      tok = Tokenizer::from_gguf(*g);
+      tok = open_model_source(o.model)->make_tokenizer();
     }
     load_ms.push_back(since(t0) * 1e3);
   }
@@ -112,7 +111,7 @@ void bench_model(const BenchOptions& o) {
   const Model& m = **model;
   const HParams& hp = m.hparams();
   size_t params = 0;
-  for (const auto& t : m.gguf().tensors()) params += static_cast<size_t>(t.n_elements());
+  for (const auto& t : m.source().tensors()) params += static_cast<size_t>(t.n_elements());
   std::string type;
   for (const auto& [name, count] : m.type_counts()) type += (type.empty() ? "" : "+") + name;
   const std::string model_type = hp.arch + " " + (params > 1e9 ? std::to_string(params / 100000000 / 10.0).substr(0, 3) + "B" : std::to_string(params / 1000000) + "M") + " " + type;

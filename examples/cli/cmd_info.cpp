@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "formats/gguf.h"
+#include "model/source.h"
 
 namespace edgerun::cli {
 
@@ -19,8 +19,9 @@ void run(const InfoOptions& o) {
   if (!model) throw Error(model.message());
   const Model& m = **model;
   const HParams& hp = m.hparams();
-  const GGUFFile& g = m.gguf();
-  std::printf("file:          %s (GGUF v%u, %s)\n", o.model.c_str(), g.version(), human_bytes(static_cast<double>(g.file_size())).c_str());
+  const ModelSource& src = m.source();
+  const Metadata& g = src.metadata();
+  std::printf("file:          %s (%s, %s)\n", o.model.c_str(), src.format().c_str(), human_bytes(static_cast<double>(src.file_size())).c_str());
   std::printf("architecture:  %s\n", hp.arch.c_str());
   std::printf("name:          %s\n", g.get_string("general.name", "-").c_str());
   std::printf("layers:        %d\n", hp.n_layer);
@@ -32,12 +33,12 @@ void run(const InfoOptions& o) {
   std::printf("context:       %d (trained)\n", hp.n_ctx_train);
   std::printf("rope base:     %g\n", hp.rope_theta);
   std::printf("rms epsilon:   %g\n", hp.rms_eps);
-  std::printf("tensors:       %zu, %s of weights\n", g.tensors().size(), human_bytes(static_cast<double>(m.weight_bytes())).c_str());
+  std::printf("tensors:       %zu, %s of weights\n", src.tensors().size(), human_bytes(static_cast<double>(m.weight_bytes())).c_str());
   std::printf("types:        ");
   for (const auto& [name, count] : m.type_counts()) std::printf(" %s x%d", name.c_str(), count);
   std::printf("\n");
   size_t params = 0;
-  for (const auto& t : g.tensors()) params += static_cast<size_t>(t.n_elements());
+  for (const auto& t : src.tensors()) params += static_cast<size_t>(t.n_elements());
   std::printf("parameters:    %.2f M (%.2f bits per weight)\n", params / 1e6, 8.0 * m.weight_bytes() / std::max<size_t>(params, 1));
   std::printf("backend:       %s\n", m.backend().name().c_str());
   std::printf("chat template: %s\n", m.tokenizer().chat_template().empty() ? "none" : "yes");
@@ -45,7 +46,7 @@ void run(const InfoOptions& o) {
     std::printf("\nmetadata:\n");
     for (const auto& k : g.keys()) std::printf("  %-45s %s\n", k.c_str(), g.describe(*g.find(k)).c_str());
     std::printf("\ntensors:\n");
-    for (const auto& t : g.tensors()) {
+    for (const auto& t : src.tensors()) {
       std::string shape;
       for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? " x " : "") + std::to_string(t.shape[i]);
       std::printf("  %-32s %-6s %s\n", t.name.c_str(), dtype_name(t.type), shape.c_str());

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "formats/gguf.h"
+#include "model/source.h"
 #include "template/chat_template.h"
 
 namespace edgerun::cli {
@@ -36,13 +36,9 @@ nlohmann::ordered_json parse_json_file(const std::string& path) {
 }
 
 void run(const TemplateOptions& o) {
-  std::unique_ptr<GGUFFile> gguf;
   std::unique_ptr<Tokenizer> tok;
   if (!o.tokenizer_json.empty()) tok = Tokenizer::from_hf_file(o.tokenizer_json);
-  else if (!o.model.empty()) {
-    gguf = GGUFFile::open(o.model);
-    tok = Tokenizer::from_gguf(*gguf);
-  }
+  else if (!o.model.empty()) tok = open_model_source(o.model)->make_tokenizer();
   std::string source, where;
   if (!o.template_file.empty()) {
     source = slurp(o.template_file);

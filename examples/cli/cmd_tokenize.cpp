@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "formats/gguf.h"
+#include "model/source.h"
 
 namespace edgerun::cli {
 
@@ -25,8 +25,7 @@ std::unique_ptr<Tokenizer> open_tokenizer(const TokOptions& o) {
   if (!o.tokenizer_json.empty()) return Tokenizer::from_hf_file(o.tokenizer_json);
   if (o.model.empty()) fail("-m", "give a model (-m) or a tokenizer.json (--tokenizer)");
   // Only the vocabulary is needed: a vocabulary-only GGUF is fine.
-  auto g = GGUFFile::open(o.model);
-  return Tokenizer::from_gguf(*g);
+  return open_model_source(o.model)->make_tokenizer();
 }
 
 void tokenize(const TokOptions& o) {

@@ -7,7 +7,7 @@
 namespace edgerun::cli {
 
 void EvalOptions::add_to(CLI::App& app) {
-  app.add_option("-m,--model", model, "model file (.gguf)")->required();
+  app.add_option("-m,--model", model, "model: a .gguf or .erm file, or a Hugging Face folder")->required();
   app.add_option("-t,--threads", threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
   app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
   app.add_option("--kv-type", kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));

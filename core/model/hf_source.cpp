@@ -1,0 +1,217 @@
+// A Hugging Face model folder (config.json, safetensors shards, tokenizer
+// files) seen as GGUF-style metadata and tensors.
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/error.h"
+#include "formats/safetensors.h"
+#include "model/arch.h"
+#include "model/source.h"
+
+namespace edgerun {
+
+namespace {
+
+using json = nlohmann::json;
+
+bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(path, "cannot open");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+json read_json(const std::string& path) {
+  try {
+    return json::parse(read_text(path));
+  } catch (const json::parse_error& e) {
+    fail(path, std::string("malformed JSON: ") + e.what());
+  }
+}
+
+// model_type in config.json -> the GGUF architecture that computes it.
+std::string arch_for(const std::string& model_type) {
+  if (model_type == "llama" || model_type == "mistral") return "llama";
+  if (model_type == "qwen2") return "qwen2";
+  if (model_type == "qwen3") return "qwen3";
+  return "";
+}
+
+// Llama 3.1's rope_scaling, as per-frequency divisors (what GGUF files carry
+// as rope_freqs.weight).
+std::vector<float> llama3_rope_factors(const json& rs, double base, int dims, const std::string& where) {
+  const double factor = rs.value("factor", 8.0), lo = rs.value("low_freq_factor", 1.0), hi = rs.value("high_freq_factor", 4.0);
+  const double old_ctx = rs.value("original_max_position_embeddings", 8192.0);
+  if (!(factor > 0) || !(hi > lo)) fail(where, "invalid 'rope_scaling' values");
+  const double lo_wavelen = old_ctx / lo, hi_wavelen = old_ctx / hi;
+  std::vector<float> out;
+  for (int i = 0; i < dims; i += 2) {
+    const double freq = 1.0 / std::pow(base, static_cast<double>(i) / dims);
+    const double wavelen = 2 * M_PI / freq;
+    if (wavelen < hi_wavelen) out.push_back(1.0f);
+    else if (wavelen > lo_wavelen) out.push_back(static_cast<float>(factor));
+    else {
+      const double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+      out.push_back(static_cast<float>(1.0 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return out;
+}
+
+class HfSource : public ModelSource {
+ public:
+  explicit HfSource(const std::string& dir) : dir_(dir), meta_(dir) {
+    const std::string cfg_path = dir_ + "/config.json";
+    const json cfg = read_json(cfg_path);
+    auto need_int = [&](const char* key) -> uint64_t {
+      if (!cfg.contains(key) || !cfg[key].is_number_unsigned() || cfg[key].get<uint64_t>() == 0)
+        fail(cfg_path, std::string("missing or invalid '") + key + "'");
+      return cfg[key].get<uint64_t>();
+    };
+    const std::string model_type = cfg.value("model_type", "");
+    const std::string arch = arch_for(model_type);
+    if (arch.empty()) fail(cfg_path, "unknown architecture '" + model_type + "' in 'model_type' (supported: llama, mistral, qwen2, qwen3)");
+    const std::string a = arch + ".";
+    meta_.set_string("general.architecture", arch);
+    meta_.set_string("general.name", dir_.substr(dir_.find_last_of('/') + 1));
+    const uint64_t n_embd = need_int("hidden_size"), n_head = need_int("num_attention_heads");
+    const uint64_t n_layer = need_int("num_hidden_layers");
+    meta_.set_uint(a + "embedding_length", n_embd);
+    meta_.set_uint(a + "block_count", n_layer);
+    meta_.set_uint(a + "feed_forward_length", need_int("intermediate_size"));
+    meta_.set_uint(a + "attention.head_count", n_head);
+    meta_.set_uint(a + "attention.head_count_kv", cfg.contains("num_key_value_heads") ? need_int("num_key_value_heads") : n_head);
+    const uint64_t head_dim = cfg.contains("head_dim") && !cfg["head_dim"].is_null() ? need_int("head_dim") : n_embd / n_head;
+    meta_.set_uint(a + "attention.key_length", head_dim);
+    meta_.set_uint(a + "attention.value_length", head_dim);
+    meta_.set_uint(a + "context_length", cfg.value("max_position_embeddings", 2048));
+    meta_.set_float(a + "attention.layer_norm_rms_epsilon", cfg.value("rms_norm_eps", 1e-6));
+    const double theta = cfg.value("rope_theta", 10000.0);
+    meta_.set_float(a + "rope.freq_base", theta);
+    meta_.set_uint(a + "rope.dimension_count", head_dim);
+    // Hugging Face keeps q/k rows in "rotate half" order: NeoX-style RoPE computes
+    // them unpermuted, with the same result as GGUF's interleaved order.
+    meta_.set_string(keys::kRopeStyle, "neox");
+    if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) {
+      const json& rs = cfg["rope_scaling"];
+      const std::string type = rs.value("rope_type", rs.value("type", ""));
+      if (type != "llama3") fail(cfg_path, "unsupported 'rope_scaling' type '" + type + "' (supported: llama3)");
+      rope_freqs_ = llama3_rope_factors(rs, theta, static_cast<int>(head_dim), cfg_path);
+    }
+
+    // End of generation: generation_config.json may list several eos ids.
+    std::vector<int32_t> eog;
+    const std::string gen_path = dir_ + "/generation_config.json";
+    for (const json* src : {&cfg}) {
+      if (src->contains("eos_token_id")) add_ids((*src)["eos_token_id"], eog);
+    }
+    if (file_exists(gen_path)) {
+      const json gen = read_json(gen_path);
+      if (gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], eog);
+    }
+    if (!eog.empty()) meta_.set_int_array(keys::kEogIds, eog);
+
+    open_weights(static_cast<int>(n_layer));
+  }
+
+  const std::string& path() const override { return dir_; }
+  std::string format() const override { return "Hugging Face safetensors"; }
+  size_t file_size() const override {
+    size_t s = 0;
+    for (const auto& f : files_) s += f->file_size();
+    return s;
+  }
+  const Metadata& metadata() const override { return meta_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+
+ protected:
+  std::unique_ptr<Tokenizer> base_tokenizer() const override {
+    const std::string tj = dir_ + "/tokenizer.json";
+    if (!file_exists(tj)) fail(dir_, "no tokenizer.json in the model folder");
+    return Tokenizer::from_hf_file(tj);
+  }
+
+ private:
+  static void add_ids(const json& v, std::vector<int32_t>& out) {
+    if (v.is_number_integer()) out.push_back(v.get<int32_t>());
+    else if (v.is_array())
+      for (const auto& x : v)
+        if (x.is_number_integer()) out.push_back(x.get<int32_t>());
+  }
+
+  void open_weights(int n_layer) {
+    // Which file holds which tensor: one model.safetensors, or shards listed in the index.
+    std::vector<std::string> shard_names;
+    const std::string index_path = dir_ + "/model.safetensors.index.json";
+    if (file_exists(index_path)) {
+      const json idx = read_json(index_path);
+      if (!idx.contains("weight_map") || !idx["weight_map"].is_object()) fail(index_path, "missing 'weight_map'");
+      for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
+        const std::string shard = it.value().get<std::string>();
+        if (std::find(shard_names.begin(), shard_names.end(), shard) == shard_names.end()) shard_names.push_back(shard);
+      }
+    } else if (file_exists(dir_ + "/model.safetensors")) {
+      shard_names.push_back("model.safetensors");
+    } else {
+      fail(dir_, "no model.safetensors or model.safetensors.index.json in the model folder");
+    }
+    // HF name -> GGUF name, from the architecture table.
+    std::map<std::string, std::string> names;
+    for (const TensorSlot& s : tensor_slots()) {
+      if (!*s.hf_name) continue;
+      for (int l = 0; l < (s.per_layer ? n_layer : 1); ++l) {
+        std::string hf(s.hf_name), gg(s.gguf_name);
+        for (std::string* p : {&hf, &gg}) {
+          const size_t at = p->find("%d");
+          if (at != std::string::npos) p->replace(at, 2, std::to_string(l));
+        }
+        names[hf] = gg;
+      }
+    }
+    for (const auto& shard : shard_names) {
+      const std::string p = dir_ + "/" + shard;
+      if (!file_exists(p)) fail(p, "cannot open (a shard listed in model.safetensors.index.json is missing)");
+      files_.push_back(SafetensorsFile::open(p));
+      for (const auto& t : files_.back()->tensors()) {
+        auto it = names.find(t.info.name);
+        if (it == names.end()) continue;  // e.g. rotary_emb.inv_freq: recomputed, not read
+        if (!t.supported) fail(p, "tensor '" + t.info.name + "' has unsupported dtype '" + t.dtype + "' (supported: F32, F16, BF16)");
+        TensorInfo info = t.info;
+        info.name = it->second;
+        std::reverse(info.shape.begin(), info.shape.end());  // GGUF order: row length first
+        tensors_.push_back(std::move(info));
+      }
+    }
+    if (!rope_freqs_.empty()) {
+      TensorInfo rf;
+      rf.name = "rope_freqs.weight";
+      rf.type = DType::F32;
+      rf.shape = {static_cast<int64_t>(rope_freqs_.size())};
+      rf.nbytes = rope_freqs_.size() * sizeof(float);
+      rf.data = reinterpret_cast<const uint8_t*>(rope_freqs_.data());
+      tensors_.push_back(rf);
+    }
+  }
+
+  std::string dir_;
+  Metadata meta_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<float> rope_freqs_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelSource> open_hf_folder(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return std::make_unique<HfSource>(d);
+}
+
+}  // namespace edgerun
