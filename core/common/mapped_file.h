@@ -18,6 +18,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  bool contains(const void* p) const { return p >= data_ && p < data_ + size_; }
+  // Drops the pages of [p, p+n) from this process's resident memory (they are
+  // read again from the file if touched). Ranges outside the map are ignored.
+  void release(const void* p, size_t n) const;
 
  private:
   std::string path_;

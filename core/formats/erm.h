@@ -44,6 +44,7 @@ class ErmFile : public Metadata {
   size_t file_size() const { return map_->size(); }
   uint32_t version() const { return version_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  void release(const void* p, size_t n) const { map_->release(p, n); }
   uint64_t stored_checksum(size_t i) const { return checksums_[i]; }
   // Recomputes every tensor's checksum; returns the names of those that differ.
   std::vector<std::string> verify(const std::function<void(size_t done, size_t total)>& progress = {}) const;

@@ -28,6 +28,7 @@ class GGUFFile : public Metadata {
   size_t alignment() const { return alignment_; }
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  void release(const void* p, size_t n) const { map_->release(p, n); }
   const TensorInfo* find_tensor(const std::string& name) const;
 
  private:

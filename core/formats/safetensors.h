@@ -24,6 +24,7 @@ class SafetensorsFile {
   const std::string& path() const { return map_->path(); }
   size_t file_size() const { return map_->size(); }
   const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
+  void release(const void* p, size_t n) const { map_->release(p, n); }
 
  private:
   std::unique_ptr<MappedFile> map_;

@@ -129,6 +129,9 @@ class HfSource : public ModelSource {
   }
   const Metadata& metadata() const override { return meta_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  void release(const TensorInfo& t) const override {
+    for (const auto& f : files_) f->release(t.data, t.nbytes);
+  }
 
  protected:
   std::unique_ptr<Tokenizer> base_tokenizer() const override {

@@ -42,6 +42,7 @@ class GgufSource : public ModelSource {
   size_t file_size() const override { return file_->file_size(); }
   const Metadata& metadata() const override { return *file_; }
   const std::vector<TensorInfo>& tensors() const override { return file_->tensors(); }
+  void release(const TensorInfo& t) const override { file_->release(t.data, t.nbytes); }
 
  private:
   std::unique_ptr<GGUFFile> file_;
@@ -75,6 +76,7 @@ class ErmSource : public ModelSource {
   size_t file_size() const override { return file_->file_size(); }
   const Metadata& metadata() const override { return *file_; }
   const std::vector<TensorInfo>& tensors() const override { return file_->tensors(); }
+  void release(const TensorInfo& t) const override { file_->release(t.data, t.nbytes); }
 
  private:
   std::unique_ptr<ErmFile> file_;

@@ -32,6 +32,9 @@ class ModelSource {
   const TensorInfo* find_tensor(const std::string& name) const;
   // The tokenizer the source carries, with its end-of-generation tokens.
   std::unique_ptr<Tokenizer> make_tokenizer() const;
+  // Lets go of a tensor's pages once read (mapped data only): a converter's
+  // input may be larger than memory.
+  virtual void release(const TensorInfo&) const {}
 
  protected:
   // A Hugging Face folder's tokenizer is read from its files.

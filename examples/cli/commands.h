@@ -27,6 +27,7 @@ void add_info(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_template(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_convert(CLI::App& app);
 
 // Writes `bytes` to `path` through a temporary file and a rename, so an
 // existing file is never left half-written. Throws Error.

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   edgerun::cli::add_tokenize(app);
   edgerun::cli::add_template(app);
   edgerun::cli::add_bench(app);
+  edgerun::cli::add_convert(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,109 @@
+#include "converter.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+#include "cpu/thread_pool.h"
+#include "formats/erm.h"
+#include "model/source.h"
+#include "quant.h"
+
+namespace edgerun {
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The type a tensor is stored as: 1-D tensors (norms, biases, rope factors)
+// stay f32; matrices take the requested type where their rows fit its blocks.
+DType target_type(const TensorInfo& t, const std::string& quant, DType requested) {
+  if (quant == "keep") return t.type;
+  if (t.shape.size() < 2) return DType::F32;
+  const int bs = dtype_traits(requested).block_size;
+  if (t.shape[0] % bs != 0) return DType::F16;  // rows that do not split into blocks keep full precision
+  return requested;
+}
+
+}  // namespace
+
+ConvertSummary convert_model(const std::string& src_path, const std::string& out, const ConvertOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  DType requested = DType::F32;
+  if (o.quant != "keep") {
+    if (!dtype_from_name(o.quant, &requested) || !quant_ops(requested).quantize || !quant_ops(requested).vec_dot)
+      fail("--quant", "cannot quantize to '" + o.quant + "' (this build quantizes to: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0)");
+  }
+  auto src = open_model_source(src_path);
+  const Metadata& in_meta = src->metadata();
+
+  // Metadata: the source's keys, plus the Hugging Face tokenizer files verbatim.
+  Metadata meta(out);
+  for (const auto& k : in_meta.keys()) {
+    if (k == "general.alignment" || k == "general.file_type") continue;
+    meta.set(k, *in_meta.find(k));
+  }
+  if (src->format().rfind("Hugging Face", 0) == 0) {
+    const std::string dir = src->path();
+    meta.set_string(keys::kTokenizerJson, read_text(dir + "/tokenizer.json"));
+    const std::string cfg = read_text(dir + "/tokenizer_config.json");
+    if (!cfg.empty()) meta.set_string(keys::kTokenizerConfig, cfg);
+  }
+  src->make_tokenizer();  // fail now, not at first use, if the tokenizer is unusable
+  meta.set_string("edgerun.converted_from", src->format());
+  meta.set_string("edgerun.quantization", o.quant);
+
+  std::vector<TensorInfo> plan;
+  for (const auto& t : src->tensors()) {
+    TensorInfo p = t;
+    p.type = target_type(t, o.quant, requested);
+    p.layout = 0;
+    plan.push_back(p);
+  }
+  ErmWriter writer(out, meta, plan, o.overwrite);
+  ThreadPool pool(o.n_threads);
+  ConvertSummary sum;
+  std::vector<uint8_t> buf;
+  const auto& tensors = src->tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorInfo& in = tensors[i];
+    const DType to = plan[i].type;
+    sum.n_params += static_cast<uint64_t>(in.n_elements());
+    if (in.type == to) {
+      writer.write_tensor(i, in.data, in.nbytes);
+    } else {
+      const int64_t row = in.shape[0], rows = in.n_elements() / row;
+      const size_t in_row = dtype_row_bytes(in.type, row), out_row = dtype_row_bytes(to, row);
+      buf.resize(out_row * rows);
+      const QuantOps& dec = quant_ops(in.type);
+      const QuantOps& enc = quant_ops(to);
+      if (!dec.dequantize) fail(src->path(), "tensor '" + in.name + "' has type " + dtype_name(in.type) + ", which this build cannot read");
+      pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+        std::vector<float> f(static_cast<size_t>(row));
+        for (int64_t r = r0; r < r1; ++r) {
+          dec.dequantize(in.data + r * in_row, f.data(), row);
+          enc.quantize(f.data(), buf.data() + r * out_row, row);
+        }
+      });
+      writer.write_tensor(i, buf.data(), buf.size());
+    }
+    src->release(in);
+    if (o.progress) o.progress(i + 1, tensors.size(), 0);
+  }
+  writer.finish();
+  sum.n_tensors = tensors.size();
+  sum.bytes = writer.bytes_planned();
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  uint64_t weight_bytes = 0;
+  for (const auto& p : plan) weight_bytes += dtype_row_bytes(p.type, p.n_elements());
+  sum.bits_per_weight = sum.n_params ? 8.0 * weight_bytes / sum.n_params : 0;
+  return sum;
+}
+
+}  // namespace edgerun
