@@ -9,6 +9,7 @@
 #include "formats/erm.h"
 #include "model/source.h"
 #include "quant.h"
+#include "quant_mix.h"
 
 namespace edgerun {
 
@@ -21,25 +22,10 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// The type a tensor is stored as: 1-D tensors (norms, biases, rope factors)
-// stay f32; matrices take the requested type where their rows fit its blocks.
-DType target_type(const TensorInfo& t, const std::string& quant, DType requested) {
-  if (quant == "keep") return t.type;
-  if (t.shape.size() < 2) return DType::F32;
-  const int bs = dtype_traits(requested).block_size;
-  if (t.shape[0] % bs != 0) return DType::F16;  // rows that do not split into blocks keep full precision
-  return requested;
-}
-
 }  // namespace
 
 ConvertSummary convert_model(const std::string& src_path, const std::string& out, const ConvertOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  DType requested = DType::F32;
-  if (o.quant != "keep") {
-    if (!dtype_from_name(o.quant, &requested) || !quant_ops(requested).quantize || !quant_ops(requested).vec_dot)
-      fail("--quant", "cannot quantize to '" + o.quant + "' (this build quantizes to: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0)");
-  }
   auto src = open_model_source(src_path);
   const Metadata& in_meta = src->metadata();
 
@@ -59,10 +45,12 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
   meta.set_string("edgerun.converted_from", src->format());
   meta.set_string("edgerun.quantization", o.quant);
 
+  const std::string arch = in_meta.get_string("general.architecture");
+  QuantMix mix(o.quant, static_cast<int>(in_meta.get_uint(arch + ".block_count")), src->find_tensor("output.weight") != nullptr);
   std::vector<TensorInfo> plan;
   for (const auto& t : src->tensors()) {
     TensorInfo p = t;
-    p.type = target_type(t, o.quant, requested);
+    p.type = mix.choose(t);
     p.layout = 0;
     plan.push_back(p);
   }

@@ -8,7 +8,7 @@
 namespace edgerun {
 
 struct ConvertOptions {
-  std::string quant = "keep";  // "keep" (types as they are), or a type: f32, f16, bf16, q8_0, q4_0, ...
+  std::string quant = "keep";  // "keep" (types as they are) or a QuantMix name: q4_k_m, q8_0, f16, ...
   bool overwrite = false;
   int n_threads = 1;
   // Called after each tensor: (tensors done, total, bytes written so far).

@@ -73,11 +73,11 @@ const QuantOps& quant_ops(DType t) {
     return o;
   }();
   static const QuantOps q8_1 = make(DType::Q8_1, dequantize_q8_1, quantize_q8_1, nullptr);
-  static const QuantOps q2_K = make(DType::Q8_K, dequantize_q2_K, nullptr, dot_q2_K_q8_K);
-  static const QuantOps q3_K = make(DType::Q8_K, dequantize_q3_K, nullptr, dot_q3_K_q8_K);
-  static const QuantOps q4_K = make(DType::Q8_K, dequantize_q4_K, nullptr, dot_q4_K_q8_K);
-  static const QuantOps q5_K = make(DType::Q8_K, dequantize_q5_K, nullptr, dot_q5_K_q8_K);
-  static const QuantOps q6_K = make(DType::Q8_K, dequantize_q6_K, nullptr, dot_q6_K_q8_K);
+  static const QuantOps q2_K = make(DType::Q8_K, dequantize_q2_K, quantize_q2_K, dot_q2_K_q8_K);
+  static const QuantOps q3_K = make(DType::Q8_K, dequantize_q3_K, quantize_q3_K, dot_q3_K_q8_K);
+  static const QuantOps q4_K = make(DType::Q8_K, dequantize_q4_K, quantize_q4_K, dot_q4_K_q8_K);
+  static const QuantOps q5_K = make(DType::Q8_K, dequantize_q5_K, quantize_q5_K, dot_q5_K_q8_K);
+  static const QuantOps q6_K = make(DType::Q8_K, dequantize_q6_K, quantize_q6_K, dot_q6_K_q8_K);
   static const QuantOps q8_K = make(DType::Q8_K, dequantize_q8_K, quantize_q8_K, nullptr);
   switch (t) {
     case DType::F32: return f32;

@@ -13,6 +13,11 @@ void quantize_q8_0(const float* x, void* y, int64_t n);
 void quantize_q8_0_act(const float* x, void* y, int64_t n);
 void quantize_q8_1(const float* x, void* y, int64_t n);
 void quantize_q8_K(const float* x, void* y, int64_t n);
+void quantize_q2_K(const float* x, void* y, int64_t n);
+void quantize_q3_K(const float* x, void* y, int64_t n);
+void quantize_q4_K(const float* x, void* y, int64_t n);
+void quantize_q5_K(const float* x, void* y, int64_t n);
+void quantize_q6_K(const float* x, void* y, int64_t n);
 
 void dequantize_q4_0(const void* x, float* y, int64_t n);
 void dequantize_q4_1(const void* x, float* y, int64_t n);

@@ -50,7 +50,7 @@ void add_convert(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("convert", "convert a Hugging Face folder or a GGUF file to .erm");
   sub->add_option("source", c->src, "Hugging Face folder, .gguf or .erm")->required();
   sub->add_option("-o,--output", c->out, "the .erm file to write")->required();
-  sub->add_option("--quant", c->quant, "keep (default) or a type: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0");
+  sub->add_option("--quant", c->quant, "keep (default), a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)");
   sub->add_flag("--force", c->force, "overwrite an existing output file");
   sub->add_option("-t,--threads", c->threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
   sub->callback([c] { run_convert(*c); });
@@ -59,7 +59,7 @@ void add_convert(CLI::App& app) {
   CLI::App* qsub = app.add_subcommand("quantize", "re-quantize a model to another type (writes .erm)");
   qsub->add_option("input", q->src, "model to quantize")->required();
   qsub->add_option("output", q->out, "the .erm file to write")->required();
-  qsub->add_option("--type", q->quant, "target type")->required();
+  qsub->add_option("--type", q->quant, "a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)")->required();
   qsub->add_flag("--force", q->force, "overwrite an existing output file");
   qsub->add_option("-t,--threads", q->threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
   qsub->callback([q] { run_convert(*q); });
