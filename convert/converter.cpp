@@ -1,6 +1,7 @@
 #include "converter.h"
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -47,6 +48,18 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
 
   const std::string arch = in_meta.get_string("general.architecture");
   QuantMix mix(o.quant, static_cast<int>(in_meta.get_uint(arch + ".block_count")), src->find_tensor("output.weight") != nullptr);
+  // Hugging Face Llama checkpoints keep q/k rows in "rotate half" order; the
+  // .erm takes GGUF's interleaved order, so a model has one layout whatever
+  // it was converted from (and quantizes to the same bits as llama.cpp's).
+  const bool hf_llama = src->format().rfind("Hugging Face", 0) == 0 && arch == "llama";
+  const int n_head = static_cast<int>(in_meta.get_uint(arch + ".attention.head_count", 1));
+  const int n_head_kv = static_cast<int>(in_meta.get_uint(arch + ".attention.head_count_kv", n_head));
+  auto permute_heads = [&](const std::string& name) {
+    if (!hf_llama) return 0;
+    auto ends = [&](const char* s) { const size_t n = std::strlen(s); return name.size() >= n && name.compare(name.size() - n, n, s) == 0; };
+    return ends("attn_q.weight") ? n_head : ends("attn_k.weight") ? n_head_kv : 0;
+  };
+  if (hf_llama) meta.set_string(keys::kRopeStyle, "interleaved");
   std::vector<TensorInfo> plan;
   for (const auto& t : src->tensors()) {
     TensorInfo p = t;
@@ -63,10 +76,17 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
     const TensorInfo& in = tensors[i];
     const DType to = plan[i].type;
     sum.n_params += static_cast<uint64_t>(in.n_elements());
-    if (in.type == to) {
+    const int64_t row = in.shape[0], rows = in.n_elements() / row;
+    const int heads = permute_heads(in.name);
+    // Output row r comes from input row source_row(r).
+    auto source_row = [&](int64_t r) -> int64_t {
+      if (!heads) return r;
+      const int64_t hd = rows / heads, h = r / hd, k = r % hd;
+      return h * hd + (k % 2) * (hd / 2) + k / 2;  // GGUF pairs (x_i, x_{i+hd/2}) as adjacent rows
+    };
+    if (in.type == to && !heads) {
       writer.write_tensor(i, in.data, in.nbytes);
     } else {
-      const int64_t row = in.shape[0], rows = in.n_elements() / row;
       const size_t in_row = dtype_row_bytes(in.type, row), out_row = dtype_row_bytes(to, row);
       buf.resize(out_row * rows);
       const QuantOps& dec = quant_ops(in.type);
@@ -75,8 +95,13 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
       pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
         std::vector<float> f(static_cast<size_t>(row));
         for (int64_t r = r0; r < r1; ++r) {
-          dec.dequantize(in.data + r * in_row, f.data(), row);
-          enc.quantize(f.data(), buf.data() + r * out_row, row);
+          const uint8_t* from = in.data + source_row(r) * in_row;
+          if (in.type == to) {
+            std::memcpy(buf.data() + r * out_row, from, out_row);
+          } else {
+            dec.dequantize(from, f.data(), row);
+            enc.quantize(f.data(), buf.data() + r * out_row, row);
+          }
         }
       });
       writer.write_tensor(i, buf.data(), buf.size());
