@@ -232,3 +232,18 @@ TEST_CASE("bad Hugging Face folders give clear errors", "[convert]") {
   }
   CHECK(!exists(out));
 }
+
+TEST_CASE("an embedding padded beyond the tokenizer loads (Qwen checkpoints pad their vocabulary)", "[convert]") {
+  const std::string dir = copy_hf("tiny-qwen2");
+  nlohmann::ordered_json tj = nlohmann::ordered_json::parse(test::read_file(dir + "/tokenizer.json"));
+  auto& added = tj["added_tokens"];
+  for (size_t i = 0; i < added.size(); ++i)
+    if (added[i]["id"] == 1023) added.erase(i);
+  test::write_file(dir + "/tokenizer.json", tj.dump());
+  auto m = load_model(dir, LoadOptions{"cpu"});
+  INFO((m ? "" : m.message()));
+  REQUIRE(m.ok());
+  CHECK((*m)->tokenizer().vocab_size() == 1024);
+  CHECK((*m)->tokenizer().token_to_bytes(1023).empty());
+  CHECK((*m)->tokenizer().encode("<|im_end|>", false).size() > 1);  // plain text now
+}

@@ -19,9 +19,12 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   m->source_ = open_model_source(path);
   m->read_hparams();
   m->tokenizer_ = m->source_->make_tokenizer();
-  if (m->tokenizer_->vocab_size() != m->hp_.n_vocab)
-    fail(path, "tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) + " tokens but the embedding has " +
+  // Checkpoints often pad the embedding beyond the tokenizer (Qwen: 151936
+  // rows for 151665 tokens); the extra ids exist but no text maps to them.
+  if (m->tokenizer_->vocab_size() > m->hp_.n_vocab)
+    fail(path, "tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) + " tokens but the embedding has only " +
                    std::to_string(m->hp_.n_vocab) + " rows");
+  m->tokenizer_->pad_to(m->hp_.n_vocab);
   m->backend_ = create_backend(opts.backend);
   m->bind_weights();
   return m;

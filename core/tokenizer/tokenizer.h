@@ -56,6 +56,9 @@ class Tokenizer {
   const std::vector<int32_t>& eog_ids() const { return eog_; }
   // Declares one more end-of-generation token (e.g. from generation_config.json).
   void add_end_of_generation(int32_t id);
+  // Grows the vocabulary to n ids with unused, empty tokens (padding rows of
+  // a model's embedding that no text maps to).
+  void pad_to(int n);
   const std::string& chat_template() const { return chat_template_; }
   // -1 when absent.
   int32_t find(std::string_view token) const;

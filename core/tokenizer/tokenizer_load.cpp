@@ -298,6 +298,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf_text(const std::string& where, con
                                                    const std::string& config_json) {
   return TokenizerBuilder::from_hf_text(where, tokenizer_json.data(), tokenizer_json.size(), where, config_json);
 }
+void Tokenizer::pad_to(int n) {
+  // tokens_ only grows here and index_ holds ids, not pointers, so it stays valid.
+  while (vocab_size() < n) {
+    tokens_.emplace_back();
+    types_.push_back(TokenType::Unused);
+  }
+}
+
 void Tokenizer::add_end_of_generation(int32_t id) {
   if (id >= 0 && id < vocab_size() && !is_eog(id)) eog_.push_back(id);
 }
