@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "model/source.h"
+#include "quant.h"
 
 namespace edgerun::cli {
 
@@ -22,6 +23,8 @@ struct BenchOptions {
   std::string backend = "auto";
   bool json = false;
   bool tokenize = false;
+  bool quant = false;
+  std::string tensor = "blk.0.ffn_down.weight";
 };
 
 using Clock = std::chrono::steady_clock;
@@ -103,6 +106,49 @@ void bench_tokenizer(const BenchOptions& o) {
               median(mbps), o.reps);
 }
 
+// Bits per weight, relative RMSE and quantization speed of every type, on one
+// real-shaped matrix: a model's tensor (-m), or random normal weights.
+void bench_quant(const BenchOptions& o) {
+  std::vector<float> w;
+  int64_t row = 8960, rows = 1536;  // the ffn_down shape of DeepSeek-R1-Distill-Qwen-1.5B
+  std::string what = "random normal weights, 1536 x 8960";
+  if (!o.model.empty()) {
+    auto src = open_model_source(o.model);
+    const TensorInfo* t = src->find_tensor(o.tensor);
+    if (!t) fail(o.model, "no tensor '" + o.tensor + "' (give another with --tensor)");
+    row = t->shape[0];
+    rows = t->n_elements() / row;
+    w.resize(static_cast<size_t>(row * rows));
+    dequantize_row(t->type, t->data, w.data(), row * rows);
+    what = o.tensor + " of " + o.model + ", " + std::to_string(rows) + " x " + std::to_string(row);
+  } else {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd(0.0f, 0.02f);
+    w.resize(static_cast<size_t>(row * rows));
+    for (auto& x : w) x = nd(rng);
+  }
+  std::printf("%s\n\n| type | bits per weight | relative RMSE | quantize MB/s (1 thread) |\n| --- | ---: | ---: | ---: |\n", what.c_str());
+  for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q6_K, DType::Q5_1, DType::Q5_K, DType::Q5_0, DType::Q4_1,
+                  DType::Q4_K, DType::Q4_0, DType::Q3_K, DType::Q2_K}) {
+    if (row % dtype_traits(t).block_size != 0) continue;
+    const QuantOps& ops = quant_ops(t);
+    std::vector<uint8_t> q(dtype_row_bytes(t, row) * rows);
+    const auto t0 = Clock::now();
+    for (int64_t r = 0; r < rows; ++r) ops.quantize(&w[r * row], &q[r * dtype_row_bytes(t, row)], row);
+    const double sec = since(t0);
+    std::vector<float> back(w.size());
+    for (int64_t r = 0; r < rows; ++r) ops.dequantize(&q[r * dtype_row_bytes(t, row)], &back[r * row], row);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      num += (back[i] - w[i]) * (back[i] - w[i]);
+      den += static_cast<double>(w[i]) * w[i];
+    }
+    std::printf("| %s | %.4f | %.5f | %.0f |\n", dtype_name(t), 8.0 * dtype_traits(t).block_bytes / dtype_traits(t).block_size,
+                std::sqrt(num / den), w.size() * 4 / 1e6 / sec);
+    std::fflush(stdout);
+  }
+}
+
 void bench_model(const BenchOptions& o) {
   LoadOptions lo;
   lo.backend = o.backend;
@@ -175,6 +221,8 @@ void add_bench(CLI::App& app) {
   sub->add_option("-m,--model", o->model, "model file");
   sub->add_option("--tokenizer", o->tokenizer_json, "benchmark this tokenizer.json instead of a model");
   sub->add_flag("--tokenize", o->tokenize, "benchmark the model's tokenizer (load and encode speed)");
+  sub->add_flag("--quant", o->quant, "bits per weight and error of every quantization type");
+  sub->add_option("--tensor", o->tensor, "with --quant -m: the tensor to measure on");
   sub->add_option("--text", o->text_file, "text to tokenize (default: 1 MiB of mixed text)");
   sub->add_option("-t,--threads", o->threads, "comma-separated thread counts (0: physical cores)");
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (pp test)")->check(CLI::Range(0, 1 << 16));
@@ -185,6 +233,7 @@ void add_bench(CLI::App& app) {
   sub->add_flag("--json", o->json, "print a JSON array (llama-bench's keys)");
   sub->callback([o] {
     if (!o->tokenizer_json.empty() || o->tokenize) return bench_tokenizer(*o);
+    if (o->quant) return bench_quant(*o);
     if (o->model.empty()) fail("-m", "give a model to benchmark (or --tokenizer)");
     bench_model(*o);
   });
