@@ -6,12 +6,15 @@
 #include <vector>
 
 #include "common/error.h"
+#include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 #include "fp16.h"
 #include "quant.h"
 
 namespace edgerun {
 namespace {
+
+using cpu::DotFn;
 
 struct CpuWeight : Weight {
   std::vector<float> owned;  // vectors (norms, biases) are kept as f32
@@ -42,7 +45,7 @@ float dot(const float* a, const float* b, int64_t n) {
 
 class CpuExecutor : public Executor {
  public:
-  explicit CpuExecutor(const ExecutorOptions& o) : pool_(o.n_threads) {}
+  explicit CpuExecutor(const ExecutorOptions& o) : pool_(o.n_threads), kernels_(cpu::best_kernels()) {}
 
   std::unique_ptr<Buffer> alloc(int64_t n) override {
     auto b = std::make_unique<CpuBuffer>();
@@ -97,37 +100,39 @@ class CpuExecutor : public Executor {
     const int64_t cols = w.cols, rows = w.rows;
     const float* b = bias ? reinterpret_cast<const float*>(cw(*bias).data) : nullptr;
     const QuantOps& ops = quant_ops(w.type);
+    DotFn dot = kernels_.dot(w.type);
+    if (!dot) dot = ops.vec_dot;  // the scalar reference
+    // Quantized weights take activations quantized once per row to the 8-bit
+    // type of their dot product; float weights take them as they are.
+    const uint8_t* act = reinterpret_cast<const uint8_t*>(in);
+    size_t act_row = cols * sizeof(float);
     if (ops.vec_dot_type != DType::F32) {
-      // Quantized weights: activations are quantized once per row to the
-      // 8-bit type the weight format's dot product takes.
       const QuantOps& act_ops = quant_ops(ops.vec_dot_type);
-      const size_t act_row = dtype_row_bytes(ops.vec_dot_type, cols);
+      const size_t block_row = dtype_row_bytes(ops.vec_dot_type, cols);
+      const bool split = dot != ops.vec_dot && cpu::KernelSet::takes_split_q8_0(w.type);
+      act_row = split ? cpu::split_q8_0_bytes(cols) : block_row;
       act_.resize(act_row * n);
-      for (int t = 0; t < n; ++t) act_ops.quantize_activation(in + t * cols, act_.data() + t * act_row, cols);
+      std::vector<uint8_t> blocks(split ? block_row : 0);
+      for (int t = 0; t < n; ++t) {
+        uint8_t* dst = act_.data() + t * act_row;
+        act_ops.quantize_activation(in + t * cols, split ? blocks.data() : dst, cols);
+        if (split) cpu::split_q8_0(blocks.data(), dst, cols);
+      }
+      act = act_.data();
+    }
+    // Tokens in tiles, so a tile's activations stay in cache while every
+    // weight row passes over them.
+    constexpr int kTile = 16;
+    for (int t0 = 0; t0 < n; t0 += kTile) {
+      const int t1 = std::min(n, t0 + kTile);
       pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; ++r) {
+          const uint8_t* wr = w.row(r);
           const float br = b ? b[r] : 0.0f;
-          for (int t = 0; t < n; ++t) o[t * rows + r] = ops.vec_dot(w.row(r), act_.data() + t * act_row, cols) + br;
+          for (int t = t0; t < t1; ++t) o[t * rows + r] = dot(wr, act + t * act_row, cols) + br;
         }
       });
-      return;
     }
-    scratch_.resize(static_cast<size_t>(pool_.size()));
-    pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int tid) {
-      std::vector<float>& row = scratch_[tid];
-      row.resize(static_cast<size_t>(cols));
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* wr;
-        if (w.type == DType::F32) {
-          wr = reinterpret_cast<const float*>(w.row(r));
-        } else {
-          ops.dequantize(w.row(r), row.data(), cols);
-          wr = row.data();
-        }
-        const float br = b ? b[r] : 0.0f;
-        for (int t = 0; t < n; ++t) o[t * rows + r] = dot(wr, in + t * cols, cols) + br;
-      }
-    });
   }
 
   void rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) override {
@@ -241,6 +246,7 @@ class CpuExecutor : public Executor {
 
  private:
   ThreadPool pool_;
+  const cpu::KernelSet& kernels_;
   std::vector<std::vector<float>> scratch_;
   std::vector<uint8_t> act_;  // quantized activations of the current matmul
 };

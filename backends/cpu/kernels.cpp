@@ -1,0 +1,340 @@
+// Compiled once per Highway target: see kernels.h.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <cstring>
+
+#include "blocks.h"
+#include "cpu/kernels.h"
+#include "fp16.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace edgerun::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+#define EDGERUN_X86_INT8 1
+
+// Sum of products of 32 unsigned bytes (0..127 or so) with 32 signed bytes,
+// as 8 int32 lanes.
+HWY_INLINE __m256i dot_u8s8(__m256i u, __m256i s) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);  // AVX-512 VNNI
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+// Signed x signed through the unsigned form: |a| * (b with a's sign).
+HWY_INLINE __m256i dot_s8s8(__m256i a, __m256i b) { return dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
+
+HWY_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+HWY_INLINE __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Every x86 target here has F16C: one instruction instead of a software conversion.
+HWY_INLINE float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles, then high nibbles.
+HWY_INLINE __m256i unpack_nibbles(const uint8_t* p) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
+}
+#else
+HWY_INLINE float h2f(uint16_t h) { return fp16_to_float(h); }
+#endif
+
+// Split q8_0 activations: quants, then float scales, then scale * sum of quants.
+struct SplitAct {
+  const int8_t* qs;
+  const float* d;
+  const float* s;
+  SplitAct(const void* a, int64_t n)
+      : qs(static_cast<const int8_t*>(a)),
+        d(reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + n)),
+        s(d + n / QK) {}
+};
+
+float DotQ8_0(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const block_q8_0*>(w);
+  const SplitAct y(a, n);
+  const int64_t nb = n / QK;
+#ifdef EDGERUN_X86_INT8
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i p = dot_s8s8(load32(x[b].qs), load32(y.qs + QK * b));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * y.d[b]), _mm256_cvtepi32_ps(p), acc);
+  }
+  return hsum(acc);
+#else
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    int s = 0;
+    for (int j = 0; j < QK; ++j) s += x[b].qs[j] * y.qs[QK * b + j];
+    sum += s * (h2f(x[b].d) * y.d[b]);
+  }
+  return sum;
+#endif
+}
+
+// q4_0 weights are 0..15 with an offset of 8: sum (q - 8) a = sum q a - 8 sum a,
+// and d * sum a comes precomputed with the activations.
+float DotQ4_0(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const block_q4_0*>(w);
+  const SplitAct y(a, n);
+  const int64_t nb = n / QK;
+  float corr = 0;
+#ifdef EDGERUN_X86_INT8
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const float dw = h2f(x[b].d);
+    const __m256i p = dot_u8s8(unpack_nibbles(x[b].qs), load32(y.qs + QK * b));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * y.d[b]), _mm256_cvtepi32_ps(p), acc);
+    corr += dw * y.s[b];
+  }
+  return hsum(acc) - 8 * corr;
+#else
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    int s = 0;
+    const int8_t* q8 = y.qs + QK * b;
+    for (int j = 0; j < QK / 2; ++j) s += (x[b].qs[j] & 0x0F) * q8[j] + (x[b].qs[j] >> 4) * q8[j + QK / 2];
+    const float dw = h2f(x[b].d);
+    sum += s * (dw * y.d[b]);
+    corr += dw * y.s[b];
+  }
+  return sum - 8 * corr;
+#endif
+}
+
+// Eight 6-bit scales and mins of a q4_K block.
+HWY_INLINE void scales_q4_K(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    mn[j] = s[j + 4] & 63;
+    sc[j + 4] = (s[j + 8] & 0x0F) | ((s[j] >> 6) << 4);
+    mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+  }
+}
+
+float DotQ4_K(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const block_q4_K*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
+  const int64_t nb = n / QK_K;
+  float sum = 0;
+#ifdef EDGERUN_X86_INT8
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+#endif
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t sc[8], mn[8];
+    scales_q4_K(x[b].scales, sc, mn);
+    int32_t imin = 0;
+    for (int j = 0; j < 8; ++j) imin += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+    const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
+    sum -= dmin * imin;
+#ifdef EDGERUN_X86_INT8
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = load32(x[b].qs + 32 * c);
+      const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      const __m256i plo = dot_u8s8(lo, load32(y[b].qs + 64 * c));
+      const __m256i phi = dot_u8s8(hi, load32(y[b].qs + 64 * c + 32));
+      isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(plo, _mm256_set1_epi32(sc[2 * c])));
+      isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(phi, _mm256_set1_epi32(sc[2 * c + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+#else
+    int32_t isum = 0;
+    for (int c = 0; c < 4; ++c) {
+      int32_t slo = 0, shi = 0;
+      for (int l = 0; l < 32; ++l) {
+        slo += (x[b].qs[32 * c + l] & 0x0F) * y[b].qs[64 * c + l];
+        shi += (x[b].qs[32 * c + l] >> 4) * y[b].qs[64 * c + 32 + l];
+      }
+      isum += sc[2 * c] * slo + sc[2 * c + 1] * shi;
+    }
+    sum += d * isum;
+#endif
+  }
+#ifdef EDGERUN_X86_INT8
+  sum += hsum(acc);
+#endif
+  return sum;
+}
+
+float DotQ6_K(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const block_q6_K*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
+  const int64_t nb = n / QK_K;
+  float sum = 0;
+#ifdef EDGERUN_X86_INT8
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+#endif
+  for (int64_t b = 0; b < nb; ++b) {
+    const int8_t* sc = x[b].scales;
+    // Values are stored as q + 32 (0..63): take the 32 back through the sums.
+    int32_t ioff = 0;
+    for (int g = 0; g < 16; ++g) ioff += sc[g] * y[b].bsums[g];
+    const float d = h2f(x[b].d) * y[b].d;
+#ifdef EDGERUN_X86_INT8
+    __m256i isum = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = x[b].ql + 64 * half;
+      const __m256i l0 = load32(ql), l1 = load32(ql + 32), h = load32(x[b].qh + 32 * half);
+      const __m256i v[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
+      };
+      for (int k = 0; k < 4; ++k) {
+        const int g = 8 * half + 2 * k;  // two 16-weight groups per 32 bytes
+        const __m256i p = dot_u8s8(v[k], load32(y[b].qs + 128 * half + 32 * k));
+        const __m256i s = _mm256_set_epi32(sc[g + 1], sc[g + 1], sc[g + 1], sc[g + 1], sc[g], sc[g], sc[g], sc[g]);
+        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, s));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    sum -= d * 32 * ioff;
+#else
+    int32_t isum = 0;
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = x[b].ql + 64 * half;
+      const uint8_t* qh = x[b].qh + 32 * half;
+      const int8_t* q8 = y[b].qs + 128 * half;
+      int32_t s[8] = {0};
+      for (int l = 0; l < 32; ++l) {
+        const int v0 = (ql[l] & 0x0F) | ((qh[l] & 3) << 4);
+        const int v1 = (ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4);
+        const int v2 = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+        const int v3 = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+        s[0 + l / 16] += v0 * q8[l];
+        s[2 + l / 16] += v1 * q8[l + 32];
+        s[4 + l / 16] += v2 * q8[l + 64];
+        s[6 + l / 16] += v3 * q8[l + 96];
+      }
+      for (int k = 0; k < 8; ++k) isum += sc[8 * half + k] * s[k];
+    }
+    sum += d * (isum - 32 * ioff);
+#endif
+  }
+#ifdef EDGERUN_X86_INT8
+  sum += hsum(acc);
+#endif
+  return sum;
+}
+
+float DotF16(const void* w, const void* a, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const auto* x = static_cast<const hwy::float16_t*>(w);
+  const auto* y = static_cast<const float*>(a);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  auto s0 = hn::Zero(df), s1 = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::PromoteTo(df, hn::LoadU(dh, x + i)), hn::LoadU(df, y + i), s0);
+    s1 = hn::MulAdd(hn::PromoteTo(df, hn::LoadU(dh, x + i + N)), hn::LoadU(df, y + i + N), s1);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
+  const auto* xh = static_cast<const uint16_t*>(w);
+  for (; i < n; ++i) sum += fp16_to_float(xh[i]) * y[i];
+  return sum;
+}
+
+float DotF32(const void* w, const void* a, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const auto* x = static_cast<const float*>(w);
+  const auto* y = static_cast<const float*>(a);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  auto s0 = hn::Zero(df), s1 = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(df, x + i), hn::LoadU(df, y + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(df, x + i + N), hn::LoadU(df, y + i + N), s1);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
+  for (; i < n; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+void FillKernels(KernelSet* ks) {
+  ks->target = hwy::TargetName(HWY_TARGET);
+  ks->dot_q4_0 = &DotQ4_0;
+  ks->dot_q8_0 = &DotQ8_0;
+  ks->dot_q4_K = &DotQ4_K;
+  ks->dot_q6_K = &DotQ6_K;
+  ks->dot_f16 = &DotF16;
+  ks->dot_f32 = &DotF32;
+}
+
+#undef EDGERUN_X86_INT8
+}  // namespace edgerun::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace edgerun::cpu {
+
+HWY_EXPORT(FillKernels);
+
+size_t split_q8_0_bytes(int64_t n) { return static_cast<size_t>(n) + 2 * sizeof(float) * static_cast<size_t>(n / QK); }
+
+void split_q8_0(const void* blocks, void* out, int64_t n) {
+  const auto* x = static_cast<const block_q8_0*>(blocks);
+  auto* qs = static_cast<int8_t*>(out);
+  auto* d = reinterpret_cast<float*>(static_cast<uint8_t*>(out) + n);
+  float* s = d + n / QK;
+  for (int64_t b = 0; b < n / QK; ++b) {
+    std::memcpy(qs + QK * b, x[b].qs, QK);
+    int sum = 0;
+    for (int j = 0; j < QK; ++j) sum += x[b].qs[j];
+    d[b] = fp16_to_float(x[b].d);
+    s[b] = d[b] * static_cast<float>(sum);
+  }
+}
+
+DotFn KernelSet::dot(DType t) const {
+  switch (t) {
+    case DType::Q4_0: return dot_q4_0;
+    case DType::Q8_0: return dot_q8_0;
+    case DType::Q4_K: return dot_q4_K;
+    case DType::Q6_K: return dot_q6_K;
+    case DType::F16: return dot_f16;
+    case DType::F32: return dot_f32;
+    default: return nullptr;
+  }
+}
+
+const KernelSet& best_kernels() {
+  static const KernelSet ks = [] {
+    KernelSet k;
+    HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
+    return k;
+  }();
+  return ks;
+}
+
+std::vector<KernelSet> kernels_for_each_target() {
+  std::vector<KernelSet> out;
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    KernelSet k;
+    HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
+    out.push_back(k);
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  return out;
+}
+
+}  // namespace edgerun::cpu
+#endif

@@ -1,0 +1,44 @@
+// SIMD kernels of the cpu backend, compiled once per instruction set with
+// Highway's foreach_target and chosen at run time for the CPU at hand. Where
+// Highway 1.0.3 has no op (int8 dot products), a target uses the instruction
+// its CPUs have: AVX-512 VNNI vpdpbusd, AVX2/AVX-512 maddubs; other targets
+// run portable loops the compiler vectorizes for them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "types.h"
+
+namespace edgerun::cpu {
+
+// Dot product of n weights (a row of the weight type) with n activations in
+// the type quant_ops(weight).vec_dot_type (or f32 for float weights).
+using DotFn = float (*)(const void* w, const void* act, int64_t n);
+
+// q4_0 and q8_0 kernels take their 8-bit activations split: all n quants
+// contiguous (so wide loads span blocks), then each block's scale d as a float,
+// then d * (sum of the block's quants). Built once per token by split_q8_0().
+size_t split_q8_0_bytes(int64_t n);
+void split_q8_0(const void* q8_0_blocks, void* out, int64_t n);
+
+struct KernelSet {
+  const char* target = "none";
+  DotFn dot_q4_0 = nullptr;  // with split q8_0 activations
+  DotFn dot_q8_0 = nullptr;  // with split q8_0
+  DotFn dot_q4_K = nullptr;  // with q8_K
+  DotFn dot_q6_K = nullptr;  // with q8_K
+  DotFn dot_f16 = nullptr;   // with f32
+  DotFn dot_f32 = nullptr;   // with f32
+  DotFn dot(DType t) const;  // nullptr: use the quant/ reference
+  // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.
+  static bool takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q8_0; }
+};
+
+// The best set for this CPU.
+const KernelSet& best_kernels();
+// One set per target this CPU supports and this build compiled, best first
+// (for tests: every target is checked against the reference).
+std::vector<KernelSet> kernels_for_each_target();
+
+}  // namespace edgerun::cpu

@@ -1,0 +1,51 @@
+// Every SIMD kernel, on every Highway target this CPU supports, against the
+// quant/ scalar reference.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "cpu/kernels.h"
+#include "quant.h"
+
+using namespace edgerun;
+
+namespace {
+std::vector<float> random_row(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("every kernel on every supported target equals the scalar reference", "[kernels]") {
+  const auto sets = cpu::kernels_for_each_target();
+  REQUIRE(!sets.empty());
+  std::string names;
+  for (const auto& ks : sets) names += std::string(ks.target) + " ";
+  WARN("kernel targets tested: " << names << "(in use: " << cpu::best_kernels().target << ")");
+  for (int64_t n : {256, 1536, 4864}) {
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::F32}) {
+      if (n % dtype_traits(t).block_size != 0) continue;
+      const QuantOps& ops = quant_ops(t);
+      const auto wf = random_row(n, 3 + static_cast<uint32_t>(n));
+      std::vector<uint8_t> w(dtype_row_bytes(t, n));
+      ops.quantize(wf.data(), w.data(), n);
+      const auto af = random_row(n, 5);
+      std::vector<uint8_t> act(dtype_row_bytes(ops.vec_dot_type, n));
+      const QuantOps& aops = quant_ops(ops.vec_dot_type);
+      aops.quantize_activation(af.data(), act.data(), n);
+      std::vector<uint8_t> split(cpu::split_q8_0_bytes(n));
+      if (cpu::KernelSet::takes_split_q8_0(t)) cpu::split_q8_0(act.data(), split.data(), n);
+      const float ref = ops.vec_dot(w.data(), act.data(), n);
+      for (const auto& ks : sets) {
+        const cpu::DotFn dot = ks.dot(t);
+        REQUIRE(dot);
+        const float got = dot(w.data(), cpu::KernelSet::takes_split_q8_0(t) ? split.data() : act.data(), n);
+        INFO(ks.target << " " << dtype_name(t) << " n=" << n << ": " << got << " vs reference " << ref);
+        CHECK(std::fabs(got - ref) <= 2e-5f * (std::fabs(ref) + std::sqrt(static_cast<float>(n))));
+      }
+    }
+  }
+}
