@@ -27,6 +27,17 @@ HWY_INLINE __m256i dot_u8s8(__m256i u, __m256i s) {
 #endif
 }
 
+// acc += sum over pairs of (u*s) * scale, with u*s summed in int16 pairs first
+// (u <= 63 keeps those sums from saturating) and scale an int16 per lane.
+HWY_INLINE __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16) {
+  const __m256i p16 = _mm256_maddubs_epi16(u, s);
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpwssd_epi32(acc, p16, scale16);  // AVX-512 VNNI
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, scale16));
+#endif
+}
+
 // Signed x signed through the unsigned form: |a| * (b with a's sign).
 HWY_INLINE __m256i dot_s8s8(__m256i a, __m256i b) { return dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
 
@@ -146,10 +157,8 @@ float DotQ4_K(const void* w, const void* a, int64_t n) {
     for (int c = 0; c < 4; ++c) {
       const __m256i q = load32(x[b].qs + 32 * c);
       const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-      const __m256i plo = dot_u8s8(lo, load32(y[b].qs + 64 * c));
-      const __m256i phi = dot_u8s8(hi, load32(y[b].qs + 64 * c + 32));
-      isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(plo, _mm256_set1_epi32(sc[2 * c])));
-      isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(phi, _mm256_set1_epi32(sc[2 * c + 1])));
+      isum = dot_u8s8_scaled(isum, lo, load32(y[b].qs + 64 * c), _mm256_set1_epi16(sc[2 * c]));
+      isum = dot_u8s8_scaled(isum, hi, load32(y[b].qs + 64 * c + 32), _mm256_set1_epi16(sc[2 * c + 1]));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
 #else
@@ -199,9 +208,8 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
       };
       for (int k = 0; k < 4; ++k) {
         const int g = 8 * half + 2 * k;  // two 16-weight groups per 32 bytes
-        const __m256i p = dot_u8s8(v[k], load32(y[b].qs + 128 * half + 32 * k));
-        const __m256i s = _mm256_set_epi32(sc[g + 1], sc[g + 1], sc[g + 1], sc[g + 1], sc[g], sc[g], sc[g], sc[g]);
-        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, s));
+        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+        isum = dot_u8s8_scaled(isum, v[k], load32(y[b].qs + 128 * half + 32 * k), s);
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
