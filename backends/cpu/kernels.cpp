@@ -11,6 +11,12 @@
 #include "fp16.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+// Highway 1.0.3 compiles AVX3_DL for AVX-VNNI (the VEX form, absent on Ice
+// Lake), but selects it on CPUs with AVX-512 VNNI. Use the EVEX forms, which
+// exactly those CPUs have.
+#pragma GCC target("avx512vnni,no-avxvnni")
+#endif
 namespace edgerun::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
@@ -21,7 +27,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 // as 8 int32 lanes.
 HWY_INLINE __m256i dot_u8s8(__m256i u, __m256i s) {
 #if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);  // AVX-512 VNNI
+  return _mm256_maskz_dpbusd_epi32(0xFF, _mm256_setzero_si256(), u, s);  // EVEX: AVX-512 VNNI
 #else
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 #endif
@@ -32,7 +38,7 @@ HWY_INLINE __m256i dot_u8s8(__m256i u, __m256i s) {
 HWY_INLINE __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16) {
   const __m256i p16 = _mm256_maddubs_epi16(u, s);
 #if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_dpwssd_epi32(acc, p16, scale16);  // AVX-512 VNNI
+  return _mm256_mask_dpwssd_epi32(acc, 0xFF, p16, scale16);  // EVEX: AVX-512 VNNI
 #else
   return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, scale16));
 #endif
@@ -136,10 +142,99 @@ HWY_INLINE void scales_q4_K(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
   }
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// 512-bit versions for CPUs with AVX-512 VNNI: two 32-weight sub-blocks per
+// instruction, scales applied in the int16 pair sums, no scalar work left but
+// unpacking the super-block's scales.
+
+HWY_INLINE int32_t hsum_i32(__m128i v) {
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+  return _mm_cvtsi128_si32(v);
+}
+
+// q4_K's 12 scale bytes -> sc[0..7] in bytes 0..7, mins in bytes 8..15.
+HWY_INLINE void unpack_q4_K_scales(const uint8_t* s, uint8_t* out) {
+  uint32_t u[4];
+  std::memcpy(u, s, 12);
+  const uint32_t k6 = 0x3f3f3f3f, k4 = 0x0f0f0f0f, k2 = 0x03030303;
+  u[3] = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);  // mins 4..7
+  const uint32_t mins_lo = u[1] & k6;                       // mins 0..3
+  u[1] = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);           // scales 4..7
+  u[0] &= k6;                                               // scales 0..3
+  u[2] = mins_lo;
+  std::memcpy(out, u, 16);
+}
+
+float DotQ4_K_512(const block_q4_K* x, const block_q8_K* y, int64_t nb) {
+  __m512 acc = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    alignas(16) uint8_t sm[16];
+    unpack_q4_K_scales(x[b].scales, sm);
+    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
+    const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums)),
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums + 8)));
+    const int32_t imin = hsum_i32(_mm_madd_epi16(mins16, pairs));
+    sum -= h2f(x[b].dmin) * y[b].d * imin;
+    __m512i isum = _mm512_setzero_si512();
+    for (int p = 0; p < 2; ++p) {  // sub-blocks 4p .. 4p+3
+      const __m512i q = _mm512_loadu_si512(x[b].qs + 64 * p);
+      const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+      const __m512i A = _mm512_loadu_si512(y[b].qs + 128 * p), B = _mm512_loadu_si512(y[b].qs + 128 * p + 64);
+      const __m512i alo = _mm512_shuffle_i64x2(A, B, 0x44), ahi = _mm512_shuffle_i64x2(A, B, 0xEE);
+      const int j = 4 * p;
+      const __m512i slo = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(sm[j]), _mm512_set1_epi16(sm[j + 2]));
+      const __m512i shi = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(sm[j + 1]), _mm512_set1_epi16(sm[j + 3]));
+      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(lo, alo), slo);
+      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(hi, ahi), shi);
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[b].d) * y[b].d), _mm512_cvtepi32_ps(isum), acc);
+  }
+  return sum + _mm512_reduce_add_ps(acc);
+}
+
+float DotQ6_K_512(const block_q6_K* x, const block_q8_K* y, int64_t nb) {
+  __m512 acc = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+  // int16 lane l takes the scale of group l / 8.
+  const __m512i idx01 = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0002000200020002, 0x0002000200020002,
+                                         0x0001000100010001, 0x0001000100010001, 0, 0);
+  const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+    const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
+    const int32_t ioff = hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(off), _mm256_extracti128_si256(off, 1)));
+    const float d = h2f(x[b].d) * y[b].d;
+    sum -= d * 32 * ioff;  // values are stored as q + 32
+    __m512i isum = _mm512_setzero_si512();
+    for (int half = 0; half < 2; ++half) {
+      const __m512i L = _mm512_loadu_si512(x[b].ql + 64 * half);
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * half));
+      const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
+      const __m512i v01 = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
+      const __m512i v23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
+      const __m512i s = _mm512_castsi128_si512(_mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[b].scales + 8 * half))));
+      const int8_t* q8 = y[b].qs + 128 * half;
+      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(v01, _mm512_loadu_si512(q8)), _mm512_permutexvar_epi16(idx01, s));
+      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(v23, _mm512_loadu_si512(q8 + 64)), _mm512_permutexvar_epi16(idx23, s));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+  }
+  return sum + _mm512_reduce_add_ps(acc);
+}
+#endif
+
 float DotQ4_K(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const block_q4_K*>(w);
   const auto* y = static_cast<const block_q8_K*>(a);
   const int64_t nb = n / QK_K;
+#if HWY_TARGET == HWY_AVX3_DL
+  return DotQ4_K_512(x, y, nb);
+#endif
   float sum = 0;
 #ifdef EDGERUN_X86_INT8
   __m256 acc = _mm256_setzero_ps();
@@ -184,6 +279,9 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const block_q6_K*>(w);
   const auto* y = static_cast<const block_q8_K*>(a);
   const int64_t nb = n / QK_K;
+#if HWY_TARGET == HWY_AVX3_DL
+  return DotQ6_K_512(x, y, nb);
+#endif
   float sum = 0;
 #ifdef EDGERUN_X86_INT8
   __m256 acc = _mm256_setzero_ps();
