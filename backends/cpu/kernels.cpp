@@ -13,9 +13,10 @@
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
 // Highway 1.0.3 compiles AVX3_DL for AVX-VNNI (the VEX form, absent on Ice
-// Lake), but selects it on CPUs with AVX-512 VNNI. Use the EVEX forms, which
-// exactly those CPUs have.
-#pragma GCC target("avx512vnni,no-avxvnni")
+// Lake), but selects it on CPUs with AVX-512 VNNI. So VNNI is used here only
+// through 512-bit intrinsics, which exist in EVEX form alone; 256-bit int8
+// products use maddubs, which every AVX2 CPU has.
+#pragma GCC target("avx512vnni")
 #endif
 namespace edgerun::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -26,22 +27,14 @@ namespace hn = hwy::HWY_NAMESPACE;
 // Sum of products of 32 unsigned bytes (0..127 or so) with 32 signed bytes,
 // as 8 int32 lanes.
 HWY_INLINE __m256i dot_u8s8(__m256i u, __m256i s) {
-#if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_maskz_dpbusd_epi32(0xFF, _mm256_setzero_si256(), u, s);  // EVEX: AVX-512 VNNI
-#else
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-#endif
 }
 
 // acc += sum over pairs of (u*s) * scale, with u*s summed in int16 pairs first
 // (u <= 63 keeps those sums from saturating) and scale an int16 per lane.
 HWY_INLINE __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16) {
   const __m256i p16 = _mm256_maddubs_epi16(u, s);
-#if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_mask_dpwssd_epi32(acc, 0xFF, p16, scale16);  // EVEX: AVX-512 VNNI
-#else
   return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, scale16));
-#endif
 }
 
 // Signed x signed through the unsigned form: |a| * (b with a's sign).
