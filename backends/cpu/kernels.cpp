@@ -73,17 +73,64 @@ struct SplitAct {
         s(d + n / QK) {}
 };
 
+#if HWY_TARGET == HWY_AVX3_DL
+// Two 32-weight blocks per 512-bit VNNI instruction; the offset trick turns
+// signed weights into the unsigned operand vpdpbusd takes:
+// sum w a = sum (w + c) a - c sum a, and d * sum a comes with the activations.
+HWY_INLINE __m512 block_scales(float s0, float s1) {
+  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
+}
+
+float DotQ8_0_512(const block_q8_0* x, const int8_t* qs, const float* d, const float* s, int64_t nb, float* corr) {
+  __m512 acc = _mm512_setzero_ps();
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b + 1 < nb; b += 2) {
+    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(load32(x[b].qs)), load32(x[b + 1].qs), 1);
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(w, flip), _mm512_loadu_si512(qs + QK * b));
+    const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), block_scales(d0 * d[b], d1 * d[b + 1]), acc);
+    *corr += 128 * (d0 * s[b] + d1 * s[b + 1]);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+float DotQ4_0_512(const block_q4_0* x, const int8_t* qs, const float* d, const float* s, int64_t nb, float* corr) {
+  __m512 acc = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b + 1 < nb; b += 2) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
+    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b + 1].qs));
+    // [q0 q0 q1 q1], then the high nibbles of the 2nd and 4th copies.
+    __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(q0)), _mm256_broadcastsi128_si256(q1), 1);
+    q = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFF00FF00u, q, 4), m4);
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(qs + QK * b));
+    const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), block_scales(d0 * d[b], d1 * d[b + 1]), acc);
+    *corr += 8 * (d0 * s[b] + d1 * s[b + 1]);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+#endif
+
 float DotQ8_0(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const block_q8_0*>(w);
   const SplitAct y(a, n);
   const int64_t nb = n / QK;
 #ifdef EDGERUN_X86_INT8
   __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  int64_t b = 0;
+#if HWY_TARGET == HWY_AVX3_DL
+  float corr = 0;
+  const float wide = DotQ8_0_512(x, y.qs, y.d, y.s, nb, &corr) - corr;
+  b = nb & ~int64_t{1};
+#else
+  const float wide = 0;
+#endif
+  for (; b < nb; ++b) {
     const __m256i p = dot_s8s8(load32(x[b].qs), load32(y.qs + QK * b));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * y.d[b]), _mm256_cvtepi32_ps(p), acc);
   }
-  return hsum(acc);
+  return wide + hsum(acc);
 #else
   float sum = 0;
   for (int64_t b = 0; b < nb; ++b) {
@@ -104,13 +151,19 @@ float DotQ4_0(const void* w, const void* a, int64_t n) {
   float corr = 0;
 #ifdef EDGERUN_X86_INT8
   __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  int64_t b = 0;
+  float wide = 0;
+#if HWY_TARGET == HWY_AVX3_DL
+  wide = DotQ4_0_512(x, y.qs, y.d, y.s, nb, &corr);
+  b = nb & ~int64_t{1};
+#endif
+  for (; b < nb; ++b) {
     const float dw = h2f(x[b].d);
     const __m256i p = dot_u8s8(unpack_nibbles(x[b].qs), load32(y.qs + QK * b));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * y.d[b]), _mm256_cvtepi32_ps(p), acc);
-    corr += dw * y.s[b];
+    corr += 8 * dw * y.s[b];
   }
-  return hsum(acc) - 8 * corr;
+  return wide + hsum(acc) - corr;
 #else
   float sum = 0;
   for (int64_t b = 0; b < nb; ++b) {
