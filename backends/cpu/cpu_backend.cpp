@@ -101,6 +101,7 @@ class CpuExecutor : public Executor {
     const float* b = bias ? reinterpret_cast<const float*>(cw(*bias).data) : nullptr;
     const QuantOps& ops = quant_ops(w.type);
     DotFn dot = kernels_.dot(w.type);
+    const cpu::DotNFn dotn = dot ? kernels_.dotn(w.type) : nullptr;
     if (!dot) dot = ops.vec_dot;  // the scalar reference
     // Quantized weights take activations quantized once per row to the 8-bit
     // type of their dot product; float weights take them as they are.
@@ -126,10 +127,21 @@ class CpuExecutor : public Executor {
     for (int t0 = 0; t0 < n; t0 += kTile) {
       const int t1 = std::min(n, t0 + kTile);
       pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+        const void* acts[4];
+        float res[4];
         for (int64_t r = r0; r < r1; ++r) {
           const uint8_t* wr = w.row(r);
           const float br = b ? b[r] : 0.0f;
-          for (int t = t0; t < t1; ++t) o[t * rows + r] = dot(wr, act + t * act_row, cols) + br;
+          int t = t0;
+          if (dotn) {
+            for (; t + 1 < t1; t += 4) {
+              const int nt = std::min(4, t1 - t);
+              for (int k = 0; k < nt; ++k) acts[k] = act + (t + k) * act_row;
+              dotn(wr, acts, nt, res, cols);
+              for (int k = 0; k < nt; ++k) o[(t + k) * rows + r] = res[k] + br;
+            }
+          }
+          for (; t < t1; ++t) o[t * rows + r] = dot(wr, act + t * act_row, cols) + br;
         }
       });
     }

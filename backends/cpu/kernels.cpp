@@ -81,34 +81,48 @@ HWY_INLINE __m512 block_scales(float s0, float s1) {
   return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
 }
 
-float DotQ8_0_512(const block_q8_0* x, const int8_t* qs, const float* d, const float* s, int64_t nb, float* corr) {
-  __m512 acc = _mm512_setzero_ps();
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (int64_t b = 0; b + 1 < nb; b += 2) {
-    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(load32(x[b].qs)), load32(x[b + 1].qs), 1);
-    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(w, flip), _mm512_loadu_si512(qs + QK * b));
-    const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), block_scales(d0 * d[b], d1 * d[b + 1]), acc);
-    *corr += 128 * (d0 * s[b] + d1 * s[b + 1]);
+// NT tokens at once: the weights are loaded and unpacked once for all of them.
+// act[t] is token t's split q8_0 activation row; out[t] gets the whole dot
+// product of the first nb2 (even) blocks, corr[t] the offset correction.
+template <int NT, bool kQ4>
+void DotQx_0_512(const void* w, const void* const* act, int64_t n, int64_t nb2, float* out, float* corr) {
+  __m512 acc[NT];
+  const int8_t* qs[NT];
+  const float* d[NT];
+  const float* s[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    qs[t] = static_cast<const int8_t*>(act[t]);
+    d[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+    s[t] = d[t] + n / QK;
   }
-  return _mm512_reduce_add_ps(acc);
-}
-
-float DotQ4_0_512(const block_q4_0* x, const int8_t* qs, const float* d, const float* s, int64_t nb, float* corr) {
-  __m512 acc = _mm512_setzero_ps();
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  for (int64_t b = 0; b + 1 < nb; b += 2) {
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
-    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b + 1].qs));
-    // [q0 q0 q1 q1], then the high nibbles of the 2nd and 4th copies.
-    __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(q0)), _mm256_broadcastsi128_si256(q1), 1);
-    q = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFF00FF00u, q, 4), m4);
-    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(qs + QK * b));
-    const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), block_scales(d0 * d[b], d1 * d[b + 1]), acc);
-    *corr += 8 * (d0 * s[b] + d1 * s[b + 1]);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb2; b += 2) {
+    __m512i q;
+    float d0, d1;
+    if (kQ4) {
+      const auto* x = static_cast<const block_q4_0*>(w);
+      const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
+      const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b + 1].qs));
+      // [q0 q0 q1 q1], then the high nibbles of the 2nd and 4th copies.
+      q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(q0)), _mm256_broadcastsi128_si256(q1), 1);
+      q = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFF00FF00u, q, 4), m4);
+      d0 = h2f(x[b].d);
+      d1 = h2f(x[b + 1].d);
+    } else {
+      const auto* x = static_cast<const block_q8_0*>(w);
+      q = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(load32(x[b].qs)), load32(x[b + 1].qs), 1), flip);
+      d0 = h2f(x[b].d);
+      d1 = h2f(x[b + 1].d);
+    }
+    const float off = kQ4 ? 8.0f : 128.0f;
+    for (int t = 0; t < NT; ++t) {
+      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(qs[t] + QK * b));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), block_scales(d0 * d[t][b], d1 * d[t][b + 1]), acc[t]);
+      corr[t] += off * (d0 * s[t][b] + d1 * s[t][b + 1]);
+    }
   }
-  return _mm512_reduce_add_ps(acc);
+  for (int t = 0; t < NT; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 #endif
 
@@ -120,9 +134,10 @@ float DotQ8_0(const void* w, const void* a, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t b = 0;
 #if HWY_TARGET == HWY_AVX3_DL
-  float corr = 0;
-  const float wide = DotQ8_0_512(x, y.qs, y.d, y.s, nb, &corr) - corr;
+  float corr = 0, wide = 0;
   b = nb & ~int64_t{1};
+  DotQx_0_512<1, false>(w, &a, n, b, &wide, &corr);
+  wide -= corr;
 #else
   const float wide = 0;
 #endif
@@ -154,8 +169,8 @@ float DotQ4_0(const void* w, const void* a, int64_t n) {
   int64_t b = 0;
   float wide = 0;
 #if HWY_TARGET == HWY_AVX3_DL
-  wide = DotQ4_0_512(x, y.qs, y.d, y.s, nb, &corr);
   b = nb & ~int64_t{1};
+  DotQx_0_512<1, true>(w, &a, n, b, &wide, &corr);
 #endif
   for (; b < nb; ++b) {
     const float dw = h2f(x[b].d);
@@ -212,50 +227,69 @@ HWY_INLINE void unpack_q4_K_scales(const uint8_t* s, uint8_t* out) {
   std::memcpy(out, u, 16);
 }
 
-float DotQ4_K_512(const block_q4_K* x, const block_q8_K* y, int64_t nb) {
-  __m512 acc = _mm512_setzero_ps();
+template <int NT>
+void DotQ4_K_512(const block_q4_K* x, const block_q8_K* const* ys, int64_t nb, float* out) {
+  __m512 acc[NT];
+  float sum[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    sum[t] = 0;
+  }
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  float sum = 0;
   for (int64_t b = 0; b < nb; ++b) {
     alignas(16) uint8_t sm[16];
     unpack_q4_K_scales(x[b].scales, sm);
     const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
-    const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums)),
-                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums + 8)));
-    const int32_t imin = hsum_i32(_mm_madd_epi16(mins16, pairs));
-    sum -= h2f(x[b].dmin) * y[b].d * imin;
-    __m512i isum = _mm512_setzero_si512();
+    const float dx = h2f(x[b].d), dmx = h2f(x[b].dmin);
+    __m512i isum[NT];
+    for (int t = 0; t < NT; ++t) {
+      const block_q8_K& y = ys[t][b];
+      const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums)),
+                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums + 8)));
+      sum[t] -= dmx * y.d * hsum_i32(_mm_madd_epi16(mins16, pairs));
+      isum[t] = _mm512_setzero_si512();
+    }
     for (int p = 0; p < 2; ++p) {  // sub-blocks 4p .. 4p+3
       const __m512i q = _mm512_loadu_si512(x[b].qs + 64 * p);
       const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-      const __m512i A = _mm512_loadu_si512(y[b].qs + 128 * p), B = _mm512_loadu_si512(y[b].qs + 128 * p + 64);
-      const __m512i alo = _mm512_shuffle_i64x2(A, B, 0x44), ahi = _mm512_shuffle_i64x2(A, B, 0xEE);
       const int j = 4 * p;
       const __m512i slo = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(sm[j]), _mm512_set1_epi16(sm[j + 2]));
       const __m512i shi = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(sm[j + 1]), _mm512_set1_epi16(sm[j + 3]));
-      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(lo, alo), slo);
-      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(hi, ahi), shi);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* q8 = ys[t][b].qs + 128 * p;
+        const __m512i A = _mm512_loadu_si512(q8), B = _mm512_loadu_si512(q8 + 64);
+        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(lo, _mm512_shuffle_i64x2(A, B, 0x44)), slo);
+        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(hi, _mm512_shuffle_i64x2(A, B, 0xEE)), shi);
+      }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[b].d) * y[b].d), _mm512_cvtepi32_ps(isum), acc);
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * ys[t][b].d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
   }
-  return sum + _mm512_reduce_add_ps(acc);
+  for (int t = 0; t < NT; ++t) out[t] = sum[t] + _mm512_reduce_add_ps(acc[t]);
 }
 
-float DotQ6_K_512(const block_q6_K* x, const block_q8_K* y, int64_t nb) {
-  __m512 acc = _mm512_setzero_ps();
+template <int NT>
+void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, float* out) {
+  __m512 acc[NT];
+  float sum[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    sum[t] = 0;
+  }
   const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
   // int16 lane l takes the scale of group l / 8.
   const __m512i idx01 = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0002000200020002, 0x0002000200020002,
                                          0x0001000100010001, 0x0001000100010001, 0, 0);
   const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
-  float sum = 0;
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
-    const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
-    const int32_t ioff = hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(off), _mm256_extracti128_si256(off, 1)));
-    const float d = h2f(x[b].d) * y[b].d;
-    sum -= d * 32 * ioff;  // values are stored as q + 32
-    __m512i isum = _mm512_setzero_si512();
+    const float dx = h2f(x[b].d);
+    __m512i isum[NT];
+    for (int t = 0; t < NT; ++t) {
+      const block_q8_K& y = ys[t][b];
+      const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
+      sum[t] -= dx * y.d * 32 * hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(off), _mm256_extracti128_si256(off, 1)));
+      isum[t] = _mm512_setzero_si512();
+    }
     for (int half = 0; half < 2; ++half) {
       const __m512i L = _mm512_loadu_si512(x[b].ql + 64 * half);
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * half));
@@ -264,13 +298,16 @@ float DotQ6_K_512(const block_q6_K* x, const block_q8_K* y, int64_t nb) {
       const __m512i v23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
       const __m512i s = _mm512_castsi128_si512(_mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[b].scales + 8 * half))));
-      const int8_t* q8 = y[b].qs + 128 * half;
-      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(v01, _mm512_loadu_si512(q8)), _mm512_permutexvar_epi16(idx01, s));
-      isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(v23, _mm512_loadu_si512(q8 + 64)), _mm512_permutexvar_epi16(idx23, s));
+      const __m512i s01 = _mm512_permutexvar_epi16(idx01, s), s23 = _mm512_permutexvar_epi16(idx23, s);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* q8 = ys[t][b].qs + 128 * half;
+        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(v01, _mm512_loadu_si512(q8)), s01);
+        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(v23, _mm512_loadu_si512(q8 + 64)), s23);
+      }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * ys[t][b].d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
   }
-  return sum + _mm512_reduce_add_ps(acc);
+  for (int t = 0; t < NT; ++t) out[t] = sum[t] + _mm512_reduce_add_ps(acc[t]);
 }
 #endif
 
@@ -279,7 +316,9 @@ float DotQ4_K(const void* w, const void* a, int64_t n) {
   const auto* y = static_cast<const block_q8_K*>(a);
   const int64_t nb = n / QK_K;
 #if HWY_TARGET == HWY_AVX3_DL
-  return DotQ4_K_512(x, y, nb);
+  float r;
+  DotQ4_K_512<1>(x, &y, nb, &r);
+  return r;
 #endif
   float sum = 0;
 #ifdef EDGERUN_X86_INT8
@@ -326,7 +365,9 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
   const auto* y = static_cast<const block_q8_K*>(a);
   const int64_t nb = n / QK_K;
 #if HWY_TARGET == HWY_AVX3_DL
-  return DotQ6_K_512(x, y, nb);
+  float r;
+  DotQ6_K_512<1>(x, &y, nb, &r);
+  return r;
 #endif
   float sum = 0;
 #ifdef EDGERUN_X86_INT8
@@ -420,6 +461,49 @@ float DotF32(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
+// Several tokens against one weight row (prompt processing): the row is read
+// and unpacked once. act[t] is token t's activation row; nt is 1..4.
+template <DotFn kDot, int kType>
+void DotMulti(const void* w, const void* const* act, int nt, float* out, int64_t n) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (kType == 0 || kType == 1) {  // q4_0, q8_0: even block counts take the wide path
+    const int64_t nb = n / QK;
+    if (nb % 2 == 0) {
+      float corr[4] = {0, 0, 0, 0};
+      switch (nt) {
+        case 4: DotQx_0_512<4, kType == 0>(w, act, n, nb, out, corr); break;
+        case 3: DotQx_0_512<3, kType == 0>(w, act, n, nb, out, corr); break;
+        case 2: DotQx_0_512<2, kType == 0>(w, act, n, nb, out, corr); break;
+        default: DotQx_0_512<1, kType == 0>(w, act, n, nb, out, corr); break;
+      }
+      for (int t = 0; t < nt; ++t) out[t] -= corr[t];
+      return;
+    }
+  }
+  if (kType == 2 || kType == 3) {  // q4_K, q6_K
+    const auto* const* ys = reinterpret_cast<const block_q8_K* const*>(act);
+    const int64_t nb = n / QK_K;
+    if (kType == 2) {
+      const auto* x = static_cast<const block_q4_K*>(w);
+      switch (nt) {
+        case 4: return DotQ4_K_512<4>(x, ys, nb, out);
+        case 3: return DotQ4_K_512<3>(x, ys, nb, out);
+        case 2: return DotQ4_K_512<2>(x, ys, nb, out);
+        default: return DotQ4_K_512<1>(x, ys, nb, out);
+      }
+    }
+    const auto* x = static_cast<const block_q6_K*>(w);
+    switch (nt) {
+      case 4: return DotQ6_K_512<4>(x, ys, nb, out);
+      case 3: return DotQ6_K_512<3>(x, ys, nb, out);
+      case 2: return DotQ6_K_512<2>(x, ys, nb, out);
+      default: return DotQ6_K_512<1>(x, ys, nb, out);
+    }
+  }
+#endif
+  for (int t = 0; t < nt; ++t) out[t] = kDot(w, act[t], n);
+}
+
 void FillKernels(KernelSet* ks) {
   ks->target = hwy::TargetName(HWY_TARGET);
   ks->dot_q4_0 = &DotQ4_0;
@@ -428,6 +512,10 @@ void FillKernels(KernelSet* ks) {
   ks->dot_q6_K = &DotQ6_K;
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
+  ks->dotn_q4_0 = &DotMulti<DotQ4_0, 0>;
+  ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
+  ks->dotn_q4_K = &DotMulti<DotQ4_K, 2>;
+  ks->dotn_q6_K = &DotMulti<DotQ6_K, 3>;
 }
 
 #undef EDGERUN_X86_INT8
@@ -463,6 +551,16 @@ DotFn KernelSet::dot(DType t) const {
     case DType::Q6_K: return dot_q6_K;
     case DType::F16: return dot_f16;
     case DType::F32: return dot_f32;
+    default: return nullptr;
+  }
+}
+
+DotNFn KernelSet::dotn(DType t) const {
+  switch (t) {
+    case DType::Q4_0: return dotn_q4_0;
+    case DType::Q8_0: return dotn_q8_0;
+    case DType::Q4_K: return dotn_q4_K;
+    case DType::Q6_K: return dotn_q6_K;
     default: return nullptr;
   }
 }

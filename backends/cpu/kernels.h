@@ -15,6 +15,9 @@ namespace edgerun::cpu {
 // Dot product of n weights (a row of the weight type) with n activations in
 // the type quant_ops(weight).vec_dot_type (or f32 for float weights).
 using DotFn = float (*)(const void* w, const void* act, int64_t n);
+// The same for nt (1..4) tokens at once: out[t] = dot(w, act[t]). The weight
+// row is read and unpacked once for all of them (prompt processing).
+using DotNFn = void (*)(const void* w, const void* const* act, int nt, float* out, int64_t n);
 
 // q4_0 and q8_0 kernels take their 8-bit activations split: all n quants
 // contiguous (so wide loads span blocks), then each block's scale d as a float,
@@ -30,7 +33,9 @@ struct KernelSet {
   DotFn dot_q6_K = nullptr;  // with q8_K
   DotFn dot_f16 = nullptr;   // with f32
   DotFn dot_f32 = nullptr;   // with f32
+  DotNFn dotn_q4_0 = nullptr, dotn_q8_0 = nullptr, dotn_q4_K = nullptr, dotn_q6_K = nullptr;
   DotFn dot(DType t) const;  // nullptr: use the quant/ reference
+  DotNFn dotn(DType t) const;  // nullptr: call dot() per token
   // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.
   static bool takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q8_0; }
 };
