@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "cpu/kernels.h"
 #include "model/source.h"
 
 namespace edgerun::cli {
@@ -40,7 +41,7 @@ void run(const InfoOptions& o) {
   size_t params = 0;
   for (const auto& t : src.tensors()) params += static_cast<size_t>(t.n_elements());
   std::printf("parameters:    %.2f M (%.2f bits per weight)\n", params / 1e6, 8.0 * m.weight_bytes() / std::max<size_t>(params, 1));
-  std::printf("backend:       %s\n", m.backend().name().c_str());
+  std::printf("backend:       %s (SIMD target %s)\n", m.backend().name().c_str(), cpu::best_kernels().target);
   std::printf("chat template: %s\n", m.tokenizer().chat_template().empty() ? "none" : "yes");
   if (o.metadata) {
     std::printf("\nmetadata:\n");

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "cpu/kernels.h"
 
 namespace edgerun::cli {
 
@@ -40,8 +41,12 @@ void run(const RunOptions& o) {
   if (!session) throw Error(session.message());
   if (o.verbose) {
     const HParams& hp = (*model)->hparams();
-    std::fprintf(stderr, "edgerun: %s, %d layers, backend %s\n", hp.arch.c_str(), hp.n_layer,
-                 (*model)->backend().name().c_str());
+    std::fprintf(stderr, "edgerun: %s, %d layers, backend %s, SIMD target %s, %d threads\n", hp.arch.c_str(), hp.n_layer,
+                 (*model)->backend().name().c_str(), cpu::best_kernels().target,
+                 o.eval.threads > 0 ? o.eval.threads : default_thread_count());
+    std::string types;
+    for (const auto& [name, count] : (*model)->type_counts()) types += " " + name + " x" + std::to_string(count);
+    std::fprintf(stderr, "edgerun: tensor types%s; kernels: SIMD for q4_0 q8_0 q4_k q6_k f16 f32, scalar reference for the rest\n", types.c_str());
   }
   std::fputs(prompt.c_str(), stdout);
   std::fflush(stdout);
