@@ -9,7 +9,7 @@ PROMPT     ?= Once upon a time
 
 # Debian 12 packages the build needs.
 PACKAGES := cmake g++ make pkg-config libicu-dev nlohmann-json3-dev libcli11-dev catch2 \
-            libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev
+            libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -1,26 +1,59 @@
 #include "registry.h"
 
+#include <cstdio>
+
 #include "common/error.h"
 #include "cpu/cpu_backend.h"
+#ifdef EDGERUN_WITH_BLAS
+#include "blas/blas_backend.h"
+#endif
+#ifdef EDGERUN_WITH_ONEDNN
+#include "onednn/onednn_backend.h"
+#endif
 
 namespace edgerun {
 
 const std::vector<BackendInfo>& registered_backends() {
   static const std::vector<BackendInfo> list = {
-      {"cpu", "portable CPU kernels", [] { return make_cpu_backend(); }},
+      {"cpu", "Highway SIMD kernels (int8 dot products), every op", [] { return make_cpu_backend(); }},
+#ifdef EDGERUN_WITH_ONEDNN
+      {"onednn", "oneDNN matmul (bf16 where the CPU has AVX512_BF16, else f32) for prompts; cpu for the rest",
+       [] { return make_onednn_backend(); }},
+#endif
+#ifdef EDGERUN_WITH_BLAS
+      {"blas", "OpenBLAS sgemm for prompts; cpu for the rest", [] { return make_blas_backend(); }},
+#endif
   };
   return list;
 }
 
+std::string auto_backend_name() {
+  // The rule (docs/BACKENDS.md): the cpu backend. Its int8 kernels are the
+  // fastest here for generation, and for prompts they beat f32 sgemm; the
+  // library backends are there for CPUs and shapes where they win, by choice.
+  return "cpu";
+}
+
 std::unique_ptr<Backend> create_backend(const std::string& name) {
   const std::string wanted = name.empty() ? "auto" : name;
-  if (wanted == "auto") return registered_backends().front().create();
+  if (wanted == "auto") {
+    const std::string pick = auto_backend_name();
+    for (const auto& b : registered_backends()) {
+      if (b.name != pick) continue;
+      try {
+        return b.create();
+      } catch (const Error& e) {
+        std::fprintf(stderr, "edgerun: backend %s cannot start (%s); using cpu\n", pick.c_str(), e.what());
+      }
+    }
+    return make_cpu_backend();
+  }
   std::string names;
   for (const auto& b : registered_backends()) {
-    if (b.name == wanted) return b.create();
+    if (b.name == wanted) return b.create();  // an explicit choice that cannot start is an error
     names += (names.empty() ? "" : ", ") + b.name;
   }
-  fail("--backend", "unknown backend '" + wanted + "' (available: auto, " + names + ")");
+  fail("--backend", "unknown backend '" + wanted + "' (available here: auto, " + names + ")");
 }
 
 }  // namespace edgerun

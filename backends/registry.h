@@ -19,7 +19,10 @@ struct BackendInfo {
 };
 
 const std::vector<BackendInfo>& registered_backends();
-// "auto" picks the preferred usable backend. Throws Error for an unknown name.
+// "auto" picks by the documented rule and falls back to cpu (with a one-line
+// notice) if its pick cannot start; an explicit name that cannot start, or an
+// unknown one, throws Error.
 std::unique_ptr<Backend> create_backend(const std::string& name);
+std::string auto_backend_name();
 
 }  // namespace edgerun

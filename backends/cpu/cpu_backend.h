@@ -1,12 +1,301 @@
-// The portable CPU backend: weights are used in place from the mapped file.
+// The cpu backend's pieces, shared with the backends that build on it (blas,
+// onednn take over some matrix products and leave the rest to these).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #include "backend.h"
+#include "common/error.h"
+#include "cpu/kernels.h"
+#include "cpu/thread_pool.h"
+#include "fp16.h"
+#include "quant.h"
+
+namespace edgerun::cpu {
+
+struct CpuWeight : Weight {
+  std::vector<float> owned;  // vectors (norms, biases) are kept as f32
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+  const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
+};
+
+struct CpuBuffer : Buffer {
+  std::vector<float> v;
+};
+
+struct CpuKV : KVCache {
+  std::vector<float> k32, v32;
+  std::vector<uint16_t> k16, v16;
+  size_t offset(int layer, int pos) const { return (static_cast<size_t>(layer) * n_ctx + pos) * kv_dim; }
+};
+
+inline float* f(Buffer& b) { return static_cast<CpuBuffer&>(b).v.data(); }
+inline const float* f(const Buffer& b) { return static_cast<const CpuBuffer&>(b).v.data(); }
+inline const CpuWeight& cw(const Weight& w) { return static_cast<const CpuWeight&>(w); }
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+class CpuExecutor : public Executor {
+ public:
+  explicit CpuExecutor(const ExecutorOptions& o) : pool_(o.n_threads), kernels_(best_kernels()) {}
+
+  std::unique_ptr<Buffer> alloc(int64_t n) override {
+    auto b = std::make_unique<CpuBuffer>();
+    b->v.assign(static_cast<size_t>(n), 0.0f);
+    b->size = n;
+    return b;
+  }
+
+  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type) override {
+    auto kv = std::make_unique<CpuKV>();
+    kv->n_layer = n_layer;
+    kv->n_ctx = n_ctx;
+    kv->kv_dim = kv_dim;
+    kv->type = type;
+    const size_t n = static_cast<size_t>(n_layer) * n_ctx * kv_dim;
+    if (type == KVType::F32) {
+      kv->k32.resize(n);
+      kv->v32.resize(n);
+    } else {
+      kv->k16.resize(n);
+      kv->v16.resize(n);
+    }
+    return kv;
+  }
+
+  void get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) override {
+    const CpuWeight& w = cw(table);
+    for (int t = 0; t < n; ++t) {
+      if (ids[t] < 0 || ids[t] >= w.rows) fail("", "token id " + std::to_string(ids[t]) + " is outside the vocabulary");
+      dequantize_row(w.type, w.row(ids[t]), f(out) + static_cast<int64_t>(t) * w.cols, w.cols);
+    }
+  }
+
+  void rms_norm(const Buffer& x, const Weight& w, int n_rows, int dim, float eps, Buffer& out) override {
+    const float* g = reinterpret_cast<const float*>(cw(w).data);
+    const float* in = f(x);
+    float* o = f(out);
+    for (int r = 0; r < n_rows; ++r) {
+      const float* xr = in + static_cast<int64_t>(r) * dim;
+      float* orow = o + static_cast<int64_t>(r) * dim;
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      const float scale = 1.0f / std::sqrt(static_cast<float>(ss / dim) + eps);
+      for (int i = 0; i < dim; ++i) orow[i] = xr[i] * scale * g[i];
+    }
+  }
+
+  void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
+    const CpuWeight& w = cw(wt);
+    const float* in = f(x);
+    float* o = f(out);
+    const int64_t cols = w.cols, rows = w.rows;
+    const float* b = bias ? reinterpret_cast<const float*>(cw(*bias).data) : nullptr;
+    const QuantOps& ops = quant_ops(w.type);
+    DotFn dot = kernels_.dot(w.type);
+    const DotNFn dotn = dot ? kernels_.dotn(w.type) : nullptr;
+    if (!dot) dot = ops.vec_dot;  // the scalar reference
+    // Quantized weights take activations quantized once per row to the 8-bit
+    // type of their dot product; float weights take them as they are.
+    const uint8_t* act = reinterpret_cast<const uint8_t*>(in);
+    size_t act_row = cols * sizeof(float);
+    if (ops.vec_dot_type != DType::F32) {
+      const QuantOps& act_ops = quant_ops(ops.vec_dot_type);
+      const size_t block_row = dtype_row_bytes(ops.vec_dot_type, cols);
+      const bool split = dot != ops.vec_dot && KernelSet::takes_split_q8_0(w.type);
+      act_row = split ? split_q8_0_bytes(cols) : block_row;
+      act_.resize(act_row * n);
+      std::vector<uint8_t> blocks(split ? block_row : 0);
+      for (int t = 0; t < n; ++t) {
+        uint8_t* dst = act_.data() + t * act_row;
+        act_ops.quantize_activation(in + t * cols, split ? blocks.data() : dst, cols);
+        if (split) split_q8_0(blocks.data(), dst, cols);
+      }
+      act = act_.data();
+    }
+    // Tokens in tiles, so a tile's activations stay in cache while every
+    // weight row passes over them.
+    constexpr int kTile = 16;
+    for (int t0 = 0; t0 < n; t0 += kTile) {
+      const int t1 = std::min(n, t0 + kTile);
+      pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+        const void* acts[4];
+        float res[4];
+        for (int64_t r = r0; r < r1; ++r) {
+          const uint8_t* wr = w.row(r);
+          const float br = b ? b[r] : 0.0f;
+          int t = t0;
+          if (dotn) {
+            for (; t + 1 < t1; t += 4) {
+              const int nt = std::min(4, t1 - t);
+              for (int k = 0; k < nt; ++k) acts[k] = act + (t + k) * act_row;
+              dotn(wr, acts, nt, res, cols);
+              for (int k = 0; k < nt; ++k) o[(t + k) * rows + r] = res[k] + br;
+            }
+          }
+          for (; t < t1; ++t) o[t * rows + r] = dot(wr, act + t * act_row, cols) + br;
+        }
+      });
+    }
+  }
+
+  void rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) override {
+    float* d = f(x);
+    const int half = p.n_rot / 2;
+    std::vector<float> theta(half);
+    for (int t = 0; t < n; ++t) {
+      p.angles(pos[t], theta.data());
+      for (int i = 0; i < half; ++i) {
+        const float c = std::cos(theta[i]), s = std::sin(theta[i]);
+        for (int h = 0; h < n_heads; ++h) {
+          float* v = d + (static_cast<int64_t>(t) * n_heads + h) * head_dim;
+          const int a = p.style == RopeStyle::Interleaved ? 2 * i : i;
+          const int b = p.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+          const float x0 = v[a], x1 = v[b];
+          v[a] = x0 * c - x1 * s;
+          v[b] = x0 * s + x1 * c;
+        }
+      }
+    }
+  }
+
+  void attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kvc, int layer, int pos0, int n,
+                 const AttentionShape& s, Buffer& out) override {
+    auto& kv = static_cast<CpuKV&>(kvc);
+    const int kv_dim = kv.kv_dim, hd = s.head_dim;
+    if (pos0 + n > kv.n_ctx) fail("", "KV cache is full");
+    // Store this batch's keys and values.
+    for (int t = 0; t < n; ++t) {
+      const size_t off = kv.offset(layer, pos0 + t);
+      const float* kr = f(k) + static_cast<int64_t>(t) * kv_dim;
+      const float* vr = f(v) + static_cast<int64_t>(t) * kv_dim;
+      if (kv.type == KVType::F32) {
+        std::copy_n(kr, kv_dim, &kv.k32[off]);
+        std::copy_n(vr, kv_dim, &kv.v32[off]);
+      } else {
+        for (int i = 0; i < kv_dim; ++i) {
+          kv.k16[off + i] = float_to_fp16(kr[i]);
+          kv.v16[off + i] = float_to_fp16(vr[i]);
+        }
+      }
+    }
+    const int group = s.n_head / s.n_head_kv;
+    const int q_dim = s.n_head * hd;
+    const float* qd = f(q);
+    float* od = f(out);
+    scratch_.resize(static_cast<size_t>(pool_.size()));
+    pool_.parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int tid) {
+      std::vector<float>& sc = scratch_[tid];
+      sc.resize(static_cast<size_t>(pos0 + n) + 2 * hd);
+      float* krow = sc.data() + pos0 + n;
+      float* acc = krow + hd;
+      for (int64_t j = j0; j < j1; ++j) {
+        const int t = static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
+        const int kvh = h / group;
+        const float* qh = qd + static_cast<int64_t>(t) * q_dim + h * hd;
+        const int n_keys = pos0 + t + 1;
+        float mx = -INFINITY;
+        for (int p = 0; p < n_keys; ++p) {
+          const size_t off = kv.offset(layer, p) + kvh * hd;
+          const float* kp;
+          if (kv.type == KVType::F32) {
+            kp = &kv.k32[off];
+          } else {
+            for (int i = 0; i < hd; ++i) krow[i] = fp16_to_float(kv.k16[off + i]);
+            kp = krow;
+          }
+          sc[p] = dot(qh, kp, hd) * s.scale;
+          mx = std::max(mx, sc[p]);
+        }
+        double sum = 0;
+        for (int p = 0; p < n_keys; ++p) {
+          sc[p] = std::exp(sc[p] - mx);
+          sum += sc[p];
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        std::fill(acc, acc + hd, 0.0f);
+        for (int p = 0; p < n_keys; ++p) {
+          const size_t off = kv.offset(layer, p) + kvh * hd;
+          const float w = sc[p] * inv;
+          if (kv.type == KVType::F32) {
+            const float* vp = &kv.v32[off];
+            for (int i = 0; i < hd; ++i) acc[i] += w * vp[i];
+          } else {
+            for (int i = 0; i < hd; ++i) acc[i] += w * fp16_to_float(kv.v16[off + i]);
+          }
+        }
+        std::copy_n(acc, hd, od + static_cast<int64_t>(t) * q_dim + h * hd);
+      }
+    });
+  }
+
+  void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) override {
+    const float* g = f(gate);
+    const float* u = f(up);
+    float* o = f(out);
+    for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  }
+
+  void add(Buffer& x, const Buffer& y, int64_t n) override {
+    float* a = f(x);
+    const float* b = f(y);
+    for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+  }
+
+  void copy(const Buffer& src, int64_t src_off, Buffer& dst, int64_t dst_off, int64_t n) override {
+    std::memmove(f(dst) + dst_off, f(src) + src_off, static_cast<size_t>(n) * sizeof(float));
+  }
+
+  void read(const Buffer& b, float* dst, int64_t n) override { std::copy_n(f(b), n, dst); }
+
+ protected:
+  ThreadPool pool_;
+  const KernelSet& kernels_;
+  std::vector<std::vector<float>> scratch_;
+  std::vector<uint8_t> act_;  // quantized activations of the current matmul
+};
+
+class CpuBackend : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  bool supports(DType t) const override { return quant_ops(t).vec_dot != nullptr; }
+
+  std::unique_ptr<Weight> upload(const TensorDesc& d) override {
+    if (!supports(d.type)) fail(d.name, std::string("tensor type ") + dtype_name(d.type) + " is not supported by the cpu backend");
+    auto w = std::make_unique<CpuWeight>();
+    w->type = d.type;
+    w->rows = d.rows;
+    w->cols = d.cols;
+    w->name = d.name;
+    w->data = static_cast<const uint8_t*>(d.data);
+    w->row_bytes = dtype_row_bytes(d.type, d.cols);
+    if (d.rows == 1 && d.type != DType::F32) {
+      // Norm weights and biases are read as plain floats by the ops.
+      w->owned.resize(static_cast<size_t>(d.cols));
+      dequantize_row(d.type, d.data, w->owned.data(), d.cols);
+      w->data = reinterpret_cast<const uint8_t*>(w->owned.data());
+      w->type = DType::F32;
+      w->row_bytes = d.cols * sizeof(float);
+    }
+    return w;
+  }
+
+  std::unique_ptr<Executor> make_executor(const ExecutorOptions& o) override {
+    return std::make_unique<CpuExecutor>(o);
+  }
+};
+
+}  // namespace edgerun::cpu
 
 namespace edgerun {
-
 std::unique_ptr<Backend> make_cpu_backend();
-
 }  // namespace edgerun

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "cpu/kernels.h"
+#include "registry.h"
 #include "model/source.h"
 
 namespace edgerun::cli {
@@ -13,9 +14,26 @@ namespace {
 struct InfoOptions {
   std::string model;
   bool metadata = false;
+  bool backends = false;
 };
 
+void list_backends() {
+  std::printf("backends compiled in (auto picks %s):\n", auto_backend_name().c_str());
+  for (const auto& b : registered_backends()) {
+    std::string status = "usable";
+    try {
+      b.create();
+    } catch (const std::exception& e) {
+      status = std::string("not usable: ") + e.what();
+    }
+    std::printf("  %-8s %s\n           %s\n", b.name.c_str(), status.c_str(), b.description.c_str());
+  }
+  std::printf("SIMD target of the cpu kernels: %s\n", cpu::best_kernels().target);
+}
+
 void run(const InfoOptions& o) {
+  if (o.backends) return list_backends();
+  if (o.model.empty()) fail("info", "give a model file (or --backends)");
   auto model = load_model(o.model, LoadOptions{"cpu"});
   if (!model) throw Error(model.message());
   const Model& m = **model;
@@ -59,7 +77,8 @@ void run(const InfoOptions& o) {
 void add_info(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   CLI::App* sub = app.add_subcommand("info", "describe a model file");
-  sub->add_option("model", o->model, "model file")->required();
+  sub->add_option("model", o->model, "model file");
+  sub->add_flag("--backends", o->backends, "list the backends compiled in and whether they can run here");
   sub->add_flag("--metadata", o->metadata, "list every metadata key and tensor");
   sub->callback([o] { run(*o); });
 }
