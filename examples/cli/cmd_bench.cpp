@@ -149,9 +149,10 @@ void bench_quant(const BenchOptions& o) {
   }
 }
 
-void bench_model(const BenchOptions& o) {
+// One backend's rows of the table (or JSON objects).
+void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::json& results) {
   LoadOptions lo;
-  lo.backend = o.backend;
+  lo.backend = backend;
   auto model = load_model(o.model, lo);
   if (!model) throw Error(model.message());
   const Model& m = **model;
@@ -164,11 +165,6 @@ void bench_model(const BenchOptions& o) {
 
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, hp.n_vocab - 1);
-  nlohmann::json results = nlohmann::json::array();
-  if (!o.json) {
-    std::printf("| model                          |       size |     params | backend | threads |  test |              t/s |\n");
-    std::printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | ---------------: |\n");
-  }
   for (int threads : parse_threads(o.threads)) {
     for (int pass = 0; pass < 2; ++pass) {
       const bool pp = pass == 0;
@@ -211,6 +207,20 @@ void bench_model(const BenchOptions& o) {
       }
     }
   }
+}
+
+void bench_model(const BenchOptions& o) {
+  nlohmann::json results = nlohmann::json::array();
+  if (!o.json) {
+    std::printf("| model                          |       size |     params | backend | threads |  test |              t/s |\n");
+    std::printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | ---------------: |\n");
+  }
+  size_t i = 0;
+  while (i <= o.backend.size()) {  // --backend cpu,blas,onednn: a row per backend
+    const size_t e = std::min(o.backend.find(',', i), o.backend.size());
+    bench_backend(o, o.backend.substr(i, e - i), results);
+    i = e + 1;
+  }
   if (o.json) std::printf("%s\n", results.dump(2).c_str());
 }
 }  // namespace
@@ -229,7 +239,7 @@ void add_bench(CLI::App& app) {
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (tg test)")->check(CLI::Range(0, 1 << 16));
   sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));
   sub->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
-  sub->add_option("--backend", o->backend, "backend")->envname("EDGERUN_BACKEND");
+  sub->add_option("--backend", o->backend, "backend, or several: cpu,blas,onednn (a row each)")->envname("EDGERUN_BACKEND");
   sub->add_flag("--json", o->json, "print a JSON array (llama-bench's keys)");
   sub->callback([o] {
     if (!o->tokenizer_json.empty() || o->tokenize) return bench_tokenizer(*o);
