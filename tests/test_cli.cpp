@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
+#include "registry.h"
 #include "sampling/sampler.h"
 
 using json = nlohmann::json;
@@ -82,9 +83,12 @@ TEST_CASE("bad command lines fail with a one-line error naming the flag or file"
 }
 
 TEST_CASE("EDGERUN_BACKEND picks the backend", "[cli]") {
-  const auto r = test::run_cli("run -m " + kStories + " -p hi -n 2 -v");
+  auto r = test::run_cli("run -m " + kStories + " -p hi -n 2 -v");
   CHECK(r.code == 0);
-  CHECK_THAT(r.out, Catch::Contains("backend cpu"));
+  CHECK_THAT(r.out, Catch::Contains("backend " + edgerun::auto_backend_name()));
+  r = test::run_cli("run -m " + kStories + " -p hi -n 2 -v", "EDGERUN_BACKEND=cpu");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("backend cpu,"));
   const auto bad = test::run_cli("run -m " + kStories + " -p hi -n 2", "EDGERUN_BACKEND=nope");
   CHECK(bad.code != 0);
   CHECK_THAT(bad.out, Catch::Contains("unknown backend 'nope'"));
