@@ -81,5 +81,11 @@ TEST_CASE("backend choice: auto, explicit, unknown, unable to start", "[backends
   r = test::run_cli("run -m '" + test::stories_gguf() + "' -p hi -n 2 --backend onednn", "EDGERUN_ONEDNN_TYPE=fp8");
   CHECK(r.code != 0);
   CHECK_THAT(r.out, Catch::Contains("EDGERUN_ONEDNN_TYPE"));
+  if (auto_backend_name() == "onednn") {
+    r = test::run_cli("run -m '" + test::stories_gguf() + "' -p hi -n 2 -v", "EDGERUN_ONEDNN_TYPE=fp8");
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("backend onednn cannot start") && Catch::Contains("using cpu") &&
+                          Catch::Contains("backend cpu,"));
+  }
 #endif
 }
