@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "cpu/thread_pool.h"
 #include "formats/erm.h"
 #include "model/source.h"
@@ -16,12 +17,6 @@ namespace edgerun {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -38,9 +33,8 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
   }
   if (src->format().rfind("Hugging Face", 0) == 0) {
     const std::string dir = src->path();
-    meta.set_string(keys::kTokenizerJson, read_text(dir + "/tokenizer.json"));
-    const std::string cfg = read_text(dir + "/tokenizer_config.json");
-    if (!cfg.empty()) meta.set_string(keys::kTokenizerConfig, cfg);
+    meta.set_string(keys::kTokenizerJson, read_file(dir + "/tokenizer.json"));
+    if (file_exists(dir + "/tokenizer_config.json")) meta.set_string(keys::kTokenizerConfig, read_file(dir + "/tokenizer_config.json"));
   }
   src->make_tokenizer();  // fail now, not at first use, if the tokenizer is unusable
   meta.set_string("edgerun.converted_from", src->format());

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "formats/safetensors.h"
 #include "model/arch.h"
 #include "model/source.h"
@@ -17,19 +18,9 @@ namespace {
 
 using json = nlohmann::json;
 
-bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, "cannot open");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 json read_json(const std::string& path) {
   try {
-    return json::parse(read_text(path));
+    return json::parse(read_file(path));
   } catch (const json::parse_error& e) {
     fail(path, std::string("malformed JSON: ") + e.what());
   }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/mapped_file.h"
 #include "formats/metadata.h"
 #include "tokenizer/hf_json.h"
@@ -22,16 +23,6 @@ using json = nlohmann::json;
 const char* kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|eom_id|>", "<|endoftext|>",
                             "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<|end_of_text|>", "<EOT>"};
 
-std::string read_text_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(path, "cannot open");
-  std::string out;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  std::fclose(f);
-  return out;
-}
 
 json parse_json_text(const std::string& path, const std::string& text) {
   json j = json::parse(text, nullptr, false);
@@ -187,9 +178,9 @@ struct TokenizerBuilder {
     const MappedFile map(path);  // parsed in place: an 11 MB vocabulary is not copied
     const std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
     const std::string cfg_path = dir + "tokenizer_config.json";
-    const bool has_cfg = std::ifstream(cfg_path).good();
+    const bool has_cfg = file_exists(cfg_path);
     return from_hf_text(path, reinterpret_cast<const char*>(map.data()), map.size(), has_cfg ? cfg_path : "",
-                        has_cfg ? read_text_file(cfg_path) : "");
+                        has_cfg ? read_file(cfg_path) : "");
   }
 
   static std::unique_ptr<Tokenizer> from_hf_text(const std::string& path, const char* text, size_t size,

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "commands.h"
+#include "common/files.h"
 #include "model/source.h"
 #include "quant.h"
 
@@ -78,12 +79,7 @@ void bench_tokenizer(const BenchOptions& o) {
   }
   std::string text;
   if (!o.text_file.empty()) {
-    std::FILE* f = std::fopen(o.text_file.c_str(), "rb");
-    if (!f) fail(o.text_file, "cannot open");
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    std::fclose(f);
+    text = read_file(o.text_file);
   } else {
     // A mixed sample: English, code, numbers, CJK, emoji, other scripts.
     const std::string sample =

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common/files.h"
 #include "cpu/kernels.h"
 
 namespace edgerun::cli {
@@ -22,11 +23,7 @@ struct RunOptions {
 void run(const RunOptions& o) {
   std::string prompt = o.prompt;
   if (!o.prompt_file.empty()) {
-    std::ifstream f(o.prompt_file, std::ios::binary);
-    if (!f) fail(o.prompt_file, "cannot open prompt file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    prompt = ss.str();
+    prompt = read_file(o.prompt_file);
   }
   auto mem = estimate_memory(o.eval.model, o.eval.ctx, o.eval.kv());
   if (!mem) throw Error(mem.message());

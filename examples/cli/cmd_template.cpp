@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common/files.h"
 #include "model/source.h"
 #include "template/chat_template.h"
 
@@ -18,16 +19,9 @@ struct TemplateOptions {
   std::vector<std::string> vars;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, "cannot open");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 nlohmann::ordered_json parse_json_file(const std::string& path) {
-  const std::string text = slurp(path);
+  const std::string text = read_file(path);
   try {
     return nlohmann::ordered_json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
@@ -41,7 +35,7 @@ void run(const TemplateOptions& o) {
   else if (!o.model.empty()) tok = open_model_source(o.model)->make_tokenizer();
   std::string source, where;
   if (!o.template_file.empty()) {
-    source = slurp(o.template_file);
+    source = read_file(o.template_file);
     where = o.template_file;
   } else if (tok) {
     source = tok->chat_template();

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common/files.h"
 #include "model/source.h"
 
 namespace edgerun::cli {
@@ -32,11 +33,7 @@ void tokenize(const TokOptions& o) {
   auto tok = open_tokenizer(o);
   std::string text;
   if (!o.file.empty()) {
-    std::ifstream f(o.file, std::ios::binary);
-    if (!f) fail(o.file, "cannot open");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
+    text = read_file(o.file);
   } else {
     for (size_t i = 0; i < o.text.size(); ++i) text += (i ? " " : "") + o.text[i];
   }
