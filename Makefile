@@ -11,9 +11,14 @@ PROMPT     ?= Once upon a time
 PACKAGES := cmake g++ make pkg-config libicu-dev nlohmann-json3-dev libcli11-dev catch2 \
             libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev
 
+# The arm64 test build: a cross compiler, the arm64 -dev packages (Debian
+# multiarch) and qemu-user to run the suite.
+ARM_BUILD    ?= build-arm64
+ARM_PACKAGES := g++-aarch64-linux-gnu qemu-user libicu-dev:arm64 libhwy-dev:arm64 libzstd-dev:arm64 libxxhash-dev:arm64
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps run test test-asan clean
+.PHONY: all build deps deps-arm64 run test test-asan test-arm64 clean
 
 all: build
 
@@ -42,5 +47,24 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
 
+deps-arm64: deps
+	@dpkg --print-foreign-architectures | grep -qx arm64 || { $(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq; }
+	@missing=$$(for p in $(ARM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps-arm64: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# Cross-builds for aarch64 and runs the whole suite under qemu-user with
+# `-cpu max`, so every Highway target qemu offers (NEON, SVE, SVE2) is tested.
+test-arm64: deps-arm64
+	cmake -S . -B $(ARM_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 \
+	  -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ \
+	  -DCMAKE_LIBRARY_ARCHITECTURE=aarch64-linux-gnu -DEDGERUN_BLAS=OFF -DEDGERUN_ONEDNN=OFF \
+	  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;-cpu;max"
+	cmake --build $(ARM_BUILD) -j$(JOBS)
+	cd $(ARM_BUILD) && ctest --output-on-failure -j$(JOBS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM_BUILD)

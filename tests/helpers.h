@@ -53,7 +53,12 @@ struct CliResult {
 // with `env` ("NAME=value ...") in its environment.
 inline CliResult run_cli(const std::string& args, const std::string& env = "") {
   CliResult r;
-  const std::string cmd = "{ " + env + " " + std::string(EDGERUN_CLI) + " " + args + " ; } 2>&1";
+#ifdef EDGERUN_CLI_LAUNCHER
+  const std::string cli = std::string(EDGERUN_CLI_LAUNCHER) + " " + EDGERUN_CLI;
+#else
+  const std::string cli = EDGERUN_CLI;
+#endif
+  const std::string cmd = "{ " + env + " " + cli + " " + args + " ; } 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
