@@ -236,9 +236,13 @@ void DotQ4_K_512(const block_q4_K* x, const block_q8_K* const* ys, int64_t nb, f
     sum[t] = 0;
   }
   const __m512i m4 = _mm512_set1_epi8(0x0F);
+  // int16 lanes 0-15 take scale a, lanes 16-31 scale b (sub-blocks a and b).
+  auto pair_index = [](int a, int b) { return _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(a), _mm512_set1_epi16(b)); };
+  const __m512i idx[4] = {pair_index(0, 2), pair_index(1, 3), pair_index(4, 6), pair_index(5, 7)};
   for (int64_t b = 0; b < nb; ++b) {
     alignas(16) uint8_t sm[16];
     unpack_q4_K_scales(x[b].scales, sm);
+    const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm))));
     const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
     const float dx = h2f(x[b].d), dmx = h2f(x[b].dmin);
     __m512i isum[NT];
@@ -252,9 +256,8 @@ void DotQ4_K_512(const block_q4_K* x, const block_q8_K* const* ys, int64_t nb, f
     for (int p = 0; p < 2; ++p) {  // sub-blocks 4p .. 4p+3
       const __m512i q = _mm512_loadu_si512(x[b].qs + 64 * p);
       const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-      const int j = 4 * p;
-      const __m512i slo = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(sm[j]), _mm512_set1_epi16(sm[j + 2]));
-      const __m512i shi = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(sm[j + 1]), _mm512_set1_epi16(sm[j + 3]));
+      const __m512i slo = _mm512_permutexvar_epi16(idx[2 * p], sc16);
+      const __m512i shi = _mm512_permutexvar_epi16(idx[2 * p + 1], sc16);
       for (int t = 0; t < NT; ++t) {
         const int8_t* q8 = ys[t][b].qs + 128 * p;
         const __m512i A = _mm512_loadu_si512(q8), B = _mm512_loadu_si512(q8 + 64);
