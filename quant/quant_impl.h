@@ -5,6 +5,20 @@
 
 namespace edgerun::quant {
 
+// The value of largest magnitude, sign kept (0 for an all-zero run).
+float signed_absmax(const float* x, int n);
+
+// q4_K / q5_K pack eight 6-bit scales and eight 6-bit mins in 12 bytes.
+inline void scale_min_6bit(const uint8_t* s, int j, int* sc, int* mn) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *mn = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
 void quantize_q4_0(const float* x, void* y, int64_t n);
 void quantize_q4_1(const float* x, void* y, int64_t n);
 void quantize_q5_0(const float* x, void* y, int64_t n);

@@ -88,10 +88,8 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
 // Fits x ~ scale * (L - nmax) with L - nmax in [-nmax, nmax-1], weights x^2,
 // trying scales around -nmax/max. Returns the scale.
 float fit_symmetric(int n, int nmax, const float* x, int8_t* L) {
-  float amax = 0, mx = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); mx = x[i]; }
-  if (amax < kTiny) {
+  const float mx = signed_absmax(x, n);
+  if (std::fabs(mx) < kTiny) {
     std::fill(L, L + n, 0);
     return 0;
   }
@@ -129,10 +127,8 @@ float fit_symmetric(int n, int nmax, const float* x, int8_t* L) {
 // q3_K's fit: start from -nmax/max, then move single values while that
 // improves the weighted fit (weights x^2). L comes back in [0, 2*nmax).
 float fit_q3(int n, int nmax, const float* x, int8_t* L) {
-  float amax = 0, mx = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); mx = x[i]; }
-  if (amax < kTiny) {
+  const float mx = signed_absmax(x, n);
+  if (std::fabs(mx) < kTiny) {
     std::fill(L, L + n, 0);
     return 0;
   }
@@ -183,15 +179,6 @@ void pack_scale_min_6bit(uint8_t* s, const uint8_t* ls, const uint8_t* lm) {
     }
   }
 }
-void unpack_scale_min_6bit(const uint8_t* s, int j, int* sc, int* mn) {
-  if (j < 4) {
-    *sc = s[j] & 63;
-    *mn = s[j + 4] & 63;
-  } else {
-    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-    *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
 
 // q4_K and q5_K share everything but the bit width and the packing of values.
 template <int NMAX>
@@ -222,7 +209,7 @@ void quantize_k_asym(const float* x, float* d_out, float* dmin_out, uint8_t* sca
   *dmin_out = fp16_to_float(*dmin16);
   for (int j = 0; j < 8; ++j) {
     int s, m;
-    unpack_scale_min_6bit(scales12, j, &s, &m);
+    scale_min_6bit(scales12, j, &s, &m);
     const float d = *d_out * s;
     if (!d) continue;
     const float dm = *dmin_out * m;

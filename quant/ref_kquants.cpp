@@ -22,14 +22,13 @@ struct Unpacked {
   float d, dmin;
 };
 
-// The 12-byte packing of eight 6-bit scales and eight 6-bit mins (q4_K, q5_K).
-void scale_min_6bit(const uint8_t* s, int j, int* sc, int* mn) {
-  if (j < 4) {
-    *sc = s[j] & 63;
-    *mn = s[j + 4] & 63;
-  } else {
-    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-    *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+// Eight 6-bit scales and mins (q4_K, q5_K), each covering 32 weights.
+void unpack_scales_6bit(const uint8_t* scales, Unpacked& u) {
+  for (int j = 0; j < 8; ++j) {
+    int sc, mn;
+    scale_min_6bit(scales, j, &sc, &mn);
+    u.scale[2 * j] = u.scale[2 * j + 1] = sc;
+    u.min[2 * j] = u.min[2 * j + 1] = mn;
   }
 }
 
@@ -68,12 +67,7 @@ void unpack(const block_q3_K& b, Unpacked& u) {
 void unpack(const block_q4_K& b, Unpacked& u) {
   u.d = fp16_to_float(b.d);
   u.dmin = fp16_to_float(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    int sc, mn;
-    scale_min_6bit(b.scales, j, &sc, &mn);
-    u.scale[2 * j] = u.scale[2 * j + 1] = sc;
-    u.min[2 * j] = u.min[2 * j + 1] = mn;
-  }
+  unpack_scales_6bit(b.scales, u);
   for (int c = 0; c < 4; ++c)  // 64 weights from 32 bytes: low nibbles, then high
     for (int l = 0; l < 32; ++l) {
       u.q[c * 64 + l] = static_cast<int8_t>(b.qs[c * 32 + l] & 0x0F);
@@ -84,12 +78,7 @@ void unpack(const block_q4_K& b, Unpacked& u) {
 void unpack(const block_q5_K& b, Unpacked& u) {
   u.d = fp16_to_float(b.d);
   u.dmin = fp16_to_float(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    int sc, mn;
-    scale_min_6bit(b.scales, j, &sc, &mn);
-    u.scale[2 * j] = u.scale[2 * j + 1] = sc;
-    u.min[2 * j] = u.min[2 * j + 1] = mn;
-  }
+  unpack_scales_6bit(b.scales, u);
   for (int c = 0; c < 4; ++c)
     for (int l = 0; l < 32; ++l) {
       const int lo = b.qs[c * 32 + l] & 0x0F, hi = b.qs[c * 32 + l] >> 4;

@@ -14,14 +14,6 @@ namespace edgerun::quant {
 
 namespace {
 
-// The value with the largest magnitude, sign kept.
-float signed_absmax(const float* x, int n) {
-  float amax = 0, max = 0;
-  for (int j = 0; j < n; ++j)
-    if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
-  return max;
-}
-
 void min_max(const float* x, int n, float* mn, float* mx) {
   *mn = FLT_MAX;
   *mx = -FLT_MAX;
@@ -29,6 +21,13 @@ void min_max(const float* x, int n, float* mn, float* mx) {
 }
 
 }  // namespace
+
+float signed_absmax(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; ++j)
+    if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
+  return max;
+}
 
 void quantize_q4_0(const float* x, void* out, int64_t n) {
   auto* y = static_cast<block_q4_0*>(out);
