@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cpu/kernels.h"
+#include "fp16.h"
 #include "quant.h"
 
 using namespace edgerun;
@@ -18,6 +19,24 @@ std::vector<float> random_row(int64_t n, uint32_t seed) {
   return v;
 }
 }  // namespace
+
+TEST_CASE("axpy kernels on every target", "[kernels]") {
+  for (const auto& ks : cpu::kernels_for_each_target()) {
+    for (int64_t n : {7, 64, 129}) {
+      const auto x = random_row(n, 9), y0 = random_row(n, 10);
+      std::vector<uint16_t> xh(n);
+      for (int64_t i = 0; i < n; ++i) xh[i] = float_to_fp16(x[i]);
+      std::vector<float> y32 = y0, y16 = y0;
+      ks.axpy_f32(0.75f, x.data(), y32.data(), n);
+      ks.axpy_f16(0.75f, xh.data(), y16.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        INFO(ks.target << " n=" << n << " i=" << i);
+        CHECK(y32[i] == Approx(y0[i] + 0.75f * x[i]).epsilon(1e-6).margin(1e-6));
+        CHECK(y16[i] == Approx(y0[i] + 0.75f * fp16_to_float(xh[i])).epsilon(1e-6).margin(1e-6));
+      }
+    }
+  }
+}
 
 TEST_CASE("every kernel on every supported target equals the scalar reference", "[kernels]") {
   const auto sets = cpu::kernels_for_each_target();

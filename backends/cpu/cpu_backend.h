@@ -195,25 +195,19 @@ class CpuExecutor : public Executor {
     scratch_.resize(static_cast<size_t>(pool_.size()));
     pool_.parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int tid) {
       std::vector<float>& sc = scratch_[tid];
-      sc.resize(static_cast<size_t>(pos0 + n) + 2 * hd);
-      float* krow = sc.data() + pos0 + n;
-      float* acc = krow + hd;
+      sc.resize(static_cast<size_t>(pos0 + n) + hd);
+      float* acc = sc.data() + pos0 + n;
       for (int64_t j = j0; j < j1; ++j) {
         const int t = static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
         const int kvh = h / group;
         const float* qh = qd + static_cast<int64_t>(t) * q_dim + h * hd;
         const int n_keys = pos0 + t + 1;
+        // Keys and values are read through the SIMD kernels, f32 or f16 alike.
+        const bool f16 = kv.type == KVType::F16;
         float mx = -INFINITY;
         for (int p = 0; p < n_keys; ++p) {
           const size_t off = kv.offset(layer, p) + kvh * hd;
-          const float* kp;
-          if (kv.type == KVType::F32) {
-            kp = &kv.k32[off];
-          } else {
-            for (int i = 0; i < hd; ++i) krow[i] = fp16_to_float(kv.k16[off + i]);
-            kp = krow;
-          }
-          sc[p] = dot(qh, kp, hd) * s.scale;
+          sc[p] = (f16 ? kernels_.dot_f16(&kv.k16[off], qh, hd) : kernels_.dot_f32(&kv.k32[off], qh, hd)) * s.scale;
           mx = std::max(mx, sc[p]);
         }
         double sum = 0;
@@ -223,15 +217,10 @@ class CpuExecutor : public Executor {
         }
         const float inv = static_cast<float>(1.0 / sum);
         std::fill(acc, acc + hd, 0.0f);
+        const auto axpy = f16 ? kernels_.axpy_f16 : kernels_.axpy_f32;
         for (int p = 0; p < n_keys; ++p) {
           const size_t off = kv.offset(layer, p) + kvh * hd;
-          const float w = sc[p] * inv;
-          if (kv.type == KVType::F32) {
-            const float* vp = &kv.v32[off];
-            for (int i = 0; i < hd; ++i) acc[i] += w * vp[i];
-          } else {
-            for (int i = 0; i < hd; ++i) acc[i] += w * fp16_to_float(kv.v16[off + i]);
-          }
+          axpy(sc[p] * inv, f16 ? static_cast<const void*>(&kv.v16[off]) : static_cast<const void*>(&kv.v32[off]), acc, hd);
         }
         std::copy_n(acc, hd, od + static_cast<int64_t>(t) * q_dim + h * hd);
       }

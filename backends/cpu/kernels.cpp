@@ -464,6 +464,29 @@ float DotF32(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
+// y += a * x, for attention's weighted sum of values (f32 or f16 rows).
+void AxpyF32(float a, const void* xv, float* y, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const auto* x = static_cast<const float*>(xv);
+  const auto va = hn::Set(df, a);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(df, x + i), hn::LoadU(df, y + i)), df, y + i);
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+void AxpyF16(float a, const void* xv, float* y, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const auto* x = static_cast<const hwy::float16_t*>(xv);
+  const auto va = hn::Set(df, a);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::PromoteTo(df, hn::LoadU(dh, x + i)), hn::LoadU(df, y + i)), df, y + i);
+  const auto* xh = static_cast<const uint16_t*>(xv);
+  for (; i < n; ++i) y[i] += a * fp16_to_float(xh[i]);
+}
+
 // Several tokens against one weight row (prompt processing): the row is read
 // and unpacked once. act[t] is token t's activation row; nt is 1..4.
 template <DotFn kDot, int kType>
@@ -515,6 +538,8 @@ void FillKernels(KernelSet* ks) {
   ks->dot_q6_K = &DotQ6_K;
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
+  ks->axpy_f32 = &AxpyF32;
+  ks->axpy_f16 = &AxpyF16;
   ks->dotn_q4_0 = &DotMulti<DotQ4_0, 0>;
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
   ks->dotn_q4_K = &DotMulti<DotQ4_K, 2>;

@@ -34,6 +34,9 @@ struct KernelSet {
   DotFn dot_f16 = nullptr;   // with f32
   DotFn dot_f32 = nullptr;   // with f32
   DotNFn dotn_q4_0 = nullptr, dotn_q8_0 = nullptr, dotn_q4_K = nullptr, dotn_q6_K = nullptr;
+  // y += a * x over n elements, x f32 or f16 (attention's sum over values).
+  void (*axpy_f32)(float a, const void* x, float* y, int64_t n) = nullptr;
+  void (*axpy_f16)(float a, const void* x, float* y, int64_t n) = nullptr;
   DotFn dot(DType t) const;  // nullptr: use the quant/ reference
   DotNFn dotn(DType t) const;  // nullptr: call dot() per token
   // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.
