@@ -67,9 +67,10 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
         if (const cpu::DotNFn dotn = ks.dotn(t)) {
           // Several tokens at once: the same weights against 1..4 activation rows.
           const void* a = cpu::KernelSet::takes_split_q8_0(t) ? static_cast<const void*>(split.data()) : act.data();
-          const void* acts[4] = {a, a, a, a};
-          for (int nt = 1; nt <= 4; ++nt) {
-            float out[4];
+          const void* acts[cpu::kMaxTokens];
+          for (auto& p : acts) p = a;
+          for (int nt = 1; nt <= cpu::kMaxTokens; ++nt) {
+            float out[cpu::kMaxTokens];
             dotn(w.data(), acts, nt, out, n);
             for (int k = 0; k < nt; ++k) CHECK(std::fabs(out[k] - ref) <= 2e-5f * (std::fabs(ref) + std::sqrt(static_cast<float>(n))));
           }

@@ -13,9 +13,6 @@ namespace edgerun {
 
 namespace {
 
-// Below this many tokens the int8 kernels win: sgemm would dequantize every
-// weight for too little work.
-constexpr int kMinTokens = 16;
 constexpr int64_t kTileRows = 256;
 
 class BlasExecutor : public cpu::CpuExecutor {
@@ -28,7 +25,7 @@ class BlasExecutor : public cpu::CpuExecutor {
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
-    if (n < kMinTokens) return CpuExecutor::matmul(wt, bias, x, n, out);
+    if (!cpu::library_gemm_pays(w.type, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     const int64_t cols = w.cols, rows = w.rows;
     const float* in = cpu::f(x);
     float* o = cpu::f(out);

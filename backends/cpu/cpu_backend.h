@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -33,6 +34,23 @@ struct CpuKV : KVCache {
   std::vector<uint16_t> k16, v16;
   size_t offset(int layer, int pos) const { return (static_cast<size_t>(layer) * n_ctx + pos) * kv_dim; }
 };
+
+// Whether a library GEMM on weights dequantized to floats (blas, onednn)
+// beats this backend's kernels for n tokens of weight type t. Measured on
+// AVX-512 (docs/BACKENDS.md): the multi-token int8 kernels of q4_K/q6_K always
+// win; for q4_0/q8_0 the library wins from about 384 tokens (dequantizing
+// costs per call, not per token); float weights and the types with only a
+// scalar kernel go to the library from a few dozen tokens.
+// EDGERUN_GEMM_MIN_TOKENS=N overrides the rule: the library from N tokens
+// for every type (tests use it to exercise the library paths).
+inline bool library_gemm_pays(DType t, int n) {
+  if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
+  switch (t) {
+    case DType::Q4_K: case DType::Q6_K: return false;
+    case DType::Q4_0: case DType::Q8_0: return n >= 384;
+    default: return n >= 32;
+  }
+}
 
 inline float* f(Buffer& b) { return static_cast<CpuBuffer&>(b).v.data(); }
 inline const float* f(const Buffer& b) { return static_cast<const CpuBuffer&>(b).v.data(); }
@@ -128,15 +146,15 @@ class CpuExecutor : public Executor {
     for (int t0 = 0; t0 < n; t0 += kTile) {
       const int t1 = std::min(n, t0 + kTile);
       pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
-        const void* acts[4];
-        float res[4];
+        const void* acts[kMaxTokens];
+        float res[kMaxTokens];
         for (int64_t r = r0; r < r1; ++r) {
           const uint8_t* wr = w.row(r);
           const float br = b ? b[r] : 0.0f;
           int t = t0;
           if (dotn) {
-            for (; t + 1 < t1; t += 4) {
-              const int nt = std::min(4, t1 - t);
+            for (; t + 1 < t1; t += kMaxTokens) {
+              const int nt = std::min(kMaxTokens, t1 - t);
               for (int k = 0; k < nt; ++k) acts[k] = act + (t + k) * act_row;
               dotn(wr, acts, nt, res, cols);
               for (int k = 0; k < nt; ++k) o[(t + k) * rows + r] = res[k] + br;

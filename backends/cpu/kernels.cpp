@@ -488,15 +488,19 @@ void AxpyF16(float a, const void* xv, float* y, int64_t n) {
 }
 
 // Several tokens against one weight row (prompt processing): the row is read
-// and unpacked once. act[t] is token t's activation row; nt is 1..4.
+// and unpacked once. act[t] is token t's activation row; nt is 1..kMaxTokens.
 template <DotFn kDot, int kType>
 void DotMulti(const void* w, const void* const* act, int nt, float* out, int64_t n) {
 #if HWY_TARGET == HWY_AVX3_DL
   if (kType == 0 || kType == 1) {  // q4_0, q8_0: even block counts take the wide path
     const int64_t nb = n / QK;
     if (nb % 2 == 0) {
-      float corr[4] = {0, 0, 0, 0};
+      float corr[kMaxTokens] = {0};
       switch (nt) {
+        case 8: DotQx_0_512<8, kType == 0>(w, act, n, nb, out, corr); break;
+        case 7: DotQx_0_512<7, kType == 0>(w, act, n, nb, out, corr); break;
+        case 6: DotQx_0_512<6, kType == 0>(w, act, n, nb, out, corr); break;
+        case 5: DotQx_0_512<5, kType == 0>(w, act, n, nb, out, corr); break;
         case 4: DotQx_0_512<4, kType == 0>(w, act, n, nb, out, corr); break;
         case 3: DotQx_0_512<3, kType == 0>(w, act, n, nb, out, corr); break;
         case 2: DotQx_0_512<2, kType == 0>(w, act, n, nb, out, corr); break;
@@ -512,6 +516,10 @@ void DotMulti(const void* w, const void* const* act, int nt, float* out, int64_t
     if (kType == 2) {
       const auto* x = static_cast<const block_q4_K*>(w);
       switch (nt) {
+        case 8: return DotQ4_K_512<8>(x, ys, nb, out);
+        case 7: return DotQ4_K_512<7>(x, ys, nb, out);
+        case 6: return DotQ4_K_512<6>(x, ys, nb, out);
+        case 5: return DotQ4_K_512<5>(x, ys, nb, out);
         case 4: return DotQ4_K_512<4>(x, ys, nb, out);
         case 3: return DotQ4_K_512<3>(x, ys, nb, out);
         case 2: return DotQ4_K_512<2>(x, ys, nb, out);
@@ -520,6 +528,10 @@ void DotMulti(const void* w, const void* const* act, int nt, float* out, int64_t
     }
     const auto* x = static_cast<const block_q6_K*>(w);
     switch (nt) {
+      case 8: return DotQ6_K_512<8>(x, ys, nb, out);
+      case 7: return DotQ6_K_512<7>(x, ys, nb, out);
+      case 6: return DotQ6_K_512<6>(x, ys, nb, out);
+      case 5: return DotQ6_K_512<5>(x, ys, nb, out);
       case 4: return DotQ6_K_512<4>(x, ys, nb, out);
       case 3: return DotQ6_K_512<3>(x, ys, nb, out);
       case 2: return DotQ6_K_512<2>(x, ys, nb, out);

@@ -15,8 +15,9 @@ namespace edgerun::cpu {
 // Dot product of n weights (a row of the weight type) with n activations in
 // the type quant_ops(weight).vec_dot_type (or f32 for float weights).
 using DotFn = float (*)(const void* w, const void* act, int64_t n);
-// The same for nt (1..4) tokens at once: out[t] = dot(w, act[t]). The weight
-// row is read and unpacked once for all of them (prompt processing).
+// The same for nt (1..kMaxTokens) tokens at once: out[t] = dot(w, act[t]). The
+// weight row is read and unpacked once for all of them (prompt processing).
+constexpr int kMaxTokens = 8;
 using DotNFn = void (*)(const void* w, const void* const* act, int nt, float* out, int64_t n);
 
 // q4_0 and q8_0 kernels take their 8-bit activations split: all n quants

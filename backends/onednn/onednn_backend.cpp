@@ -18,7 +18,6 @@ namespace edgerun {
 
 namespace {
 
-constexpr int kMinTokens = 16;
 constexpr int64_t kTileRows = 256;
 
 bool cpu_has_bf16() {
@@ -38,7 +37,7 @@ class OnednnExecutor : public cpu::CpuExecutor {
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
-    if (n < kMinTokens) return CpuExecutor::matmul(wt, bias, x, n, out);
+    if (!cpu::library_gemm_pays(w.type, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     using dt = dnnl::memory::data_type;
     const int64_t K = w.cols, rows = w.rows;
     const float* in = cpu::f(x);
