@@ -54,13 +54,14 @@ struct RopeParams {
   int n_rot = 0;              // leading dimensions of each head that rotate
   float theta_scale = 1.0f;   // base^(-2/n_rot): pair i turns by pos * theta_scale^i
   std::vector<float> freq_factors;  // n_rot/2 divisors (Llama 3 scaling), all 1 when absent
+  float freq_scale = 1.0f;    // linear RoPE scaling: positions are multiplied by this
 
   // The angles of the n_rot/2 pairs at `pos`. The power is built by repeated
   // float multiplication, as llama.cpp does, so the angles match its bits.
   void angles(int pos, float* out) const {
     float theta = static_cast<float>(pos);
     for (int i = 0; i < n_rot / 2; ++i) {
-      out[i] = theta / freq_factors[i];
+      out[i] = freq_scale * (theta / freq_factors[i]);
       theta *= theta_scale;
     }
   }

@@ -103,6 +103,12 @@ TEST_CASE("damaged GGUF files give one clear error each", "[gguf]") {
     e.set_uint32("llama.attention.head_count_kv", 3);
     CHECK_THAT(load_error(e.bytes()), Catch::Contains("not a multiple of 'attention.head_count_kv'"));
   }
+  SECTION("a RoPE scaling this build does not implement") {
+    auto e = stories();
+    e.kv.push_back({"llama.rope.scaling.type", {}, "yarn"});
+    e.kv.back().value.type = GGUFType::STRING;
+    CHECK_THAT(load_error(e.bytes()), Catch::Contains("unsupported RoPE scaling 'yarn' in 'llama.rope.scaling.type'"));
+  }
   SECTION("an unknown tensor type") {
     auto e = stories();
     std::string bytes = e.bytes();

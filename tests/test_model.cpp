@@ -137,3 +137,15 @@ TEST_CASE("the context limit is enforced with a clear error", "[model]") {
   Session t(*model, so);
   REQUIRE_THROWS_WITH(t.eval({5000}), Catch::Contains("outside the vocabulary"));
 }
+
+TEST_CASE("linear RoPE scaling interpolates positions", "[model]") {
+  RopeParams p;
+  p.n_rot = 8;
+  p.theta_scale = std::pow(10000.0f, -2.0f / 8);
+  p.freq_factors.assign(4, 1.0f);
+  float plain[4], scaled[4];
+  p.angles(2, plain);
+  p.freq_scale = 0.5f;  // factor 2
+  p.angles(4, scaled);
+  for (int i = 0; i < 4; ++i) CHECK(scaled[i] == Approx(plain[i]).epsilon(1e-6));
+}

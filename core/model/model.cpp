@@ -118,6 +118,17 @@ void Model::bind_weights() {
   rope_.n_rot = hp_.n_rot;
   rope_.theta_scale = std::pow(hp_.rope_theta, -2.0f / static_cast<float>(hp_.n_rot));
   rope_.freq_factors.assign(hp_.n_rot / 2, 1.0f);
+  // Context-extension scalings: linear is position interpolation; the others
+  // (yarn, longrope, ...) change the attention too and are refused, not ignored.
+  const std::string a = hp_.arch + ".rope.scaling.type";
+  const std::string scaling = source_->metadata().get_string(a, "none");
+  if (scaling == "linear") {
+    const double factor = source_->metadata().get_float(hp_.arch + ".rope.scaling.factor", 1.0);
+    if (!(factor >= 1.0)) fail(path_, "metadata '" + hp_.arch + ".rope.scaling.factor' must be at least 1");
+    rope_.freq_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none" && scaling != "llama3") {
+    fail(path_, "unsupported RoPE scaling '" + scaling + "' in '" + a + "' (supported: none, linear, llama3)");
+  }
   if (const TensorInfo* rf = source_->find_tensor("rope_freqs.weight")) {
     if (rf->type != DType::F32) fail(path_, "tensor 'rope_freqs.weight' must be f32");
     std::memcpy(rope_.freq_factors.data(), rf->data, rope_.freq_factors.size() * sizeof(float));
