@@ -111,7 +111,8 @@ class Executor {
 };
 
 struct ExecutorOptions {
-  int n_threads = 1;
+  int n_threads = 1;        // for single-token work (generation: bound by memory bandwidth)
+  int n_threads_batch = 0;  // for batches (prompts: bound by arithmetic); 0 = n_threads
 };
 
 class Backend {

@@ -82,6 +82,14 @@ TEST_CASE("bad command lines fail with a one-line error naming the flag or file"
   }
 }
 
+TEST_CASE("-t and -tb set generation and prompt threads", "[cli]") {
+  const json ref = json::parse(test::read_file(test::fixtures() + "/stories260K/reference.json"));
+  const auto r = test::run_cli("run -m " + kStories + " -p 'Once upon a time' -n 60 --temp 0 -t 1 -tb 2 2>/dev/null");
+  REQUIRE(r.code == 0);
+  CHECK(r.out == ref["cases"][0]["text"].get<std::string>() + "\n");
+  CHECK(test::run_cli("run -m " + kStories + " -p hi -tb -3").code != 0);
+}
+
 TEST_CASE("EDGERUN_BACKEND picks the backend", "[cli]") {
   auto r = test::run_cli("run -m " + kStories + " -p hi -n 2 -v");
   CHECK(r.code == 0);

@@ -20,7 +20,7 @@ class BlasExecutor : public cpu::CpuExecutor {
   explicit BlasExecutor(const ExecutorOptions& o) : CpuExecutor(o) {
     // One pool of threads at a time: ours for dequantizing, OpenBLAS's for
     // sgemm, never both at once and never more than asked for.
-    openblas_set_num_threads(std::max(1, o.n_threads));
+    openblas_set_num_threads(threads_batch_);  // the library only ever runs prompt batches
   }
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {

@@ -64,7 +64,14 @@ inline float dot(const float* a, const float* b, int64_t n) {
 
 class CpuExecutor : public Executor {
  public:
-  explicit CpuExecutor(const ExecutorOptions& o) : pool_(o.n_threads), kernels_(best_kernels()) {}
+  explicit CpuExecutor(const ExecutorOptions& o)
+      : pool_(std::max(o.n_threads, o.n_threads_batch)),
+        threads_(std::max(1, o.n_threads)),
+        threads_batch_(o.n_threads_batch > 0 ? o.n_threads_batch : std::max(1, o.n_threads)),
+        kernels_(best_kernels()) {}
+
+  // Threads for a job over n tokens: -t for one token, -tb for a batch.
+  int threads_for(int n) const { return n > 1 ? threads_batch_ : threads_; }
 
   std::unique_ptr<Buffer> alloc(int64_t n) override {
     auto b = std::make_unique<CpuBuffer>();
@@ -162,7 +169,7 @@ class CpuExecutor : public Executor {
           }
           for (; t < t1; ++t) o[t * rows + r] = dot(wr, act + t * act_row, cols) + br;
         }
-      });
+      }, threads_for(n));
     }
   }
 
@@ -242,7 +249,7 @@ class CpuExecutor : public Executor {
         }
         std::copy_n(acc, hd, od + static_cast<int64_t>(t) * q_dim + h * hd);
       }
-    });
+    }, threads_for(n));
   }
 
   void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) override {
@@ -266,6 +273,7 @@ class CpuExecutor : public Executor {
 
  protected:
   ThreadPool pool_;
+  int threads_, threads_batch_;
   const KernelSet& kernels_;
   std::vector<std::vector<float>> scratch_;
   std::vector<uint8_t> act_;  // quantized activations of the current matmul

@@ -35,21 +35,23 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::parallel_for(int64_t n, const Job& fn) {
+void ThreadPool::parallel_for(int64_t n, const Job& fn, int active) {
   if (n <= 0) return;
-  if (n_threads_ == 1 || n == 1) {
+  const int parts = active > 0 ? std::min(active, n_threads_) : n_threads_;
+  if (parts == 1 || n == 1) {
     fn(0, n, 0);
     return;
   }
   job_ = &fn;
   job_n_ = n;
+  job_threads_ = parts;
   pending_.store(n_threads_ - 1);
   generation_.fetch_add(1);  // publishes job_ and job_n_ (sequentially consistent)
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();
   }
-  run_chunk(fn, n, n_threads_, 0);
+  run_chunk(fn, n, parts, 0);
   while (pending_.load() != 0) cpu_relax();
   job_ = nullptr;
 }
@@ -72,7 +74,7 @@ void ThreadPool::worker(int index) {
     }
     if (stop_.load()) return;
     seen = g;
-    run_chunk(*job_, job_n_, n_threads_, index);
+    if (index < job_threads_) run_chunk(*job_, job_n_, job_threads_, index);
     pending_.fetch_sub(1);
   }
 }

@@ -23,7 +23,8 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
   // Splits [0, n) into contiguous chunks, one per thread: fn(begin, end, thread_index).
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+  // `active` (1..size(), 0 = all) threads take part; the others sit this job out.
+  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int active = 0);
 
  private:
   using Job = std::function<void(int64_t, int64_t, int)>;
@@ -35,6 +36,7 @@ class ThreadPool {
   std::condition_variable wake_;
   const Job* job_ = nullptr;
   int64_t job_n_ = 0;
+  int job_threads_ = 1;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<int> sleepers_{0};

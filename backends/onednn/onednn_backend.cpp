@@ -32,7 +32,7 @@ class OnednnExecutor : public cpu::CpuExecutor {
  public:
   OnednnExecutor(const ExecutorOptions& o, bool bf16)
       : CpuExecutor(o), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_), bf16_(bf16) {
-    omp_set_num_threads(std::max(1, o.n_threads));  // oneDNN's threads: as many as ours, never both at once
+    omp_set_num_threads(threads_batch_);  // oneDNN runs prompt batches only: -tb threads, never beside ours
   }
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {

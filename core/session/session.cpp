@@ -40,6 +40,7 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
   if (n_batch_ < 1) fail("--batch", "batch size must be positive");
   ExecutorOptions eo;
   eo.n_threads = opts.n_threads > 0 ? opts.n_threads : default_thread_count();
+  eo.n_threads_batch = opts.n_threads_batch > 0 ? opts.n_threads_batch : eo.n_threads;
   exec_ = model.backend().make_executor(eo);
   kv_ = exec_->alloc_kv(model.hparams().n_layer, n_ctx_, model.hparams().kv_dim(), opts.kv_type);
 }

@@ -16,7 +16,8 @@ namespace edgerun {
 
 struct SessionOptions {
   int n_ctx = 4096;    // not the training length: that can be 128k and exhaust memory
-  int n_threads = 0;   // 0: the number of physical cores
+  int n_threads = 0;        // generation; 0: the number of physical cores
+  int n_threads_batch = 0;  // prompt batches; 0: the same as n_threads
   int n_batch = 512;   // prompt tokens evaluated per forward call
   KVType kv_type = KVType::F32;
 };

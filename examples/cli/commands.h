@@ -12,6 +12,7 @@ namespace edgerun::cli {
 struct EvalOptions {
   std::string model;
   int threads = 0;
+  int threads_batch = 0;
   int ctx = 4096;
   std::string kv_type = "f32";
   std::string backend = "auto";

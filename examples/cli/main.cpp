@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <fstream>
 #include <unistd.h>
 
@@ -8,7 +10,8 @@ namespace edgerun::cli {
 
 void EvalOptions::add_to(CLI::App& app) {
   app.add_option("-m,--model", model, "model: a .gguf or .erm file, or a Hugging Face folder")->required();
-  app.add_option("-t,--threads", threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  app.add_option("-t,--threads", threads, "threads for generation (default: physical cores)")->check(CLI::Range(0, 1024));
+  app.add_option("--threads-batch", threads_batch, "threads for prompt processing, also -tb (default: as -t)")->check(CLI::Range(0, 1024));
   app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
   app.add_option("--kv-type", kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--backend", backend, "backend: auto or a registered name")->envname("EDGERUN_BACKEND");
@@ -18,6 +21,7 @@ SessionOptions EvalOptions::session() const {
   SessionOptions o;
   o.n_ctx = ctx;
   o.n_threads = threads;
+  o.n_threads_batch = threads_batch;
   o.kv_type = kv();
   return o;
 }
@@ -62,8 +66,15 @@ int main(int argc, char** argv) {
   edgerun::cli::add_template(app);
   edgerun::cli::add_bench(app);
   edgerun::cli::add_convert(app);
+  // llama.cpp's users type -tb; CLI11 takes one-letter short options only.
+  std::vector<std::string> words(argv, argv + argc);
+  std::vector<char*> args;
+  for (auto& w : words) {
+    if (w == "-tb") w = "--threads-batch";
+    args.push_back(w.data());
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const edgerun::Error& e) {
