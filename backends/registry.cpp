@@ -17,11 +17,11 @@ const std::vector<BackendInfo>& registered_backends() {
   static const std::vector<BackendInfo> list = {
       {"cpu", "Highway SIMD kernels (int8 dot products), every op", [] { return make_cpu_backend(); }},
 #ifdef EDGERUN_WITH_ONEDNN
-      {"onednn", "oneDNN matmul (bf16 where the CPU has AVX512_BF16, else f32) for prompts; cpu for the rest",
+      {"onednn", "oneDNN matmul (f32; bf16 with EDGERUN_ONEDNN_TYPE=bf16) for prompt batches where it pays; cpu for the rest",
        [] { return make_onednn_backend(); }},
 #endif
 #ifdef EDGERUN_WITH_BLAS
-      {"blas", "OpenBLAS sgemm for prompts; cpu for the rest", [] { return make_blas_backend(); }},
+      {"blas", "OpenBLAS sgemm for prompt batches where it pays; cpu for the rest", [] { return make_blas_backend(); }},
 #endif
   };
   return list;
