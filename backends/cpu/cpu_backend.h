@@ -139,7 +139,8 @@ class CpuExecutor : public Executor {
       const bool split = dot != ops.vec_dot && KernelSet::takes_split_q8_0(w.type);
       act_row = split ? split_q8_0_bytes(cols) : block_row;
       act_.resize(act_row * n);
-      std::vector<uint8_t> blocks(split ? block_row : 0);
+      blocks_.resize(split ? block_row : 0);
+      std::vector<uint8_t>& blocks = blocks_;
       for (int t = 0; t < n; ++t) {
         uint8_t* dst = act_.data() + t * act_row;
         act_ops.quantize_activation(in + t * cols, split ? blocks.data() : dst, cols);
@@ -276,7 +277,8 @@ class CpuExecutor : public Executor {
   int threads_, threads_batch_;
   const KernelSet& kernels_;
   std::vector<std::vector<float>> scratch_;
-  std::vector<uint8_t> act_;  // quantized activations of the current matmul
+  std::vector<uint8_t> act_;
+  std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting  // quantized activations of the current matmul
 };
 
 class CpuBackend : public Backend {

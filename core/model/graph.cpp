@@ -4,21 +4,27 @@
 
 namespace edgerun {
 
-std::vector<float> forward(const Model& model, Executor& ex, KVCache& kv, const int32_t* tokens, int n, int pos0,
-                           bool all_logits) {
+std::vector<float> forward(const Model& model, Executor& ex, KVCache& kv, ForwardScratch& sc, const int32_t* tokens,
+                           int n, int pos0, bool all_logits) {
   const HParams& hp = model.hparams();
   const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff;
   std::vector<int32_t> pos(n);
   for (int t = 0; t < n; ++t) pos[t] = pos0 + t;
 
-  auto x = ex.alloc(n * E);       // the residual stream
-  auto h = ex.alloc(n * E);       // normalised input of a sub-block
-  auto q = ex.alloc(n * Q);
-  auto k = ex.alloc(n * KV);
-  auto v = ex.alloc(n * KV);
-  auto att = ex.alloc(n * Q);
-  auto gate = ex.alloc(n * F);
-  auto up = ex.alloc(n * F);
+  if (sc.capacity < n) {  // grown only when a longer batch comes
+    sc.x = ex.alloc(n * E);      // the residual stream
+    sc.h = ex.alloc(n * E);      // normalised input of a sub-block
+    sc.q = ex.alloc(n * Q);
+    sc.k = ex.alloc(n * KV);
+    sc.v = ex.alloc(n * KV);
+    sc.att = ex.alloc(n * Q);
+    sc.gate = ex.alloc(n * F);
+    sc.up = ex.alloc(n * F);
+    sc.logits.reset();
+    sc.capacity = n;
+  }
+  Buffer *x = sc.x.get(), *h = sc.h.get(), *q = sc.q.get(), *k = sc.k.get(), *v = sc.v.get(), *att = sc.att.get(),
+         *gate = sc.gate.get(), *up = sc.up.get();
 
   AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
 
@@ -53,7 +59,9 @@ std::vector<float> forward(const Model& model, Executor& ex, KVCache& kv, const 
     rows = 1;
   }
   ex.rms_norm(*x, *model.weight(W::OutputNorm), rows, E, hp.rms_eps, *h);
-  auto logits = ex.alloc(static_cast<int64_t>(rows) * hp.n_vocab);
+  if (!sc.logits || sc.logits->size < static_cast<int64_t>(rows) * hp.n_vocab)
+    sc.logits = ex.alloc(static_cast<int64_t>(rows) * hp.n_vocab);
+  Buffer* logits = sc.logits.get();
   ex.matmul(model.output_head(), nullptr, *h, rows, *logits);
   std::vector<float> out(static_cast<size_t>(rows) * hp.n_vocab);
   ex.read(*logits, out.data(), static_cast<int64_t>(out.size()));

@@ -60,7 +60,7 @@ std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_lo
   for (size_t i = 0; i < tokens.size(); i += n_batch_) {
     const int n = static_cast<int>(std::min<size_t>(n_batch_, tokens.size() - i));
     const bool last = i + n == tokens.size();
-    auto logits = forward(model_, *exec_, *kv_, tokens.data() + i, n, n_past_, all_logits);
+    auto logits = forward(model_, *exec_, *kv_, scratch_, tokens.data() + i, n, n_past_, all_logits);
     n_past_ += n;
     if (all_logits || last) out.insert(out.end(), logits.begin(), logits.end());
   }

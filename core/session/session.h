@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "model/graph.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
 
@@ -60,6 +61,7 @@ class Session {
   int n_past_ = 0;
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<KVCache> kv_;
+  ForwardScratch scratch_;
 };
 
 // Physical cores (performance cores on hybrid CPUs when they can be told apart).
