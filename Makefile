@@ -9,7 +9,8 @@ PROMPT     ?= Once upon a time
 
 # Debian 12 packages the build needs.
 PACKAGES := cmake g++ make pkg-config libicu-dev nlohmann-json3-dev libcli11-dev catch2 \
-            libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev
+            libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev \
+            libvulkan-dev glslc mesa-vulkan-drivers
 
 # The arm64 test build: a cross compiler, the arm64 -dev packages (Debian
 # multiarch) and qemu-user to run the suite.
@@ -61,7 +62,7 @@ deps-arm64: deps
 test-arm64: deps-arm64
 	cmake -S . -B $(ARM_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 \
 	  -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ \
-	  -DCMAKE_LIBRARY_ARCHITECTURE=aarch64-linux-gnu -DEDGERUN_BLAS=OFF -DEDGERUN_ONEDNN=OFF \
+	  -DCMAKE_LIBRARY_ARCHITECTURE=aarch64-linux-gnu -DEDGERUN_BLAS=OFF -DEDGERUN_ONEDNN=OFF -DEDGERUN_VULKAN=OFF \
 	  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;-cpu;max"
 	cmake --build $(ARM_BUILD) -j$(JOBS)
 	cd $(ARM_BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -108,6 +108,8 @@ class Executor {
   virtual void copy(const Buffer& src, int64_t src_off, Buffer& dst, int64_t dst_off, int64_t n) = 0;
   // Waits for queued work and copies n floats out to host memory.
   virtual void read(const Buffer& b, float* dst, int64_t n) = 0;
+  // Copies n floats from host memory into b (hands activations between backends).
+  virtual void write(Buffer& b, const float* src, int64_t n) = 0;
 };
 
 struct ExecutorOptions {
@@ -119,6 +121,10 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // The device it computes on, for messages ("" for the host CPU).
+  virtual std::string device_name() const { return ""; }
+  // A GPU backend: layers can be split between it and a cpu backend (--gpu-layers).
+  virtual bool is_gpu() const { return false; }
   virtual bool supports(DType t) const = 0;
   // Makes a weight resident. May keep a pointer to desc.data (zero-copy).
   virtual std::unique_ptr<Weight> upload(const TensorDesc& desc) = 0;

@@ -10,24 +10,34 @@
 #ifdef EDGERUN_WITH_ONEDNN
 #include "onednn/onednn_backend.h"
 #endif
+#ifdef EDGERUN_WITH_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 
 namespace edgerun {
 
 const std::vector<BackendInfo>& registered_backends() {
   static const std::vector<BackendInfo> list = {
-      {"cpu", "Highway SIMD kernels (int8 dot products), every op", [] { return make_cpu_backend(); }},
+      {"cpu", "Highway SIMD kernels (int8 dot products), every op",
+       [](const BackendOptions&, bool) { return make_cpu_backend(); }, nullptr},
 #ifdef EDGERUN_WITH_ONEDNN
       {"onednn", "oneDNN matmul (f32; bf16 with EDGERUN_ONEDNN_TYPE=bf16) for prompt batches where it pays; cpu for the rest",
-       [] { return make_onednn_backend(); }},
+       [](const BackendOptions&, bool) { return make_onednn_backend(); }, nullptr},
 #endif
 #ifdef EDGERUN_WITH_BLAS
-      {"blas", "OpenBLAS sgemm for prompt batches where it pays; cpu for the rest", [] { return make_blas_backend(); }},
+      {"blas", "OpenBLAS sgemm for prompt batches where it pays; cpu for the rest",
+       [](const BackendOptions&, bool) { return make_blas_backend(); }, nullptr},
+#endif
+#ifdef EDGERUN_WITH_VULKAN
+      {"vulkan", "Vulkan compute shaders: the whole forward pass on a GPU (--device, --gpu-layers)",
+       [](const BackendOptions& o, bool automatic) { return make_vulkan_backend(VulkanOptions{o.device, automatic}); },
+       [] { return vulkan_candidate_exists(); }},
 #endif
   };
   return list;
 }
 
-std::string auto_backend_name() {
+std::string auto_cpu_backend_name() {
   // The rule (docs/BACKENDS.md, measured there): onednn where it is compiled
   // in — it generates with the cpu kernels and runs prompts through oneDNN's
   // f32 GEMM, faster than both the int8 kernels and OpenBLAS on prompts —
@@ -37,14 +47,23 @@ std::string auto_backend_name() {
   return "cpu";
 }
 
-std::unique_ptr<Backend> create_backend(const std::string& name) {
+std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opts) {
   const std::string wanted = name.empty() ? "auto" : name;
   if (wanted == "auto") {
-    const std::string pick = auto_backend_name();
+    const std::string pick = auto_cpu_backend_name();
+    // No GPU: quietly the cpu. A GPU that fails its self-test or is slower: said so.
+    for (const auto& b : registered_backends()) {
+      if (!b.gpu_present || !b.gpu_present()) continue;
+      try {
+        return b.create(opts, true);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "edgerun: not using %s (%s); using %s\n", b.name.c_str(), e.what(), pick.c_str());
+      }
+    }
     for (const auto& b : registered_backends()) {
       if (b.name != pick) continue;
       try {
-        return b.create();
+        return b.create(opts, true);
       } catch (const Error& e) {
         std::fprintf(stderr, "edgerun: backend %s cannot start (%s); using cpu\n", pick.c_str(), e.what());
       }
@@ -53,7 +72,7 @@ std::unique_ptr<Backend> create_backend(const std::string& name) {
   }
   std::string names;
   for (const auto& b : registered_backends()) {
-    if (b.name == wanted) return b.create();  // an explicit choice that cannot start is an error
+    if (b.name == wanted) return b.create(opts, false);  // an explicit choice that cannot start is an error
     names += (names.empty() ? "" : ", ") + b.name;
   }
   fail("--backend", "unknown backend '" + wanted + "' (available here: auto, " + names + ")");

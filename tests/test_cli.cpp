@@ -93,7 +93,7 @@ TEST_CASE("-t and -tb set generation and prompt threads", "[cli]") {
 TEST_CASE("EDGERUN_BACKEND picks the backend", "[cli]") {
   auto r = test::run_cli("run -m " + kStories + " -p hi -n 2 -v");
   CHECK(r.code == 0);
-  CHECK_THAT(r.out, Catch::Contains("backend " + edgerun::auto_backend_name()));
+  CHECK_THAT(r.out, Catch::Contains("backend " + edgerun::auto_cpu_backend_name()));
   r = test::run_cli("run -m " + kStories + " -p hi -n 2 -v", "EDGERUN_BACKEND=cpu");
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("backend cpu,"));

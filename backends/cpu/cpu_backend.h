@@ -271,6 +271,7 @@ class CpuExecutor : public Executor {
   }
 
   void read(const Buffer& b, float* dst, int64_t n) override { std::copy_n(f(b), n, dst); }
+  void write(Buffer& b, const float* src, int64_t n) override { std::copy_n(src, n, f(b)); }
 
  protected:
   ThreadPool pool_;

@@ -4,67 +4,88 @@
 
 namespace edgerun {
 
-std::vector<float> forward(const Model& model, Executor& ex, KVCache& kv, ForwardScratch& sc, const int32_t* tokens,
-                           int n, int pos0, bool all_logits) {
-  const HParams& hp = model.hparams();
+namespace {
+void ensure_capacity(const HParams& hp, Executor& ex, ForwardScratch& sc, int n) {
+  if (sc.capacity >= n) return;  // grown only when a longer batch comes
   const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff;
+  sc.x = ex.alloc(n * E);  // the residual stream
+  sc.h = ex.alloc(n * E);  // normalised input of a sub-block
+  sc.q = ex.alloc(n * Q);
+  sc.k = ex.alloc(n * KV);
+  sc.v = ex.alloc(n * KV);
+  sc.att = ex.alloc(n * Q);
+  sc.gate = ex.alloc(n * F);
+  sc.up = ex.alloc(n * F);
+  sc.logits.reset();
+  sc.capacity = n;
+}
+}  // namespace
+
+std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* tokens, int n, int pos0,
+                           bool all_logits) {
+  const HParams& hp = model.hparams();
+  const int64_t E = hp.n_embd;
   std::vector<int32_t> pos(n);
   for (int t = 0; t < n; ++t) pos[t] = pos0 + t;
-
-  if (sc.capacity < n) {  // grown only when a longer batch comes
-    sc.x = ex.alloc(n * E);      // the residual stream
-    sc.h = ex.alloc(n * E);      // normalised input of a sub-block
-    sc.q = ex.alloc(n * Q);
-    sc.k = ex.alloc(n * KV);
-    sc.v = ex.alloc(n * KV);
-    sc.att = ex.alloc(n * Q);
-    sc.gate = ex.alloc(n * F);
-    sc.up = ex.alloc(n * F);
-    sc.logits.reset();
-    sc.capacity = n;
-  }
-  Buffer *x = sc.x.get(), *h = sc.h.get(), *q = sc.q.get(), *k = sc.k.get(), *v = sc.v.get(), *att = sc.att.get(),
-         *gate = sc.gate.get(), *up = sc.up.get();
-
   AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
 
-  ex.get_rows(*model.weight(W::TokEmbd), tokens, n, *x);
-  for (int l = 0; l < hp.n_layer; ++l) {
-    ex.rms_norm(*x, *model.weight(W::AttnNorm, l), n, E, hp.rms_eps, *h);
-    ex.matmul(*model.weight(W::Wq, l), model.weight(W::Bq, l), *h, n, *q);
-    ex.matmul(*model.weight(W::Wk, l), model.weight(W::Bk, l), *h, n, *k);
-    ex.matmul(*model.weight(W::Wv, l), model.weight(W::Bv, l), *h, n, *v);
-    if (const Weight* qn = model.weight(W::QNorm, l)) {
-      ex.rms_norm(*q, *qn, n * hp.n_head, hp.head_dim, hp.rms_eps, *q);
-      ex.rms_norm(*k, *model.weight(W::KNorm, l), n * hp.n_head_kv, hp.head_dim, hp.rms_eps, *k);
-    }
-    ex.rope(*q, n, hp.n_head, hp.head_dim, model.rope(), pos.data());
-    ex.rope(*k, n, hp.n_head_kv, hp.head_dim, model.rope(), pos.data());
-    ex.attention(*q, *k, *v, kv, l, pos0, n, shape, *att);
-    ex.matmul(*model.weight(W::Wo, l), nullptr, *att, n, *h);
-    ex.add(*x, *h, n * E);
+  // Layers may be split between backends (--gpu-layers): the residual stream
+  // moves when the next layer lives elsewhere.
+  int cur = model.layer_backend(0);
+  ensure_capacity(hp, *st.ex[cur], st.scratch[cur], n);
+  auto move_to = [&](int b) {
+    if (b == cur) return;
+    ensure_capacity(hp, *st.ex[b], st.scratch[b], n);
+    st.handoff.resize(static_cast<size_t>(n) * E);
+    st.ex[cur]->read(*st.scratch[cur].x, st.handoff.data(), n * E);
+    st.ex[b]->write(*st.scratch[b].x, st.handoff.data(), n * E);
+    cur = b;
+  };
 
-    ex.rms_norm(*x, *model.weight(W::FfnNorm, l), n, E, hp.rms_eps, *h);
-    ex.matmul(*model.weight(W::Gate, l), nullptr, *h, n, *gate);
-    ex.matmul(*model.weight(W::Up, l), nullptr, *h, n, *up);
-    ex.swiglu(*gate, *up, n * F, *gate);
-    ex.matmul(*model.weight(W::Down, l), nullptr, *gate, n, *h);
-    ex.add(*x, *h, n * E);
+  st.ex[cur]->get_rows(model.embedding(), tokens, n, *st.scratch[cur].x);
+  for (int l = 0; l < hp.n_layer; ++l) {
+    move_to(model.layer_backend(l));
+    Executor& ex = *st.ex[cur];
+    ForwardScratch& sc = st.scratch[cur];
+    Buffer &x = *sc.x, &h = *sc.h, &q = *sc.q, &k = *sc.k, &v = *sc.v, &att = *sc.att, &gate = *sc.gate, &up = *sc.up;
+
+    ex.rms_norm(x, *model.weight(W::AttnNorm, l), n, E, hp.rms_eps, h);
+    ex.matmul(*model.weight(W::Wq, l), model.weight(W::Bq, l), h, n, q);
+    ex.matmul(*model.weight(W::Wk, l), model.weight(W::Bk, l), h, n, k);
+    ex.matmul(*model.weight(W::Wv, l), model.weight(W::Bv, l), h, n, v);
+    if (const Weight* qn = model.weight(W::QNorm, l)) {
+      ex.rms_norm(q, *qn, n * hp.n_head, hp.head_dim, hp.rms_eps, q);
+      ex.rms_norm(k, *model.weight(W::KNorm, l), n * hp.n_head_kv, hp.head_dim, hp.rms_eps, k);
+    }
+    ex.rope(q, n, hp.n_head, hp.head_dim, model.rope(), pos.data());
+    ex.rope(k, n, hp.n_head_kv, hp.head_dim, model.rope(), pos.data());
+    ex.attention(q, k, v, *st.kv[cur], model.layer_slot(l), pos0, n, shape, att);
+    ex.matmul(*model.weight(W::Wo, l), nullptr, att, n, h);
+    ex.add(x, h, n * E);
+
+    ex.rms_norm(x, *model.weight(W::FfnNorm, l), n, E, hp.rms_eps, h);
+    ex.matmul(*model.weight(W::Gate, l), nullptr, h, n, gate);
+    ex.matmul(*model.weight(W::Up, l), nullptr, h, n, up);
+    ex.swiglu(gate, up, n * hp.n_ff, gate);
+    ex.matmul(*model.weight(W::Down, l), nullptr, gate, n, h);
+    ex.add(x, h, n * E);
   }
+  move_to(model.head_backend());
+  Executor& ex = *st.ex[cur];
+  ForwardScratch& sc = st.scratch[cur];
 
   // Only the rows whose logits are wanted go through the (large) output head.
   int rows = n;
   if (!all_logits && n > 1) {
-    ex.copy(*x, (n - 1) * E, *x, 0, E);
+    ex.copy(*sc.x, (n - 1) * E, *sc.x, 0, E);
     rows = 1;
   }
-  ex.rms_norm(*x, *model.weight(W::OutputNorm), rows, E, hp.rms_eps, *h);
+  ex.rms_norm(*sc.x, *model.weight(W::OutputNorm), rows, E, hp.rms_eps, *sc.h);
   if (!sc.logits || sc.logits->size < static_cast<int64_t>(rows) * hp.n_vocab)
     sc.logits = ex.alloc(static_cast<int64_t>(rows) * hp.n_vocab);
-  Buffer* logits = sc.logits.get();
-  ex.matmul(model.output_head(), nullptr, *h, rows, *logits);
+  ex.matmul(model.output_head(), nullptr, *sc.h, rows, *sc.logits);
   std::vector<float> out(static_cast<size_t>(rows) * hp.n_vocab);
-  ex.read(*logits, out.data(), static_cast<int64_t>(out.size()));
+  ex.read(*sc.logits, out.data(), static_cast<int64_t>(out.size()));
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <map>
 
 #include "common/error.h"
@@ -25,7 +26,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     fail(path, "tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) + " tokens but the embedding has only " +
                    std::to_string(m->hp_.n_vocab) + " rows");
   m->tokenizer_->pad_to(m->hp_.n_vocab);
-  m->backend_ = create_backend(opts.backend);
+  m->place_layers(opts);
   m->bind_weights();
   return m;
 }
@@ -77,6 +78,47 @@ static std::string slot_name(const char* pattern, int layer) {
   return s;
 }
 
+void Model::place_layers(const LoadOptions& opts) {
+  auto primary = create_backend(opts.backend, BackendOptions{opts.device});
+  const int n = hp_.n_layer;
+  int on_gpu = n;
+  if (primary->is_gpu()) {
+    if (opts.gpu_layers < -1) fail("--gpu-layers", "must be -1 (all) or a count of layers");
+    on_gpu = opts.gpu_layers < 0 ? n : std::min(opts.gpu_layers, n);
+  }
+  if (on_gpu == n) {
+    backends_.push_back(std::move(primary));
+    layer_backend_.assign(n, 0);
+  } else {
+    // llama.cpp's split: the first layers on the cpu, the last ones (and the head) on the GPU.
+    backends_.push_back(create_backend(auto_cpu_backend_name()));
+    if (on_gpu > 0) backends_.push_back(std::move(primary));
+    layer_backend_.assign(n, 0);
+    for (int l = n - on_gpu; l < n; ++l) layer_backend_[l] = 1;
+  }
+  std::vector<int> count(backends_.size(), 0);
+  layer_slot_.resize(n);
+  for (int l = 0; l < n; ++l) layer_slot_[l] = count[layer_backend_[l]]++;
+}
+
+int Model::layers_on(int b) const {
+  int c = 0;
+  for (int x : layer_backend_) c += x == b;
+  return c;
+}
+
+std::string Model::backend_summary() const {
+  std::string s;
+  for (int b = n_backends() - 1; b >= 0; --b) {
+    if (!s.empty()) s += " + ";
+    s += backends_[b]->name();
+    const std::string dev = backends_[b]->device_name();
+    if (!dev.empty()) s += " on " + dev;
+    if (n_backends() > 1) s += " (" + std::to_string(layers_on(b)) + "/" + std::to_string(hp_.n_layer) + " layers)";
+  }
+  return s;
+}
+
 void Model::bind_weights() {
   const auto& slots = tensor_slots();
   if (slots.size() != static_cast<size_t>(W::Count)) fail("", "internal: tensor slot table and W enum disagree");
@@ -104,9 +146,13 @@ void Model::bind_weights() {
         fail(path_, "tensor '" + name + "' has shape " + shape_str(t->shape) + " but the hyper-parameters need " +
                         shape_str(expect));
       TensorDesc d{name, t->type, rows, cols, t->data};
-      auto w = backend_->upload(d);
+      // Globals: the embedding with the first layer, the rest with the head.
+      const int b = slot.per_layer ? layer_backend_[layer] : si == static_cast<size_t>(W::TokEmbd) ? layer_backend_[0] : head_backend();
+      auto w = backends_[b]->upload(d);
       weight_bytes_ += t->nbytes;
       (slot.per_layer ? layers_[layer][si] : globals_[si]) = std::move(w);
+      if (si == static_cast<size_t>(W::TokEmbd) && head_backend() != b && !source_->find_tensor("output.weight"))
+        tied_head_ = backends_[head_backend()]->upload(d);
     }
   }
 
@@ -141,6 +187,7 @@ const Weight* Model::weight(W slot, int layer) const {
 }
 
 const Weight& Model::output_head() const {
+  if (tied_head_) return *tied_head_;
   const Weight* out = weight(W::Output);
   return out ? *out : *weight(W::TokEmbd);
 }

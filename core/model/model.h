@@ -24,6 +24,8 @@ enum class W {
 
 struct LoadOptions {
   std::string backend = "auto";
+  int device = -1;      // GPU backends: the device index (edgerun info --backends); -1 = their default
+  int gpu_layers = -1;  // GPU backends: the last N layers (and the head) on the GPU, the rest on the cpu; -1 = all
 };
 
 class Model {
@@ -37,11 +39,25 @@ class Model {
   const ArchSpec& arch() const { return *arch_; }
   const RopeParams& rope() const { return rope_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
-  Backend& backend() const { return *backend_; }
+  // The backend chosen (the GPU one when layers are split).
+  Backend& backend() const { return *backends_.back(); }
+  // "vulkan (NVIDIA ..., 28/28 layers)", "cpu": what computes, for messages.
+  std::string backend_summary() const;
+
+  // Where the weights live: the backends, the one of each layer, and each
+  // layer's index among those on its backend (its KV cache slot there).
+  int n_backends() const { return static_cast<int>(backends_.size()); }
+  Backend& backend(int i) const { return *backends_[i]; }
+  int layer_backend(int layer) const { return layer_backend_[layer]; }
+  int layer_slot(int layer) const { return layer_slot_[layer]; }
+  int layers_on(int backend) const;
+  int head_backend() const { return layer_backend_.back(); }
 
   // A weight, or nullptr for an absent optional one. layer -1 for globals.
   const Weight* weight(W slot, int layer = -1) const;
-  // The output head (the token embedding when the two are tied).
+  // The token embedding (on the first layer's backend) and the output head
+  // (on the last layer's: the token embedding again when the two are tied).
+  const Weight& embedding() const { return *weight(W::TokEmbd); }
   const Weight& output_head() const;
 
   size_t weight_bytes() const { return weight_bytes_; }
@@ -52,6 +68,7 @@ class Model {
  private:
   Model() = default;
   void read_hparams();
+  void place_layers(const LoadOptions& opts);
   void bind_weights();
 
   std::string path_;
@@ -60,9 +77,11 @@ class Model {
   HParams hp_;
   RopeParams rope_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<Backend> backend_;
+  std::vector<std::unique_ptr<Backend>> backends_;  // the cpu first when layers are split
+  std::vector<int> layer_backend_, layer_slot_;
   std::vector<std::unique_ptr<Weight>> globals_;              // indexed by W
   std::vector<std::vector<std::unique_ptr<Weight>>> layers_;  // [layer][W]
+  std::unique_ptr<Weight> tied_head_;  // the embedding on the head's backend, when that is another one
   size_t weight_bytes_ = 0;
 };
 

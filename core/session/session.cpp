@@ -41,8 +41,11 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
   ExecutorOptions eo;
   eo.n_threads = opts.n_threads > 0 ? opts.n_threads : default_thread_count();
   eo.n_threads_batch = opts.n_threads_batch > 0 ? opts.n_threads_batch : eo.n_threads;
-  exec_ = model.backend().make_executor(eo);
-  kv_ = exec_->alloc_kv(model.hparams().n_layer, n_ctx_, model.hparams().kv_dim(), opts.kv_type);
+  for (int b = 0; b < model.n_backends(); ++b) {
+    state_.ex.push_back(model.backend(b).make_executor(eo));
+    state_.kv.push_back(state_.ex[b]->alloc_kv(model.layers_on(b), n_ctx_, model.hparams().kv_dim(), opts.kv_type));
+  }
+  state_.scratch.resize(model.n_backends());
 }
 
 Session::~Session() = default;
@@ -60,7 +63,7 @@ std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_lo
   for (size_t i = 0; i < tokens.size(); i += n_batch_) {
     const int n = static_cast<int>(std::min<size_t>(n_batch_, tokens.size() - i));
     const bool last = i + n == tokens.size();
-    auto logits = forward(model_, *exec_, *kv_, scratch_, tokens.data() + i, n, n_past_, all_logits);
+    auto logits = forward(model_, state_, tokens.data() + i, n, n_past_, all_logits);
     n_past_ += n;
     if (all_logits || last) out.insert(out.end(), logits.begin(), logits.end());
   }

@@ -59,9 +59,7 @@ class Session {
   int n_ctx_;
   int n_batch_;
   int n_past_ = 0;
-  std::unique_ptr<Executor> exec_;
-  std::unique_ptr<KVCache> kv_;
-  ForwardScratch scratch_;
+  ForwardState state_;
 };
 
 // Physical cores (performance cores on hybrid CPUs when they can be told apart).

@@ -22,6 +22,7 @@ struct BenchOptions {
   int n_prompt = 512, n_gen = 128, reps = 5;
   std::string kv_type = "f32";
   std::string backend = "auto";
+  int device = -1, gpu_layers = -1;
   bool json = false;
   bool tokenize = false;
   bool quant = false;
@@ -147,8 +148,7 @@ void bench_quant(const BenchOptions& o) {
 
 // One backend's rows of the table (or JSON objects).
 void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::json& results) {
-  LoadOptions lo;
-  lo.backend = backend;
+  LoadOptions lo{backend, o.device, o.gpu_layers};
   auto model = load_model(o.model, lo);
   if (!model) throw Error(model.message());
   const Model& m = **model;
@@ -236,6 +236,8 @@ void add_bench(CLI::App& app) {
   sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));
   sub->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
   sub->add_option("--backend", o->backend, "backend, or several: cpu,blas,onednn (a row each)")->envname("EDGERUN_BACKEND");
+  sub->add_option("--device", o->device, "GPU backends: device index")->check(CLI::Range(0, 1000));
+  sub->add_option("--gpu-layers", o->gpu_layers, "GPU backends: layers on the GPU (also -ngl; default all)")->check(CLI::Range(0, 100000));
   sub->add_flag("--json", o->json, "print a JSON array (llama-bench's keys)");
   sub->callback([o] {
     if (!o->tokenizer_json.empty() || o->tokenize) return bench_tokenizer(*o);

@@ -7,6 +7,9 @@
 #include "cpu/kernels.h"
 #include "registry.h"
 #include "model/source.h"
+#ifdef EDGERUN_WITH_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 
 namespace edgerun::cli {
 
@@ -18,15 +21,20 @@ struct InfoOptions {
 };
 
 void list_backends() {
-  std::printf("backends compiled in (auto picks %s):\n", auto_backend_name().c_str());
+  std::printf("backends compiled in (auto: a GPU backend where a GPU passes its self-test and beats the cpu, else %s):\n",
+              auto_cpu_backend_name().c_str());
   for (const auto& b : registered_backends()) {
     std::string status = "usable";
     try {
-      b.create();
+      b.create(BackendOptions{}, false);
     } catch (const std::exception& e) {
       status = std::string("not usable: ") + e.what();
     }
     std::printf("  %-8s %s\n           %s\n", b.name.c_str(), status.c_str(), b.description.c_str());
+#ifdef EDGERUN_WITH_VULKAN
+    if (b.name == "vulkan")
+      for (const auto& line : vulkan_device_lines()) std::printf("           %s\n", line.c_str());
+#endif
   }
   std::printf("SIMD target of the cpu kernels: %s\n", cpu::best_kernels().target);
 }

@@ -37,9 +37,7 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 
 void run(const LogitsOptions& o) {
   const std::vector<int32_t> ids = parse_ids(o.tokens);
-  LoadOptions lo;
-  lo.backend = o.eval.backend;
-  auto model = load_model(o.eval.model, lo);
+  auto model = load_model(o.eval.model, o.eval.load());
   if (!model) throw Error(model.message());
   auto session = new_session(**model, o.eval.session());
   if (!session) throw Error(session.message());

@@ -30,16 +30,14 @@ void run(const RunOptions& o) {
   std::fprintf(stderr, "edgerun: weights %s (mapped) + KV cache %s (%d tokens, %s)\n",
                human_bytes(static_cast<double>(mem->weight_bytes)).c_str(),
                human_bytes(static_cast<double>(mem->kv_bytes)).c_str(), o.eval.ctx, o.eval.kv_type.c_str());
-  LoadOptions lo;
-  lo.backend = o.eval.backend;
-  auto model = load_model(o.eval.model, lo);
+  auto model = load_model(o.eval.model, o.eval.load());
   if (!model) throw Error(model.message());
   auto session = new_session(**model, o.eval.session());
   if (!session) throw Error(session.message());
   if (o.verbose) {
     const HParams& hp = (*model)->hparams();
     std::fprintf(stderr, "edgerun: %s, %d layers, backend %s, SIMD target %s, %d threads\n", hp.arch.c_str(), hp.n_layer,
-                 (*model)->backend().name().c_str(), cpu::best_kernels().target,
+                 (*model)->backend_summary().c_str(), cpu::best_kernels().target,
                  o.eval.threads > 0 ? o.eval.threads : default_thread_count());
     std::string types;
     for (const auto& [name, count] : (*model)->type_counts()) types += " " + name + " x" + std::to_string(count);

@@ -16,8 +16,11 @@ struct EvalOptions {
   int ctx = 4096;
   std::string kv_type = "f32";
   std::string backend = "auto";
+  int device = -1;
+  int gpu_layers = -1;
 
   void add_to(CLI::App& app);
+  LoadOptions load() const { return LoadOptions{backend, device, gpu_layers}; }
   KVType kv() const { return kv_type == "f16" ? KVType::F16 : KVType::F32; }
   SessionOptions session() const;
 };

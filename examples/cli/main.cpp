@@ -15,6 +15,9 @@ void EvalOptions::add_to(CLI::App& app) {
   app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
   app.add_option("--kv-type", kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--backend", backend, "backend: auto or a registered name")->envname("EDGERUN_BACKEND");
+  app.add_option("--device", device, "GPU backends: device index (edgerun info --backends)")->check(CLI::Range(0, 1000));
+  app.add_option("--gpu-layers", gpu_layers, "GPU backends: layers on the GPU, the last ones; the rest on the cpu (also -ngl; default all)")
+      ->check(CLI::Range(0, 100000));
 }
 
 SessionOptions EvalOptions::session() const {
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (auto& w : words) {
     if (w == "-tb") w = "--threads-batch";
+    if (w == "-ngl") w = "--gpu-layers";
     args.push_back(w.data());
   }
   try {

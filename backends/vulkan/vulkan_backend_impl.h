@@ -1,0 +1,33 @@
+// The Vulkan Backend class, shared by vulkan_backend.cpp and the self-test.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "vulkan_internal.h"
+
+namespace edgerun::vk {
+
+class VkBackend : public Backend {
+ public:
+  explicit VkBackend(int device);
+  ~VkBackend() override;
+  std::string name() const override { return "vulkan"; }
+  std::string device_name() const override;
+  bool is_gpu() const override { return true; }
+  bool supports(DType t) const override;
+  std::unique_ptr<Weight> upload(const TensorDesc& d) override;
+  std::unique_ptr<Executor> make_executor(const ExecutorOptions& o) override;
+  Context& context() { return *cx_; }
+
+ private:
+  std::unique_ptr<Context> cx_;
+  std::unique_ptr<WeightStore> store_;
+};
+
+// Throws Error naming the first op whose result differs from the cpu's.
+void self_test(VkBackend& be);
+// Throws Error when a bandwidth-bound product runs slower here than on the cpu.
+void check_faster_than_cpu(VkBackend& be);
+
+}  // namespace edgerun::vk
