@@ -1,10 +1,13 @@
 // The Vulkan backend against the cpu backend, on the device the suite finds:
 // EDGERUN_VULKAN_DEVICE, else a GPU, else the first device (Mesa's lavapipe
 // in CI, a real Vulkan device on the CPU). Tolerances (docs/BACKENDS.md):
-// f32 models 1e-4 of the largest logit and the same argmax everywhere; f16
-// and quantized models RMS < 0.02, max < 0.5, and the same argmax wherever
-// the cpu's top two logits are more than 0.1 apart (the cpu rounds
-// activations to 8 bits, the shaders keep them in f32).
+// f32 and f16 models 1e-4 of the largest logit and the same argmax everywhere;
+// quantized models RMS < 0.05, max < 0.5, and the same argmax wherever the
+// cpu's top two logits are more than 0.1 apart. Both sides round activations
+// to 8 bits before quantized products, so a last-bit difference upstream (a
+// sum in another order, the GPU's exp or division) can move one rounding by a
+// step; on these tiny random models that alone gives RMS 0.01-0.03 (f32 and
+// f16 models, which round nothing, agree to 1e-5).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -77,7 +80,7 @@ void check_close(const Agreement& a, bool exact_type) {
     CHECK(a.max_diff <= 1e-4 * a.max_logit);
   } else {
     CHECK(a.agree + a.near_ties == a.n);
-    CHECK(a.rms < 0.02);
+    CHECK(a.rms < 0.05);
     CHECK(a.max_diff < 0.5);
   }
 }
@@ -107,7 +110,7 @@ TEST_CASE("vulkan: every fixture model and type gives the cpu's argmax and close
       const Agreement a = compare(cpu, gpu, ref["n_vocab"]);
       INFO(model << " " << q << ": argmax " << a.agree << "/" << a.n << " (" << a.near_ties << " near-ties), max diff "
                  << a.max_diff << " (largest logit " << a.max_logit << "), rms " << a.rms);
-      check_close(a, q == "f32");
+      check_close(a, q == "f32" || q == "f16");
       if (q != "f16") {  // and against llama.cpp's own logits
         const auto lcpp = test::read_floats(dir + "/reference/model-" + q + ".logits.f32");
         const Agreement b = compare(lcpp, gpu, ref["n_vocab"]);

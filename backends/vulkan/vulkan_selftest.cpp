@@ -125,12 +125,14 @@ void self_test(VkBackend& be) {
     std::vector<float> got(NT * rows);
     gpu->matmul(*w, b.get(), *in, NT, *out);
     gpu->read(*out, got.data(), NT * rows);
-    compare(std::string("a ") + dtype_name(t) + " matrix product", got, ref, 1e-4);
+    // Quantized: a rare tie in the 8-bit rounding of one activation may fall the other way.
+    const double tol = is_quantized(t) ? 5e-4 : 1e-4;
+    compare(std::string("a ") + dtype_name(t) + " matrix product", got, ref, tol);
     gpu->matmul(*w, nullptr, *in, 1, *out);  // the single-token path
     gpu->read(*out, got.data(), rows);
     for (int64_t r = 0; r < rows; ++r) ref[r] -= bias[r];
     compare(std::string("a ") + dtype_name(t) + " matrix-vector product", {got.begin(), got.begin() + rows},
-            {ref.begin(), ref.begin() + rows}, 1e-4);
+            {ref.begin(), ref.begin() + rows}, tol);
     {  // the embedding lookup
       const int32_t ids[2] = {7, 31};
       std::vector<float> want(2 * cols);

@@ -8,6 +8,13 @@
 layout(binding = 0) readonly buffer In { float x[]; };
 layout(binding = 1) writeonly buffer Out { float y[]; };
 // u0 number of blocks
+
+// a / b correctly rounded, as on the cpu: Vulkan lets a division be off by
+// 2.5 ulp, and one ulp in the scale can move an 8-bit rounding.
+float div_rn(float a, float b) {
+  const float q = a / b;
+  return fma(fma(-q, b, a), 1.0 / b, q);
+}
 #ifdef Q8_K
 #define BLOCK 256
 #else
@@ -31,11 +38,11 @@ void main() {
     for (uint i = 0; i < BLOCK; ++i) y[yo + i] = 0.0;
     return;
   }
-  const float iscale = -127.0 / signed_max, d = 1.0 / iscale;
+  const float iscale = div_rn(-127.0, signed_max), d = div_rn(1.0, iscale);
   for (uint i = 0; i < BLOCK; ++i) y[yo + i] = min(127.0, roundEven(iscale * x[xo + i])) * d;
 #else
-  const float id = amax != 0.0 ? 127.0 / amax : 0.0;
-  const float d = unpackHalf2x16(packHalf2x16(vec2(amax / 127.0, 0.0))).x;
+  const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
+  const float d = unpackHalf2x16(packHalf2x16(vec2(div_rn(amax, 127.0), 0.0))).x;
   for (uint i = 0; i < BLOCK; ++i) y[yo + i] = roundEven(x[xo + i] * id) * d;
 #endif
 }
