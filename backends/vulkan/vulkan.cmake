@@ -29,7 +29,7 @@ if(EDGERUN_VULKAN)
   foreach(t F32 F16 Q8_0 Q4_0 Q4_K Q6_K)
     string(TOLOWER ${t} _tl)
     list(APPEND _variants "matvec_${_tl}|matvec.comp|-DTYPE_${t}" "matvec_${_tl}_sg|matvec.comp|-DTYPE_${t} -DUSE_SUBGROUPS"
-         "get_rows_${_tl}|get_rows.comp|-DTYPE_${t}")
+         "get_rows_${_tl}|get_rows.comp|-DTYPE_${t}" "matmul_${_tl}|matmul.comp|-DTYPE_${t}")
   endforeach()
 
   set(_spv_files "")

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/error.h"
@@ -280,6 +281,8 @@ void VkExecutor::rms_norm(const Buffer& x, const Weight& w, int n_rows, int dim,
 void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) {
   const VkWeight& w = vw(wt);
   const std::string shader = variant(std::string("matvec_") + shader_suffix(w.storage));
+  const std::string tiled_shader = std::string("matmul_") + shader_suffix(w.storage);
+  const bool tiled = n > 8 && w.cols % 32 == 0 && std::getenv("EDGERUN_VULKAN_NO_TILES") == nullptr;
   // Tokens in chunks whose activations fit one binding (only huge logit batches need more than one).
   const uint64_t widest = static_cast<uint64_t>(std::max(w.rows, w.cols)) * 4;
   const uint64_t room = (cx_.info.max_storage_range & ~uint64_t(3)) - cx_.binding_alignment;
@@ -295,7 +298,7 @@ void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, i
     Push rp;
     rp.u[0] = u32(total / block);
     dispatch_rows(act == DType::Q8_K ? "round_act_q8_k" : "round_act_q8_0", {arg(x, 0, total), arg(*rounded_, 0, total)},
-                  rp, ceil_div(total / block, kWG));
+                  rp, total / block);
     in = rounded_.get();
   }
   for (int t0 = 0; t0 < n; t0 += chunk) {
@@ -308,10 +311,12 @@ void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, i
       pc.u[3] = u32(p.row0);
       pc.u[4] = u32(w.rows);
       pc.u[5] = bias ? 1 : 0;
-      dispatch_rows(shader.c_str(),
-                    {{p.span}, arg(*in, uint64_t(t0) * w.cols, uint64_t(c) * w.cols),
-                     arg(out, uint64_t(t0) * w.rows, uint64_t(c) * w.rows), {bias_span}},
-                    pc, p.rows, u32(ceil_div(c, 8)));
+      const std::initializer_list<Arg> args = {{p.span}, arg(*in, uint64_t(t0) * w.cols, uint64_t(c) * w.cols),
+                                               arg(out, uint64_t(t0) * w.rows, uint64_t(c) * w.rows), {bias_span}};
+      if (tiled)  // prompts: 64 x 32 tiles through shared memory
+        dispatch(tiled_shader.c_str(), args, pc, u32(ceil_div(p.rows, 64)), u32(ceil_div(c, 32)), 1);
+      else
+        dispatch_rows(shader.c_str(), args, pc, p.rows, u32(ceil_div(c, 8)));
     }
   }
 }

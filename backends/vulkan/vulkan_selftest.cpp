@@ -92,9 +92,10 @@ void self_test(VkBackend& be) {
   Pair p{*gpu, *cpu, {}, {}};
 
   // Matrix-vector and matrix products of every shader type, against the
-  // float reference of the same (quantized) weights. 40 rows, 3 tokens.
-  const int64_t rows = 40, cols = 512;
-  const int NT = 3;
+  // float reference of the same (quantized) weights. 70 rows (more than one
+  // 64-row tile), 40 tokens (the tiled prompt shader), 3 and 1 (matvec).
+  const int64_t rows = 70, cols = 512;
+  const int NT = 40;
   const std::vector<float> x = rng.vec(NT * cols);
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
     const auto data = encode(t, rng.vec(rows * cols), rows, cols);
@@ -128,6 +129,10 @@ void self_test(VkBackend& be) {
     // Quantized: a rare tie in the 8-bit rounding of one activation may fall the other way.
     const double tol = is_quantized(t) ? 5e-4 : 1e-4;
     compare(std::string("a ") + dtype_name(t) + " matrix product", got, ref, tol);
+    gpu->matmul(*w, b.get(), *in, 3, *out);
+    gpu->read(*out, got.data(), 3 * rows);
+    compare(std::string("a ") + dtype_name(t) + " 3-token product", {got.begin(), got.begin() + 3 * rows},
+            {ref.begin(), ref.begin() + 3 * rows}, tol);
     gpu->matmul(*w, nullptr, *in, 1, *out);  // the single-token path
     gpu->read(*out, got.data(), rows);
     for (int64_t r = 0; r < rows; ++r) ref[r] -= bias[r];
