@@ -125,6 +125,8 @@ class Backend {
   virtual std::string device_name() const { return ""; }
   // A GPU backend: layers can be split between it and a cpu backend (--gpu-layers).
   virtual bool is_gpu() const { return false; }
+  // GPU backends: bytes of device memory a model may fill (0: unknown, or host memory).
+  virtual uint64_t memory_budget() const { return 0; }
   virtual bool supports(DType t) const = 0;
   // Makes a weight resident. May keep a pointer to desc.data (zero-copy).
   virtual std::unique_ptr<Weight> upload(const TensorDesc& desc) = 0;

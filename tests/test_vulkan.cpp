@@ -166,6 +166,26 @@ TEST_CASE("vulkan: --gpu-layers splits layers between the GPU and the cpu", "[vu
   CHECK((*none)->backend().name() == auto_cpu_backend_name());
 }
 
+TEST_CASE("vulkan: without --gpu-layers, as many layers as the device memory holds", "[vulkan]") {
+  const int dev = device();
+  const std::string path = test::fixtures() + "/models/tiny-llama/model-q8_0.gguf";
+  ::setenv("EDGERUN_VULKAN_MEMORY_BUDGET", "1048576", 1);  // 1 MiB: not even the reserve fits
+  auto none = load_model(path, LoadOptions{"vulkan", dev});
+  ::setenv("EDGERUN_VULKAN_MEMORY_BUDGET", "1099511627776", 1);
+  auto all = load_model(path, LoadOptions{"vulkan", dev});
+  ::unsetenv("EDGERUN_VULKAN_MEMORY_BUDGET");
+  REQUIRE(none.ok());
+  REQUIRE(all.ok());
+  CHECK((*none)->n_backends() == 1);
+  CHECK((*none)->backend().name() == auto_cpu_backend_name());
+  CHECK((*all)->n_backends() == 1);
+  CHECK((*all)->backend().name() == "vulkan");
+  auto r = test::run_cli("run -m '" + path + "' -p hi -n 2 --backend vulkan --device " + std::to_string(dev) + " -v",
+                         "EDGERUN_VULKAN_MEMORY_BUDGET=1048576");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("0 of ") && Catch::Contains("layers fit on"));
+}
+
 TEST_CASE("vulkan: no device or no driver: auto quietly uses the cpu, --backend vulkan is an error", "[vulkan]") {
   const std::string no_driver = "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json EDGERUN_VULKAN_DEVICE=";
   auto r = test::run_cli("run -m '" + test::stories_gguf() + "' -p hi -n 2 --backend vulkan", no_driver);

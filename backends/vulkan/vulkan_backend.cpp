@@ -68,6 +68,13 @@ VkBackend::~VkBackend() {
   cx_.reset();
 }
 
+uint64_t VkBackend::memory_budget() const {
+  // The device-local memory, less a tenth for the driver and other programs;
+  // EDGERUN_VULKAN_MEMORY_BUDGET (bytes) overrides it, to try out smaller devices.
+  if (const char* e = std::getenv("EDGERUN_VULKAN_MEMORY_BUDGET"); e && *e) return std::strtoull(e, nullptr, 10);
+  return cx_->info.device_local_bytes / 10 * 9;
+}
+
 std::string VkBackend::device_name() const { return cx_->info.name + " (" + cx_->info.type + ")"; }
 
 bool VkBackend::supports(DType t) const {

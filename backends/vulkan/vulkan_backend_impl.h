@@ -15,6 +15,7 @@ class VkBackend : public Backend {
   std::string name() const override { return "vulkan"; }
   std::string device_name() const override;
   bool is_gpu() const override { return true; }
+  uint64_t memory_budget() const override;
   bool supports(DType t) const override;
   std::unique_ptr<Weight> upload(const TensorDesc& d) override;
   std::unique_ptr<Executor> make_executor(const ExecutorOptions& o) override;

@@ -84,7 +84,7 @@ void Model::place_layers(const LoadOptions& opts) {
   int on_gpu = n;
   if (primary->is_gpu()) {
     if (opts.gpu_layers < -1) fail("--gpu-layers", "must be -1 (all) or a count of layers");
-    on_gpu = opts.gpu_layers < 0 ? n : std::min(opts.gpu_layers, n);
+    on_gpu = opts.gpu_layers < 0 ? layers_that_fit(*primary) : std::min(opts.gpu_layers, n);
   }
   if (on_gpu == n) {
     backends_.push_back(std::move(primary));
@@ -99,6 +99,31 @@ void Model::place_layers(const LoadOptions& opts) {
   std::vector<int> count(backends_.size(), 0);
   layer_slot_.resize(n);
   for (int l = 0; l < n; ++l) layer_slot_[l] = count[layer_backend_[l]]++;
+}
+
+int Model::layers_that_fit(const Backend& gpu) const {
+  // Like ollama: as many of the last layers as the device's memory holds,
+  // with the globals (embedding, head), a 4096-token f32 KV cache per layer
+  // and 512 MiB for activations and staging. Weights of types the GPU
+  // dequantizes on upload take more than counted here.
+  const int n = hp_.n_layer;
+  const uint64_t budget = gpu.memory_budget();
+  if (budget == 0) return n;
+  std::vector<uint64_t> layer(n, 0);
+  uint64_t globals = 512ull << 20;
+  for (const auto& t : source_->tensors()) {
+    int l = -1;
+    if (std::sscanf(t.name.c_str(), "blk.%d.", &l) == 1 && l >= 0 && l < n) layer[l] += t.nbytes;
+    else globals += t.nbytes;
+  }
+  const uint64_t kv = 2ull * 4096 * hp_.kv_dim() * 4;
+  uint64_t used = globals;
+  int fit = 0;
+  for (int l = n - 1; l >= 0 && used + layer[l] + kv <= budget; --l, ++fit) used += layer[l] + kv;
+  if (fit < n)
+    std::fprintf(stderr, "edgerun: %d of %d layers fit on %s (%llu MiB); the others run on the cpu (--gpu-layers to choose)\n",
+                 fit, n, gpu.device_name().c_str(), static_cast<unsigned long long>(budget >> 20));
+  return fit;
 }
 
 int Model::layers_on(int b) const {

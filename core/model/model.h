@@ -25,7 +25,7 @@ enum class W {
 struct LoadOptions {
   std::string backend = "auto";
   int device = -1;      // GPU backends: the device index (edgerun info --backends); -1 = their default
-  int gpu_layers = -1;  // GPU backends: the last N layers (and the head) on the GPU, the rest on the cpu; -1 = all
+  int gpu_layers = -1;  // GPU backends: the last N layers (and the head) on the GPU, the rest on the cpu; -1 = as many as fit
 };
 
 class Model {
@@ -69,6 +69,7 @@ class Model {
   Model() = default;
   void read_hparams();
   void place_layers(const LoadOptions& opts);
+  int layers_that_fit(const Backend& gpu) const;
   void bind_weights();
 
   std::string path_;
