@@ -149,3 +149,36 @@ TEST_CASE("linear RoPE scaling interpolates positions", "[model]") {
   p.angles(4, scaled);
   for (int i = 0; i < 4; ++i) CHECK(scaled[i] == Approx(plain[i]).epsilon(1e-6));
 }
+
+TEST_CASE("the default thread count is the physical performance cores", "[model]") {
+  const std::string root = test::temp_path("sysfs");
+  auto cpu = [&](int c, int package, int core, int capacity) {
+    const std::string d = root + "/devices/system/cpu/cpu" + std::to_string(c);
+    REQUIRE(std::system(("mkdir -p '" + d + "/topology'").c_str()) == 0);
+    test::write_file(d + "/topology/physical_package_id", std::to_string(package) + "\n");
+    test::write_file(d + "/topology/core_id", std::to_string(core) + "\n");
+    if (capacity) test::write_file(d + "/cpu_capacity", std::to_string(capacity) + "\n");
+  };
+  auto reset = [&] { REQUIRE(std::system(("rm -rf '" + root + "'").c_str()) == 0); };
+  // Two cores with two hyper-threads each.
+  reset();
+  for (int c = 0; c < 4; ++c) cpu(c, 0, c / 2, 0);
+  CHECK(performance_core_count(root, 4) == 2);
+  // Intel hybrid: one P-core with two threads (cpu0-1), two E-cores.
+  reset();
+  cpu(0, 0, 0, 0), cpu(1, 0, 0, 0), cpu(2, 0, 8, 0), cpu(3, 0, 9, 0);
+  REQUIRE(std::system(("mkdir -p '" + root + "/devices/cpu_core'").c_str()) == 0);
+  test::write_file(root + "/devices/cpu_core/cpus", "0-1\n");
+  CHECK(performance_core_count(root, 4) == 1);
+  // big.LITTLE (Raspberry Pi-like parts have one kind: all count): 4 little, 4 big.
+  reset();
+  for (int c = 0; c < 8; ++c) cpu(c, 0, c, c < 4 ? 446 : 1024);
+  CHECK(performance_core_count(root, 8) == 4);
+  reset();
+  for (int c = 0; c < 4; ++c) cpu(c, 0, c, 1024);
+  CHECK(performance_core_count(root, 4) == 4);
+  // No topology: every logical CPU.
+  reset();
+  CHECK(performance_core_count(root, 6) == 6);
+  reset();
+}

@@ -1,9 +1,9 @@
 // The Vulkan backend against the cpu backend, on the device the suite finds:
 // EDGERUN_VULKAN_DEVICE, else a GPU, else the first device (Mesa's lavapipe
 // in CI, a real Vulkan device on the CPU). Tolerances (docs/BACKENDS.md):
-// f32 and f16 models 1e-4 of the largest logit and the same argmax everywhere;
-// quantized models RMS < 0.05, max < 0.5, and the same argmax wherever the
-// cpu's top two logits are more than 0.1 apart. Both sides round activations
+// the same argmax as the cpu at every position; f32 and f16 models within 1e-4
+// of the largest logit; quantized models RMS < 0.05, max < 0.5 (against
+// llama.cpp's references, its own near-ties excepted). Both sides round activations
 // to 8 bits before quantized products, so a last-bit difference upstream (a
 // sum in another order, the GPU's exp or division) can move one rounding by a
 // step; on these tiny random models that alone gives RMS 0.01-0.03 (f32 and
@@ -46,6 +46,7 @@ std::vector<float> logits(const std::string& path, const LoadOptions& lo, const 
 
 struct Agreement {
   int agree = 0, near_ties = 0, n = 0;
+  std::string margins;  // the cpu's top-two margins where the argmax differs
   double max_diff = 0, rms = 0, max_logit = 0;
 };
 
@@ -63,6 +64,7 @@ Agreement compare(const std::vector<float>& cpu, const std::vector<float>& gpu, 
     const bool same = best == argmax(&gpu[t * V], V);
     a.agree += same;
     if (!same && c[best] - second < 0.1f) ++a.near_ties;
+    if (!same) a.margins += " " + std::to_string(c[best] - second);
     for (int i = 0; i < V; ++i) {
       const double d = std::fabs(static_cast<double>(cpu[t * V + i]) - gpu[t * V + i]);
       a.max_diff = std::isnan(d) ? INFINITY : std::max(a.max_diff, d);
@@ -74,12 +76,15 @@ Agreement compare(const std::vector<float>& cpu, const std::vector<float>& gpu, 
   return a;
 }
 
-void check_close(const Agreement& a, bool exact_type) {
+// Against the cpu the argmax must agree at every position; against llama.cpp's
+// references (whose own near-ties the cpu does not reproduce either) near-ties
+// are allowed.
+void check_close(const Agreement& a, bool exact_type, bool allow_near_ties = false) {
+  INFO("argmax differs where the cpu's top two are apart by:" << a.margins);
+  CHECK(a.agree + (allow_near_ties ? a.near_ties : 0) == a.n);
   if (exact_type) {
-    CHECK(a.agree == a.n);
     CHECK(a.max_diff <= 1e-4 * a.max_logit);
   } else {
-    CHECK(a.agree + a.near_ties == a.n);
     CHECK(a.rms < 0.05);
     CHECK(a.max_diff < 0.5);
   }
@@ -116,12 +121,12 @@ TEST_CASE("vulkan: every fixture model and type gives the cpu's argmax and close
         const Agreement b = compare(lcpp, gpu, ref["n_vocab"]);
         INFO("vs llama.cpp: argmax " << b.agree << "/" << b.n << " (" << b.near_ties << " near-ties), max diff "
                                      << b.max_diff << ", rms " << b.rms);
-        check_close(b, q == "f32");
+        check_close(b, q == "f32", true);
       }
       if (q == "q4_k_m") {  // the f16 KV cache too
         const auto cpu16 = logits(path, LoadOptions{"cpu"}, ids, KVType::F16);
         const auto gpu16 = logits(path, LoadOptions{"vulkan", dev}, ids, KVType::F16);
-        check_close(compare(cpu16, gpu16, ref["n_vocab"]), false);
+        check_close(compare(cpu16, gpu16, ref["n_vocab"]), false, true);  // near-ties allowed here
       }
     }
     std::remove(f16.c_str());

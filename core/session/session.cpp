@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -17,18 +18,63 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-int default_thread_count() {
-  // Count distinct (package, core) pairs: hyper-threads share a core's units.
+namespace {
+// "0-3,8,10-11" -> {0,1,2,3,8,10,11}
+std::set<int> parse_cpu_list(const std::string& s) {
+  std::set<int> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t end = s.find(',', i);
+    if (end == std::string::npos) end = s.size();
+    const std::string part = s.substr(i, end - i);
+    int a = -1, b = -1;
+    if (std::sscanf(part.c_str(), "%d-%d", &a, &b) == 2) {
+      for (int c = a; c <= b && c - a < 4096; ++c) out.insert(c);
+    } else if (std::sscanf(part.c_str(), "%d", &a) == 1) {
+      out.insert(a);
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+template <typename T>
+bool read_value(const std::string& path, T* v) {
+  std::ifstream f(path);
+  return static_cast<bool>(f >> *v);
+}
+}  // namespace
+
+int performance_core_count(const std::string& sysfs, int n_cpu) {
+  const std::string cpu_dir = sysfs + "/devices/system/cpu/cpu";
+  // Which logical CPUs are performance cores: Intel hybrid parts list them in
+  // devices/cpu_core; ARM big.LITTLE gives the big ones the highest cpu_capacity.
+  std::set<int> big;
+  std::string list;
+  if (std::ifstream f(sysfs + "/devices/cpu_core/cpus"); f && std::getline(f, list)) big = parse_cpu_list(list);
+  if (big.empty()) {
+    int best = -1;
+    for (int c = 0; c < n_cpu; ++c) {
+      int cap = 0;
+      if (!read_value(cpu_dir + std::to_string(c) + "/cpu_capacity", &cap)) continue;
+      if (cap > best) best = cap, big.clear();
+      if (cap == best) big.insert(c);
+    }
+  }
+  // Distinct (package, core) pairs among them: hyper-threads share a core's units.
   std::set<std::pair<int, int>> cores;
-  const unsigned n_cpu = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned c = 0; c < n_cpu; ++c) {
-    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/topology/";
-    std::ifstream pk(base + "physical_package_id"), co(base + "core_id");
+  for (int c = 0; c < n_cpu; ++c) {
+    if (!big.empty() && !big.count(c)) continue;
     int p = -1, id = -1;
-    if (!(pk >> p) || !(co >> id)) return static_cast<int>(n_cpu);
+    const std::string topo = cpu_dir + std::to_string(c) + "/topology/";
+    if (!read_value(topo + "physical_package_id", &p) || !read_value(topo + "core_id", &id)) return n_cpu;
     cores.insert({p, id});
   }
-  return cores.empty() ? static_cast<int>(n_cpu) : static_cast<int>(cores.size());
+  return cores.empty() ? n_cpu : static_cast<int>(cores.size());
+}
+
+int default_thread_count() {
+  return performance_core_count("/sys", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType type) {

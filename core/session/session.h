@@ -64,5 +64,7 @@ class Session {
 
 // Physical cores (performance cores on hybrid CPUs when they can be told apart).
 int default_thread_count();
+// The same, read from a sysfs tree (tests give a fake one) for n_cpu logical CPUs.
+int performance_core_count(const std::string& sysfs_root, int n_cpu);
 
 }  // namespace edgerun
