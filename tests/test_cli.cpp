@@ -29,7 +29,7 @@ TEST_CASE("edgerun logits writes [n_tokens, n_vocab] floats that match llama.cpp
     std::string ids;
     for (int id : ref["input_ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     const std::string out = test::temp_path(name + ".f32");
-    const auto r = test::run_cli("logits -m " + quote(dir + "/model-f32.gguf") + " --tokens " + ids + " -o " + quote(out));
+    const auto r = test::run_cli("logits -m " + quote(dir + "/model-f32.gguf") + " --kv-type f32 --tokens " + ids + " -o " + quote(out));
     INFO(r.out);
     REQUIRE(r.code == 0);
     const auto got = test::read_floats(out);

@@ -42,6 +42,7 @@ TEST_CASE("f32 fixture models match llama.cpp logits at every position", "[model
     const Reference ref = load_reference(dir, "model-f32");
     auto model = load(dir + "/model-f32.gguf");
     SessionOptions so;
+    so.kv_type = KVType::F32;  // compared with references computed with f32 caches
     so.n_ctx = 128;
     so.n_threads = 2;
     Session s(*model, so);
@@ -69,6 +70,7 @@ TEST_CASE("greedy continuation matches llama.cpp for 32 tokens, one token at a t
     const Reference ref = load_reference(dir, "model-f32");
     auto model = load(dir + "/model-f32.gguf");
     SessionOptions so;
+    so.kv_type = KVType::F32;  // compared with references computed with f32 caches
     so.n_ctx = 64;
     so.n_threads = 1;
     Session s(*model, so);

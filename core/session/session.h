@@ -20,7 +20,7 @@ struct SessionOptions {
   int n_threads = 0;        // generation; 0: the number of physical cores
   int n_threads_batch = 0;  // prompt batches; 0: the same as n_threads
   int n_batch = 512;   // prompt tokens evaluated per forward call
-  KVType kv_type = KVType::F32;
+  KVType kv_type = KVType::F16;  // as llama.cpp: half the memory, the same speed here (docs/PERFORMANCE.md)
 };
 
 struct GenerateStats {

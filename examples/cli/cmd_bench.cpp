@@ -20,7 +20,7 @@ struct BenchOptions {
   std::string model, tokenizer_json, text_file;
   std::string threads = "0";
   int n_prompt = 512, n_gen = 128, reps = 5;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
   std::string backend = "auto";
   int device = -1, gpu_layers = -1;
   bool json = false;

@@ -14,7 +14,7 @@ struct EvalOptions {
   int threads = 0;
   int threads_batch = 0;
   int ctx = 4096;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
   std::string backend = "auto";
   int device = -1;
   int gpu_layers = -1;
