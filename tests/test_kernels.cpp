@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cpu/kernels.h"
+#include "cpu/repack.h"
 #include "fp16.h"
 #include "quant.h"
 
@@ -78,4 +79,48 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
       }
     }
   }
+}
+
+TEST_CASE("q4_0x16 groups: the layout and the group kernel equal the row reference", "[kernels]") {
+  const int64_t cols = 256, rows = cpu::kGroupRows;
+  const QuantOps& q4 = quant_ops(DType::Q4_0);
+  const QuantOps& q8 = quant_ops(DType::Q8_0);
+  std::vector<uint8_t> w(dtype_row_bytes(DType::Q4_0, cols) * rows);
+  q4.quantize(random_row(rows * cols, 21).data(), w.data(), rows * cols);
+  std::vector<uint8_t> group(cpu::q4_0x16_group_bytes(cols));
+  cpu::repack_q4_0x16(w.data(), cols, group.data());
+  // Eight tokens of activations, as q8_0 blocks (for the reference) and split (for the kernels).
+  std::vector<std::vector<uint8_t>> blocks(8), split(8);
+  for (int t = 0; t < 8; ++t) {
+    blocks[t].resize(dtype_row_bytes(DType::Q8_0, cols));
+    q8.quantize_activation(random_row(cols, 30 + t).data(), blocks[t].data(), cols);
+    split[t].resize(cpu::split_q8_0_bytes(cols));
+    cpu::split_q8_0(blocks[t].data(), split[t].data(), cols);
+  }
+  float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
+  for (int t = 0; t < 8; ++t) {
+    cpu::dot_q4_0x16_ref(group.data(), split[t].data(), cols, ref);
+    for (int r = 0; r < rows; ++r) {
+      want[t][r] = q4.vec_dot(w.data() + r * dtype_row_bytes(DType::Q4_0, cols), blocks[t].data(), cols);
+      INFO("layout reference, token " << t << " row " << r);
+      CHECK(ref[r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+    }
+  }
+  int tested = 0;
+  for (const auto& ks : cpu::kernels_for_each_target()) {
+    if (!ks.group_q4_0x16) continue;
+    ++tested;
+    for (int nt = 1; nt <= 8; ++nt) {
+      const void* acts[8];
+      for (int t = 0; t < nt; ++t) acts[t] = split[t].data();
+      float out[8 * cpu::kGroupRows];
+      ks.group_q4_0x16(group.data(), acts, nt, out, cols);
+      for (int t = 0; t < nt; ++t)
+        for (int r = 0; r < rows; ++r) {
+          INFO(ks.target << " nt=" << nt << " token " << t << " row " << r);
+          CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+        }
+    }
+  }
+  WARN(tested << " targets have the q4_0x16 group kernel");
 }

@@ -1,9 +1,9 @@
 // The Vulkan backend against the cpu backend, on the device the suite finds:
 // EDGERUN_VULKAN_DEVICE, else a GPU, else the first device (Mesa's lavapipe
 // in CI, a real Vulkan device on the CPU). Tolerances (docs/BACKENDS.md):
-// the same argmax as the cpu at every position; f32 and f16 models within 1e-4
-// of the largest logit; quantized models RMS < 0.05, max < 0.5 (against
-// llama.cpp's references, its own near-ties excepted). Both sides round activations
+// the same argmax as the cpu at every position but near-ties (the cpu's top two
+// less than 0.03 apart); f32 and f16 models within 1e-4 of the largest logit;
+// quantized models RMS < 0.05, max < 0.5. Both sides round activations
 // to 8 bits before quantized products, so a last-bit difference upstream (a
 // sum in another order, the GPU's exp or division) can move one rounding by a
 // step; on these tiny random models that alone gives RMS 0.01-0.03 (f32 and
@@ -63,7 +63,7 @@ Agreement compare(const std::vector<float>& cpu, const std::vector<float>& gpu, 
       if (i != best) second = std::max(second, c[i]);
     const bool same = best == argmax(&gpu[t * V], V);
     a.agree += same;
-    if (!same && c[best] - second < 0.1f) ++a.near_ties;
+    if (!same && c[best] - second < 0.03f) ++a.near_ties;
     if (!same) a.margins += " " + std::to_string(c[best] - second);
     for (int i = 0; i < V; ++i) {
       const double d = std::fabs(static_cast<double>(cpu[t * V + i]) - gpu[t * V + i]);
@@ -76,10 +76,11 @@ Agreement compare(const std::vector<float>& cpu, const std::vector<float>& gpu, 
   return a;
 }
 
-// Against the cpu the argmax must agree at every position; against llama.cpp's
-// references (whose own near-ties the cpu does not reproduce either) near-ties
-// are allowed.
-void check_close(const Agreement& a, bool exact_type, bool allow_near_ties = false) {
+// The argmax must agree at every position but exact near-ties: where the
+// cpu's top two logits are less than 0.03 apart, a last-bit difference may
+// pick either (tiny-qwen2 q4_0 has two such positions, 0.0016 and 0.024 apart,
+// where llama.cpp's own reference and the cpu disagree too).
+void check_close(const Agreement& a, bool exact_type, bool allow_near_ties = true) {
   INFO("argmax differs where the cpu's top two are apart by:" << a.margins);
   CHECK(a.agree + (allow_near_ties ? a.near_ties : 0) == a.n);
   if (exact_type) {
@@ -121,12 +122,12 @@ TEST_CASE("vulkan: every fixture model and type gives the cpu's argmax and close
         const Agreement b = compare(lcpp, gpu, ref["n_vocab"]);
         INFO("vs llama.cpp: argmax " << b.agree << "/" << b.n << " (" << b.near_ties << " near-ties), max diff "
                                      << b.max_diff << ", rms " << b.rms);
-        check_close(b, q == "f32", true);
+        check_close(b, q == "f32");
       }
       if (q == "q4_k_m") {  // the f16 KV cache too
         const auto cpu16 = logits(path, LoadOptions{"cpu"}, ids, KVType::F16);
         const auto gpu16 = logits(path, LoadOptions{"vulkan", dev}, ids, KVType::F16);
-        check_close(compare(cpu16, gpu16, ref["n_vocab"]), false, true);  // near-ties allowed here
+        check_close(compare(cpu16, gpu16, ref["n_vocab"]), false);
       }
     }
     std::remove(f16.c_str());

@@ -25,7 +25,7 @@ class BlasExecutor : public cpu::CpuExecutor {
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
-    if (!cpu::library_gemm_pays(w.type, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
+    if (!cpu::library_gemm_pays(w, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     const int64_t cols = w.cols, rows = w.rows;
     const float* in = cpu::f(x);
     float* o = cpu::f(out);

@@ -12,18 +12,32 @@
 #include "backend.h"
 #include "common/error.h"
 #include "cpu/kernels.h"
+#include "cpu/repack.h"
 #include "cpu/thread_pool.h"
 #include "fp16.h"
 #include "quant.h"
 
 namespace edgerun::cpu {
 
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+
 struct CpuWeight : Weight {
   std::vector<float> owned;  // vectors (norms, biases) are kept as f32
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
+  // q4_0 rows regrouped for the group kernels (cpu/repack.h), when they pay.
+  std::unique_ptr<uint8_t, FreeDeleter> groups;
+  size_t group_bytes = 0;
+  const uint8_t* group(int64_t g) const { return groups.get() + g * group_bytes; }
 };
+
+// Regroups q4_0 weights into q4_0x16 when this CPU has the group kernel;
+// then asks the kernel to drop the mapped rows from memory (they stay in the
+// page cache, and come back if a row is read, e.g. for an embedding lookup).
+void regroup_if_it_pays(CpuWeight& w);
 
 struct CpuBuffer : Buffer {
   std::vector<float> v;
@@ -43,9 +57,10 @@ struct CpuKV : KVCache {
 // scalar kernel go to the library from a few dozen tokens.
 // EDGERUN_GEMM_MIN_TOKENS=N overrides the rule: the library from N tokens
 // for every type (tests use it to exercise the library paths).
-inline bool library_gemm_pays(DType t, int n) {
+inline bool library_gemm_pays(const CpuWeight& w, int n) {
   if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
-  switch (t) {
+  if (w.groups) return false;  // the q4_0x16 group kernel beats a float GEMM at every size
+  switch (w.type) {
     case DType::Q4_K: case DType::Q6_K: return false;
     case DType::Q4_0: case DType::Q8_0: return n >= 384;
     default: return n >= 32;
@@ -139,18 +154,41 @@ class CpuExecutor : public Executor {
       const bool split = dot != ops.vec_dot && KernelSet::takes_split_q8_0(w.type);
       act_row = split ? split_q8_0_bytes(cols) : block_row;
       act_.resize(act_row * n);
-      blocks_.resize(split ? block_row : 0);
-      std::vector<uint8_t>& blocks = blocks_;
-      for (int t = 0; t < n; ++t) {
-        uint8_t* dst = act_.data() + t * act_row;
-        act_ops.quantize_activation(in + t * cols, split ? blocks.data() : dst, cols);
-        if (split) split_q8_0(blocks.data(), dst, cols);
-      }
+      blocks_.resize(split ? block_row * n : 0);
+      // One token per thread at a time: for a prompt this is not negligible.
+      pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+        for (int64_t t = t0; t < t1; ++t) {
+          uint8_t* dst = act_.data() + t * act_row;
+          uint8_t* blocks = split ? blocks_.data() + t * block_row : dst;
+          act_ops.quantize_activation(in + t * cols, blocks, cols);
+          if (split) split_q8_0(blocks, dst, cols);
+        }
+      }, n > 1 ? threads_for(n) : 1);
       act = act_.data();
     }
     // Tokens in tiles, so a tile's activations stay in cache while every
     // weight row passes over them.
     constexpr int kTile = 16;
+    if (w.groups) {  // 16 rows at a time; a group is small, so more tokens per pass over the weights
+      const int tile = std::getenv("EDGERUN_GROUP_TILE") ? std::atoi(std::getenv("EDGERUN_GROUP_TILE")) : 64;
+      for (int t0 = 0; t0 < n; t0 += tile) {
+        const int t1 = std::min(n, t0 + tile);
+        pool_.parallel_for(rows / kGroupRows, [&](int64_t g0, int64_t g1, int) {
+          const void* acts[kMaxTokens];
+          float res[kMaxTokens * kGroupRows];
+          for (int64_t g = g0; g < g1; ++g)
+            for (int t = t0; t < t1; t += kMaxTokens) {
+              const int nt = std::min(kMaxTokens, t1 - t);
+              for (int k = 0; k < nt; ++k) acts[k] = act + (t + k) * act_row;
+              kernels_.group_q4_0x16(w.group(g), acts, nt, res, cols);
+              for (int k = 0; k < nt; ++k)
+                for (int r = 0; r < kGroupRows; ++r)
+                  o[(t + k) * rows + g * kGroupRows + r] = res[k * kGroupRows + r] + (b ? b[g * kGroupRows + r] : 0.0f);
+            }
+        }, threads_for(n));
+      }
+      return;
+    }
     for (int t0 = 0; t0 < n; t0 += kTile) {
       const int t1 = std::min(n, t0 + kTile);
       pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
@@ -257,7 +295,10 @@ class CpuExecutor : public Executor {
     const float* g = f(gate);
     const float* u = f(up);
     float* o = f(out);
-    for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    // A prompt's worth is worth splitting; one token's is not.
+    pool_.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }, n >= (1 << 15) ? threads_batch_ : 1);
   }
 
   void add(Buffer& x, const Buffer& y, int64_t n) override {
@@ -296,6 +337,7 @@ class CpuBackend : public Backend {
     w->name = d.name;
     w->data = static_cast<const uint8_t*>(d.data);
     w->row_bytes = dtype_row_bytes(d.type, d.cols);
+    if (d.rows > 1) regroup_if_it_pays(*w);
     if (d.rows == 1 && d.type != DType::F32) {
       // Norm weights and biases are read as plain floats by the ops.
       w->owned.resize(static_cast<size_t>(d.cols));

@@ -487,6 +487,73 @@ void AxpyF16(float a, const void* xv, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * fp16_to_float(xh[i]);
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// 16 rows (a q4_0x16 group) against NT tokens: per block, the four quant
+// vectors are unpacked once (low and high nibbles) and each token's
+// activation bytes are broadcast four at a time into vpdpbusd, so 16 rows'
+// block sums come out of eight instructions; scale and offset follow for all
+// 16 rows in two: sum (q - 8) a d_w d_a = d_w (d_a sum q a - 8 s_a).
+template <int NT>
+void GroupQ4_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  const int8_t* aq[NT];
+  const float* ad[NT];
+  const float* as[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    aq[t] = static_cast<const int8_t*>(act[t]);
+    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+    as[t] = ad[t] + nb;
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
+    const uint8_t* q = qs + b * 256;
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = _mm512_loadu_si512(q + 64 * k);
+      lo[k] = _mm512_and_si512(v, m4);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* a = aq[t] + QK * b;
+      int32_t a4[8];
+      std::memcpy(a4, a, 32);
+      __m512i s;
+      if (NT <= 2) {  // few tokens: four short chains, or vpdpbusd's latency is the limit
+        __m512i c[4];
+        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[k], _mm512_set1_epi32(a4[k]));
+        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(c[k], hi[k], _mm512_set1_epi32(a4[4 + k]));
+        s = _mm512_add_epi32(_mm512_add_epi32(c[0], c[1]), _mm512_add_epi32(c[2], c[3]));
+      } else {
+        s = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(s, lo[k], _mm512_set1_epi32(a4[k]));
+        for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(s, hi[k], _mm512_set1_epi32(a4[4 + k]));
+      }
+      const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(ad[t][b]), _mm512_set1_ps(8.0f * as[t][b]));
+      acc[t] = _mm512_fmadd_ps(dw, v, acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+void GroupQ4_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  switch (nt) {
+    case 8: return GroupQ4_0x16_512<8>(group, act, out, n);
+    case 7: return GroupQ4_0x16_512<7>(group, act, out, n);
+    case 6: return GroupQ4_0x16_512<6>(group, act, out, n);
+    case 5: return GroupQ4_0x16_512<5>(group, act, out, n);
+    case 4: return GroupQ4_0x16_512<4>(group, act, out, n);
+    case 3: return GroupQ4_0x16_512<3>(group, act, out, n);
+    case 2: return GroupQ4_0x16_512<2>(group, act, out, n);
+    default: return GroupQ4_0x16_512<1>(group, act, out, n);
+  }
+}
+#endif
+
 // Several tokens against one weight row (prompt processing): the row is read
 // and unpacked once. act[t] is token t's activation row; nt is 1..kMaxTokens.
 template <DotFn kDot, int kType>
@@ -556,6 +623,9 @@ void FillKernels(KernelSet* ks) {
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
   ks->dotn_q4_K = &DotMulti<DotQ4_K, 2>;
   ks->dotn_q6_K = &DotMulti<DotQ6_K, 3>;
+#if HWY_TARGET == HWY_AVX3_DL
+  ks->group_q4_0x16 = &GroupQ4_0x16;
+#endif
 }
 
 #undef EDGERUN_X86_INT8

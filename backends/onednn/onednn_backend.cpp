@@ -37,7 +37,7 @@ class OnednnExecutor : public cpu::CpuExecutor {
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
-    if (!cpu::library_gemm_pays(w.type, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
+    if (!cpu::library_gemm_pays(w, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     using dt = dnnl::memory::data_type;
     const int64_t K = w.cols, rows = w.rows;
     const float* in = cpu::f(x);

@@ -1,0 +1,29 @@
+// Weight layouts the cpu kernels read better than GGUF's row-after-row blocks.
+//
+// q4_0x16: q4_0 rows regrouped 16 at a time, so that one 512-bit VNNI
+// instruction multiplies four quants of 16 rows at once (32-bit lane r holds
+// row r's bytes) against four activation bytes broadcast to every lane; the
+// per-row work of a block (scale, offset) is then done for 16 rows in one
+// vector op instead of per row. Same size as the rows it holds. One group:
+//   [nb x 16 f16 scales: block b's scales of rows 0..15]
+//   [nb x 256 bytes: block b as 4 vectors; vector k, lane r = row r's qs[4k..4k+3]]
+// (nb = cols / 32; nibble i of a q4_0 block is element i, its high half element i + 16.)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edgerun::cpu {
+
+constexpr int kGroupRows = 16;
+
+inline size_t q4_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 32) * (32 + 256); }
+
+// Regroups 16 consecutive q4_0 rows (cols values each, cols % 32 == 0).
+void repack_q4_0x16(const void* rows, int64_t cols, void* group);
+
+// The scalar reference of a group's dot products with split q8_0 activations
+// (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.
+void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+}  // namespace edgerun::cpu
