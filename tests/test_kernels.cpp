@@ -81,14 +81,16 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
   }
 }
 
-TEST_CASE("q4_0x16 groups: the layout and the group kernel equal the row reference", "[kernels]") {
+TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal the row reference", "[kernels]") {
+ for (const DType type : {DType::Q4_0, DType::Q8_0}) {
+  const bool is_q4 = type == DType::Q4_0;
   const int64_t cols = 256, rows = cpu::kGroupRows;
-  const QuantOps& q4 = quant_ops(DType::Q4_0);
+  const QuantOps& q4 = quant_ops(type);
   const QuantOps& q8 = quant_ops(DType::Q8_0);
-  std::vector<uint8_t> w(dtype_row_bytes(DType::Q4_0, cols) * rows);
+  std::vector<uint8_t> w(dtype_row_bytes(type, cols) * rows);
   q4.quantize(random_row(rows * cols, 21).data(), w.data(), rows * cols);
-  std::vector<uint8_t> group(cpu::q4_0x16_group_bytes(cols));
-  cpu::repack_q4_0x16(w.data(), cols, group.data());
+  std::vector<uint8_t> group(is_q4 ? cpu::q4_0x16_group_bytes(cols) : cpu::q8_0x16_group_bytes(cols));
+  (is_q4 ? cpu::repack_q4_0x16 : cpu::repack_q8_0x16)(w.data(), cols, group.data());
   // Eight tokens of activations, as q8_0 blocks (for the reference) and split (for the kernels).
   std::vector<std::vector<uint8_t>> blocks(8), split(8);
   for (int t = 0; t < 8; ++t) {
@@ -99,28 +101,30 @@ TEST_CASE("q4_0x16 groups: the layout and the group kernel equal the row referen
   }
   float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
   for (int t = 0; t < 8; ++t) {
-    cpu::dot_q4_0x16_ref(group.data(), split[t].data(), cols, ref);
+    (is_q4 ? cpu::dot_q4_0x16_ref : cpu::dot_q8_0x16_ref)(group.data(), split[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
-      want[t][r] = q4.vec_dot(w.data() + r * dtype_row_bytes(DType::Q4_0, cols), blocks[t].data(), cols);
+      want[t][r] = q4.vec_dot(w.data() + r * dtype_row_bytes(type, cols), blocks[t].data(), cols);
       INFO("layout reference, token " << t << " row " << r);
       CHECK(ref[r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
     }
   }
   int tested = 0;
   for (const auto& ks : cpu::kernels_for_each_target()) {
-    if (!ks.group_q4_0x16) continue;
+    const auto kernel = is_q4 ? ks.group_q4_0x16 : ks.group_q8_0x16;
+    if (!kernel) continue;
     ++tested;
     for (int nt = 1; nt <= 8; ++nt) {
       const void* acts[8];
       for (int t = 0; t < nt; ++t) acts[t] = split[t].data();
       float out[8 * cpu::kGroupRows];
-      ks.group_q4_0x16(group.data(), acts, nt, out, cols);
+      kernel(group.data(), acts, nt, out, cols);
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
-          INFO(ks.target << " nt=" << nt << " token " << t << " row " << r);
+          INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
           CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
         }
     }
   }
-  WARN(tested << " targets have the q4_0x16 group kernel");
+  WARN(tested << " targets have the " << dtype_name(type) << " group kernel");
+ }
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "backend.h"
@@ -28,16 +29,24 @@ struct CpuWeight : Weight {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
-  // q4_0 rows regrouped for the group kernels (cpu/repack.h), when they pay.
+  // q4_0/q8_0 rows regrouped for the group kernels (cpu/repack.h), when they pay.
   std::unique_ptr<uint8_t, FreeDeleter> groups;
   size_t group_bytes = 0;
   const uint8_t* group(int64_t g) const { return groups.get() + g * group_bytes; }
+  // Regrouped at the first matrix product, not at load: an embedding table
+  // that is only looked up must not be copied.
+  mutable std::once_flag regrouped;
 };
 
-// Regroups q4_0 weights into q4_0x16 when this CPU has the group kernel;
+// Regroups q4_0/q8_0 weights into q4_0x16/q8_0x16 when this CPU has the group kernel;
 // then asks the kernel to drop the mapped rows from memory (they stay in the
 // page cache, and come back if a row is read, e.g. for an embedding lookup).
 void regroup_if_it_pays(CpuWeight& w);
+// Whether w is regrouped (doing it now, once, when it pays).
+inline bool has_groups(const CpuWeight& w) {
+  std::call_once(w.regrouped, [&] { regroup_if_it_pays(const_cast<CpuWeight&>(w)); });
+  return w.groups != nullptr;
+}
 
 struct CpuBuffer : Buffer {
   std::vector<float> v;
@@ -59,7 +68,7 @@ struct CpuKV : KVCache {
 // for every type (tests use it to exercise the library paths).
 inline bool library_gemm_pays(const CpuWeight& w, int n) {
   if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
-  if (w.groups) return false;  // the q4_0x16 group kernel beats a float GEMM at every size
+  if (has_groups(w)) return false;  // the group kernels beat a float GEMM at every size
   switch (w.type) {
     case DType::Q4_K: case DType::Q6_K: return false;
     case DType::Q4_0: case DType::Q8_0: return n >= 384;
@@ -169,7 +178,8 @@ class CpuExecutor : public Executor {
     // Tokens in tiles, so a tile's activations stay in cache while every
     // weight row passes over them.
     constexpr int kTile = 16;
-    if (w.groups) {  // 16 rows at a time; a group is small, so more tokens per pass over the weights
+    if (has_groups(w)) {  // 16 rows at a time; a group is small, so more tokens per pass over the weights
+      const auto group_dot = w.type == DType::Q4_0 ? kernels_.group_q4_0x16 : kernels_.group_q8_0x16;
       const int tile = std::getenv("EDGERUN_GROUP_TILE") ? std::atoi(std::getenv("EDGERUN_GROUP_TILE")) : 64;
       for (int t0 = 0; t0 < n; t0 += tile) {
         const int t1 = std::min(n, t0 + tile);
@@ -180,7 +190,7 @@ class CpuExecutor : public Executor {
             for (int t = t0; t < t1; t += kMaxTokens) {
               const int nt = std::min(kMaxTokens, t1 - t);
               for (int k = 0; k < nt; ++k) acts[k] = act + (t + k) * act_row;
-              kernels_.group_q4_0x16(w.group(g), acts, nt, res, cols);
+              group_dot(w.group(g), acts, nt, res, cols);
               for (int k = 0; k < nt; ++k)
                 for (int r = 0; r < kGroupRows; ++r)
                   o[(t + k) * rows + g * kGroupRows + r] = res[k * kGroupRows + r] + (b ? b[g * kGroupRows + r] : 0.0f);
@@ -337,7 +347,6 @@ class CpuBackend : public Backend {
     w->name = d.name;
     w->data = static_cast<const uint8_t*>(d.data);
     w->row_bytes = dtype_row_bytes(d.type, d.cols);
-    if (d.rows > 1) regroup_if_it_pays(*w);
     if (d.rows == 1 && d.type != DType::F32) {
       // Norm weights and biases are read as plain floats by the ops.
       w->owned.resize(static_cast<size_t>(d.cols));

@@ -488,13 +488,15 @@ void AxpyF16(float a, const void* xv, float* y, int64_t n) {
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-// 16 rows (a q4_0x16 group) against NT tokens: per block, the four quant
-// vectors are unpacked once (low and high nibbles) and each token's
+// 16 rows (a q4_0x16 or q8_0x16 group) against NT tokens: per block, the
+// quant vectors are loaded (and for q4_0 unpacked) once, and each token's
 // activation bytes are broadcast four at a time into vpdpbusd, so 16 rows'
 // block sums come out of eight instructions; scale and offset follow for all
-// 16 rows in two: sum (q - 8) a d_w d_a = d_w (d_a sum q a - 8 s_a).
-template <int NT>
-void GroupQ4_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+// 16 rows in two. vpdpbusd wants unsigned weights: q4_0's are 0..15 with an
+// offset of 8, q8_0's are flipped to 0..255 with an offset of 128, and
+// sum (q - c) a d_w d_a = d_w (d_a sum q a - c s_a), s_a = d_a sum a.
+template <int NT, bool kQ4>
+void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
@@ -508,48 +510,53 @@ void GroupQ4_0x16_512(const void* group, const void* const* act, float* out, int
     as[t] = ad[t] + nb;
     acc[t] = _mm512_setzero_ps();
   }
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const float off = kQ4 ? 8.0f : 128.0f;
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
-    const uint8_t* q = qs + b * 256;
-    __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m512i v = _mm512_loadu_si512(q + 64 * k);
-      lo[k] = _mm512_and_si512(v, m4);
-      hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3
+    if (kQ4) {
+      const uint8_t* q = qs + b * 256;
+      for (int k = 0; k < 4; ++k) {
+        const __m512i v = _mm512_loadu_si512(q + 64 * k);
+        wq[k] = _mm512_and_si512(v, m4);
+        wq[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+    } else {
+      const uint8_t* q = qs + b * 512;
+      for (int k = 0; k < 8; ++k) wq[k] = _mm512_xor_si512(_mm512_loadu_si512(q + 64 * k), flip);
     }
     for (int t = 0; t < NT; ++t) {
-      const int8_t* a = aq[t] + QK * b;
       int32_t a4[8];
-      std::memcpy(a4, a, 32);
+      std::memcpy(a4, aq[t] + QK * b, 32);
       __m512i s;
       if (NT <= 2) {  // few tokens: four short chains, or vpdpbusd's latency is the limit
         __m512i c[4];
-        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[k], _mm512_set1_epi32(a4[k]));
-        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(c[k], hi[k], _mm512_set1_epi32(a4[4 + k]));
+        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[k], _mm512_set1_epi32(a4[k]));
+        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(c[k], wq[4 + k], _mm512_set1_epi32(a4[4 + k]));
         s = _mm512_add_epi32(_mm512_add_epi32(c[0], c[1]), _mm512_add_epi32(c[2], c[3]));
       } else {
         s = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(s, lo[k], _mm512_set1_epi32(a4[k]));
-        for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(s, hi[k], _mm512_set1_epi32(a4[4 + k]));
+        for (int k = 0; k < 8; ++k) s = _mm512_dpbusd_epi32(s, wq[k], _mm512_set1_epi32(a4[k]));
       }
-      const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(ad[t][b]), _mm512_set1_ps(8.0f * as[t][b]));
+      const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(ad[t][b]), _mm512_set1_ps(off * as[t][b]));
       acc[t] = _mm512_fmadd_ps(dw, v, acc[t]);
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
-void GroupQ4_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+template <bool kQ4>
+void GroupQx_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
   switch (nt) {
-    case 8: return GroupQ4_0x16_512<8>(group, act, out, n);
-    case 7: return GroupQ4_0x16_512<7>(group, act, out, n);
-    case 6: return GroupQ4_0x16_512<6>(group, act, out, n);
-    case 5: return GroupQ4_0x16_512<5>(group, act, out, n);
-    case 4: return GroupQ4_0x16_512<4>(group, act, out, n);
-    case 3: return GroupQ4_0x16_512<3>(group, act, out, n);
-    case 2: return GroupQ4_0x16_512<2>(group, act, out, n);
-    default: return GroupQ4_0x16_512<1>(group, act, out, n);
+    case 8: return GroupQx_0x16_512<8, kQ4>(group, act, out, n);
+    case 7: return GroupQx_0x16_512<7, kQ4>(group, act, out, n);
+    case 6: return GroupQx_0x16_512<6, kQ4>(group, act, out, n);
+    case 5: return GroupQx_0x16_512<5, kQ4>(group, act, out, n);
+    case 4: return GroupQx_0x16_512<4, kQ4>(group, act, out, n);
+    case 3: return GroupQx_0x16_512<3, kQ4>(group, act, out, n);
+    case 2: return GroupQx_0x16_512<2, kQ4>(group, act, out, n);
+    default: return GroupQx_0x16_512<1, kQ4>(group, act, out, n);
   }
 }
 #endif
@@ -624,7 +631,8 @@ void FillKernels(KernelSet* ks) {
   ks->dotn_q4_K = &DotMulti<DotQ4_K, 2>;
   ks->dotn_q6_K = &DotMulti<DotQ6_K, 3>;
 #if HWY_TARGET == HWY_AVX3_DL
-  ks->group_q4_0x16 = &GroupQ4_0x16;
+  ks->group_q4_0x16 = &GroupQx_0x16<true>;
+  ks->group_q8_0x16 = &GroupQx_0x16<false>;
 #endif
 }
 

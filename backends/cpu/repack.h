@@ -8,6 +8,8 @@
 //   [nb x 16 f16 scales: block b's scales of rows 0..15]
 //   [nb x 256 bytes: block b as 4 vectors; vector k, lane r = row r's qs[4k..4k+3]]
 // (nb = cols / 32; nibble i of a q4_0 block is element i, its high half element i + 16.)
+//
+// q8_0x16: the same for q8_0: per block 8 vectors; vector k, lane r = row r's qs[4k..4k+3].
 #pragma once
 
 #include <cstddef>
@@ -21,6 +23,10 @@ inline size_t q4_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(col
 
 // Regroups 16 consecutive q4_0 rows (cols values each, cols % 32 == 0).
 void repack_q4_0x16(const void* rows, int64_t cols, void* group);
+
+inline size_t q8_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 32) * (32 + 512); }
+void repack_q8_0x16(const void* rows, int64_t cols, void* group);
+void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
 
 // The scalar reference of a group's dot products with split q8_0 activations
 // (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.
