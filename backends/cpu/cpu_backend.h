@@ -179,7 +179,9 @@ class CpuExecutor : public Executor {
     // weight row passes over them.
     constexpr int kTile = 16;
     if (has_groups(w)) {  // 16 rows at a time; a group is small, so more tokens per pass over the weights
-      const auto group_dot = w.type == DType::Q4_0 ? kernels_.group_q4_0x16 : kernels_.group_q8_0x16;
+      const auto group_dot = w.type == DType::Q4_0   ? kernels_.group_q4_0x16
+                             : w.type == DType::Q8_0 ? kernels_.group_q8_0x16
+                                                     : kernels_.group_q4_Kx16;
       const int tile = std::getenv("EDGERUN_GROUP_TILE") ? std::atoi(std::getenv("EDGERUN_GROUP_TILE")) : 64;
       for (int t0 = 0; t0 < n; t0 += tile) {
         const int t1 = std::min(n, t0 + tile);

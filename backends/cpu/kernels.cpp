@@ -546,6 +546,73 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
+// A q4_Kx16 group against NT (<= 4) q8_K rows. Per 64-weight chunk the 8
+// quant vectors are unpacked once for all tokens; each sub-block's 16 row
+// sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in float; the mins
+// meet the activations' 16-element sums once per super-block.
+template <int NT>
+void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); };
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * (64 + 128 + 128 + 2048);
+    __m512 scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
+    for (int c = 0; c < 4; ++c) {
+      __m512i lo[8], hi[8];
+      for (int k = 0; k < 8; ++k) {
+        const __m512i v = _mm512_loadu_si512(o + 320 + (c * 8 + k) * 64);
+        lo[k] = _mm512_and_si512(v, m4);
+        hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+      const __m512 sc_lo = bytes16(o + 64 + (2 * c) * 16), sc_hi = bytes16(o + 64 + (2 * c + 1) * 16);
+      for (int t = 0; t < NT; ++t) {
+        int32_t a4[16];
+        std::memcpy(a4, y[t][b].qs + 64 * c, 64);
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(),
+                s3 = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k += 2) {
+          s0 = _mm512_dpbusd_epi32(s0, lo[k], _mm512_set1_epi32(a4[k]));
+          s1 = _mm512_dpbusd_epi32(s1, lo[k + 1], _mm512_set1_epi32(a4[k + 1]));
+          s2 = _mm512_dpbusd_epi32(s2, hi[k], _mm512_set1_epi32(a4[8 + k]));
+          s3 = _mm512_dpbusd_epi32(s3, hi[k + 1], _mm512_set1_epi32(a4[8 + k + 1]));
+        }
+        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc_lo, scaled[t]);
+        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2, s3)), sc_hi, scaled[t]);
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 32)));
+    for (int t = 0; t < NT; ++t) {
+      __m512 mins = _mm512_setzero_ps();
+      for (int j = 0; j < 8; ++j)
+        mins = _mm512_fmadd_ps(bytes16(o + 192 + j * 16),
+                               _mm512_set1_ps(static_cast<float>(y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1])), mins);
+      const __m512 v = _mm512_fmsub_ps(d, scaled[t], _mm512_mul_ps(dmin, mins));
+      acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(y[t][b].d), v, acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+void GroupQ4_Kx16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  for (int t0 = 0; t0 < nt; t0 += 4) {  // four tokens per pass: the unpacked chunk takes 16 registers
+    switch (std::min(4, nt - t0)) {
+      case 4: GroupQ4_Kx16_512<4>(group, act + t0, out + 16 * t0, n); break;
+      case 3: GroupQ4_Kx16_512<3>(group, act + t0, out + 16 * t0, n); break;
+      case 2: GroupQ4_Kx16_512<2>(group, act + t0, out + 16 * t0, n); break;
+      default: GroupQ4_Kx16_512<1>(group, act + t0, out + 16 * t0, n); break;
+    }
+  }
+}
+
 template <bool kQ4>
 void GroupQx_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
   switch (nt) {
@@ -633,6 +700,7 @@ void FillKernels(KernelSet* ks) {
 #if HWY_TARGET == HWY_AVX3_DL
   ks->group_q4_0x16 = &GroupQx_0x16<true>;
   ks->group_q8_0x16 = &GroupQx_0x16<false>;
+  ks->group_q4_Kx16 = &GroupQ4_Kx16;
 #endif
 }
 

@@ -72,4 +72,59 @@ void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
   }
 }
 
+namespace {
+// Sub-block j's 6-bit scale and min of a q4_K block (GGUF's packing).
+void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+}  // namespace
+
+void repack_q4_Kx16(const void* rows, int64_t cols, void* group) {
+  const int64_t nb = cols / QK_K;
+  const auto* x = static_cast<const block_q4_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = static_cast<uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    auto* d = reinterpret_cast<uint16_t*>(o);
+    for (int r = 0; r < kGroupRows; ++r) {
+      const block_q4_K& blk = x[r * nb + b];
+      d[r] = blk.d;
+      d[16 + r] = blk.dmin;
+      for (int j = 0; j < 8; ++j) scale_min_k4(j, blk.scales, o + 64 + j * 16 + r, o + 192 + j * 16 + r);
+      for (int c = 0; c < 4; ++c)
+        for (int k = 0; k < 8; ++k) std::memcpy(o + 320 + (c * 8 + k) * 64 + r * 4, blk.qs + 32 * c + 4 * k, 4);
+    }
+  }
+}
+
+void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const int64_t nb = cols / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+      const auto* d = reinterpret_cast<const uint16_t*>(o);
+      int scaled = 0, mins = 0;
+      for (int j = 0; j < 8; ++j) {
+        int s = 0;
+        for (int k = 0; k < 8; ++k)
+          for (int i = 0; i < 4; ++i) {
+            const uint8_t byte = o[320 + ((j / 2) * 8 + k) * 64 + r * 4 + i];
+            s += ((j % 2) ? byte >> 4 : byte & 15) * y[b].qs[32 * j + 4 * k + i];
+          }
+        scaled += o[64 + j * 16 + r] * s;
+        mins += o[192 + j * 16 + r] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+      }
+      sum += y[b].d * (fp16_to_float(d[r]) * static_cast<float>(scaled) - fp16_to_float(d[16 + r]) * static_cast<float>(mins));
+    }
+    out[r] = sum;
+  }
+}
+
 }  // namespace edgerun::cpu

@@ -28,6 +28,15 @@ inline size_t q8_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(col
 void repack_q8_0x16(const void* rows, int64_t cols, void* group);
 void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
 
+// q4_Kx16: per 256-weight super-block of the 16 rows: their d and dmin (f16),
+// the 8 sub-block scales and mins decoded from 6 bits ([j][row], bytes), then
+// per 64-weight chunk c 8 vectors: vector k, lane r = row r's qs[32c + 4k..+3]
+// (low nibbles: sub-block 2c, high: sub-block 2c + 1). Activations: q8_K blocks.
+inline size_t q4_Kx16_block_bytes() { return 64 + 128 + 128 + 2048; }
+inline size_t q4_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q4_Kx16_block_bytes(); }
+void repack_q4_Kx16(const void* rows, int64_t cols, void* group);
+void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
 // The scalar reference of a group's dot products with split q8_0 activations
 // (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.
 void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
