@@ -129,21 +129,23 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
  }
 }
 
-TEST_CASE("q4_Kx16 groups: the layout and the group kernel equal the row reference", "[kernels]") {
+TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal the row reference", "[kernels]") {
+ for (const DType type : {DType::Q4_K, DType::Q6_K}) {
+  const bool is_q4 = type == DType::Q4_K;
   const int64_t cols = 512, rows = cpu::kGroupRows;
-  const QuantOps& q4k = quant_ops(DType::Q4_K);
+  const QuantOps& q4k = quant_ops(type);
   const QuantOps& q8k = quant_ops(DType::Q8_K);
-  const size_t row_bytes = dtype_row_bytes(DType::Q4_K, cols);
+  const size_t row_bytes = dtype_row_bytes(type, cols);
   std::vector<uint8_t> w(row_bytes * rows);
   q4k.quantize(random_row(rows * cols, 41).data(), w.data(), rows * cols);
-  std::vector<uint8_t> group(cpu::q4_Kx16_group_bytes(cols));
-  cpu::repack_q4_Kx16(w.data(), cols, group.data());
+  std::vector<uint8_t> group(is_q4 ? cpu::q4_Kx16_group_bytes(cols) : cpu::q6_Kx16_group_bytes(cols));
+  (is_q4 ? cpu::repack_q4_Kx16 : cpu::repack_q6_Kx16)(w.data(), cols, group.data());
   std::vector<std::vector<uint8_t>> acts(8);
   float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
   for (int t = 0; t < 8; ++t) {
     acts[t].resize(dtype_row_bytes(DType::Q8_K, cols));
     q8k.quantize_activation(random_row(cols, 50 + t).data(), acts[t].data(), cols);
-    cpu::dot_q4_Kx16_ref(group.data(), acts[t].data(), cols, ref);
+    (is_q4 ? cpu::dot_q4_Kx16_ref : cpu::dot_q6_Kx16_ref)(group.data(), acts[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
       want[t][r] = q4k.vec_dot(w.data() + r * row_bytes, acts[t].data(), cols);
       INFO("layout reference, token " << t << " row " << r);
@@ -152,19 +154,21 @@ TEST_CASE("q4_Kx16 groups: the layout and the group kernel equal the row referen
   }
   int tested = 0;
   for (const auto& ks : cpu::kernels_for_each_target()) {
-    if (!ks.group_q4_Kx16) continue;
+    const auto kernel = is_q4 ? ks.group_q4_Kx16 : ks.group_q6_Kx16;
+    if (!kernel) continue;
     ++tested;
     for (int nt = 1; nt <= 8; ++nt) {
       const void* a[8];
       for (int t = 0; t < nt; ++t) a[t] = acts[t].data();
       float out[8 * cpu::kGroupRows];
-      ks.group_q4_Kx16(group.data(), a, nt, out, cols);
+      kernel(group.data(), a, nt, out, cols);
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
-          INFO(ks.target << " nt=" << nt << " token " << t << " row " << r);
+          INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
           CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-3));
         }
     }
   }
-  WARN(tested << " targets have the q4_K group kernel");
+  WARN(tested << " targets have the " << dtype_name(type) << " group kernel");
+ }
 }

@@ -613,6 +613,56 @@ void GroupQ4_Kx16(const void* group, const void* const* act, int nt, float* out,
   }
 }
 
+// A q6_Kx16 group against NT q8_K rows: per 16-weight sub-block, 4 vpdpbusd
+// give 16 rows' sums of (q + 32) a; the 32 a-sum comes off in integers
+// (sum (q + 32) a - 32 sum a) before the rows' int8 scales, in float.
+template <int NT>
+void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * (64 + 256 + 4096);
+    __m512 scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
+    for (int j = 0; j < 16; ++j) {
+      __m512i wq[4];
+      for (int k = 0; k < 4; ++k) wq[k] = _mm512_loadu_si512(o + 320 + (j * 4 + k) * 64);
+      const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16))));
+      for (int t = 0; t < NT; ++t) {
+        int32_t a4[4];
+        std::memcpy(a4, y[t][b].qs + 16 * j, 16);
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(a4[0]));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], _mm512_set1_epi32(a4[1]));
+        s0 = _mm512_dpbusd_epi32(s0, wq[2], _mm512_set1_epi32(a4[2]));
+        s1 = _mm512_dpbusd_epi32(s1, wq[3], _mm512_set1_epi32(a4[3]));
+        const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(32 * y[t][b].bsums[j]));
+        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, scaled[t]);
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(y[t][b].d), d), scaled[t], acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+void GroupQ6_Kx16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  switch (nt) {
+    case 8: return GroupQ6_Kx16_512<8>(group, act, out, n);
+    case 7: return GroupQ6_Kx16_512<7>(group, act, out, n);
+    case 6: return GroupQ6_Kx16_512<6>(group, act, out, n);
+    case 5: return GroupQ6_Kx16_512<5>(group, act, out, n);
+    case 4: return GroupQ6_Kx16_512<4>(group, act, out, n);
+    case 3: return GroupQ6_Kx16_512<3>(group, act, out, n);
+    case 2: return GroupQ6_Kx16_512<2>(group, act, out, n);
+    default: return GroupQ6_Kx16_512<1>(group, act, out, n);
+  }
+}
+
 template <bool kQ4>
 void GroupQx_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
   switch (nt) {
@@ -701,6 +751,7 @@ void FillKernels(KernelSet* ks) {
   ks->group_q4_0x16 = &GroupQx_0x16<true>;
   ks->group_q8_0x16 = &GroupQx_0x16<false>;
   ks->group_q4_Kx16 = &GroupQ4_Kx16;
+  ks->group_q6_Kx16 = &GroupQ6_Kx16;
 #endif
 }
 

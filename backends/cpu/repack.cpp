@@ -102,6 +102,48 @@ void repack_q4_Kx16(const void* rows, int64_t cols, void* group) {
   }
 }
 
+void repack_q6_Kx16(const void* rows, int64_t cols, void* group) {
+  const int64_t nb = cols / QK_K;
+  const auto* x = static_cast<const block_q6_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = static_cast<uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    std::memset(o, 0, 64);
+    for (int r = 0; r < kGroupRows; ++r) {
+      const block_q6_K& blk = x[r * nb + b];
+      std::memcpy(o + 2 * r, &blk.d, 2);
+      for (int j = 0; j < 16; ++j) o[64 + j * 16 + r] = static_cast<uint8_t>(blk.scales[j]);
+      for (int e = 0; e < QK_K; ++e) {
+        const int half = e / 128, rest = e % 128, quarter = rest / 32, l = rest % 32;
+        const int low = (blk.ql[64 * half + l + 32 * (quarter & 1)] >> (4 * (quarter >> 1))) & 0xF;
+        const int high = (blk.qh[32 * half + l] >> (2 * quarter)) & 3;
+        const int j = e / 16, k = (e % 16) / 4, i = e % 4;
+        o[320 + (j * 4 + k) * 64 + r * 4 + i] = static_cast<uint8_t>(low | (high << 4));
+      }
+    }
+  }
+}
+
+void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const int64_t nb = cols / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+      uint16_t d;
+      std::memcpy(&d, o + 2 * r, 2);
+      int total = 0;
+      for (int j = 0; j < 16; ++j) {
+        int s = 0;
+        for (int e = 0; e < 16; ++e) s += (o[320 + (j * 4 + e / 4) * 64 + r * 4 + e % 4] - 32) * y[b].qs[16 * j + e];
+        total += static_cast<int8_t>(o[64 + j * 16 + r]) * s;
+      }
+      sum += y[b].d * fp16_to_float(d) * static_cast<float>(total);
+    }
+    out[r] = sum;
+  }
+}
+
 void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) {
   const int64_t nb = cols / QK_K;
   const auto* y = static_cast<const block_q8_K*>(act);

@@ -37,6 +37,16 @@ inline size_t q4_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(col
 void repack_q4_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
 
+// q6_Kx16: per super-block of the 16 rows: their d (f16), 32 pad bytes, the 16
+// sub-block scales ([j][row], int8), then the 6-bit quants as bytes (0..63,
+// i.e. q + 32), per 16-weight sub-block j 4 vectors: vector k, lane r = row
+// r's quants 16j + 4k..+3. A third larger than the rows (bytes, not 6 bits):
+// unpacking 6-bit fields cost more than the memory. Activations: q8_K blocks.
+inline size_t q6_Kx16_block_bytes() { return 64 + 256 + 4096; }
+inline size_t q6_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q6_Kx16_block_bytes(); }
+void repack_q6_Kx16(const void* rows, int64_t cols, void* group);
+void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
 // The scalar reference of a group's dot products with split q8_0 activations
 // (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.
 void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
