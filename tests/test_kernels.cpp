@@ -172,3 +172,38 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
   WARN(tested << " targets have the " << dtype_name(type) << " group kernel");
  }
 }
+
+TEST_CASE("f16x16 groups: the layout and the group kernel equal the row reference", "[kernels]") {
+  const int64_t cols = 200, rows = cpu::kGroupRows;
+  const auto wf = random_row(rows * cols, 61);
+  std::vector<uint16_t> w(rows * cols);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float_to_fp16(wf[i]);
+  std::vector<uint8_t> group(cpu::f16x16_group_bytes(cols));
+  cpu::repack_f16x16(w.data(), cols, group.data());
+  std::vector<std::vector<float>> acts(8);
+  float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
+  for (int t = 0; t < 8; ++t) {
+    acts[t] = random_row(cols, 70 + t);
+    cpu::dot_f16x16_ref(group.data(), acts[t].data(), cols, ref);
+    for (int r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(fp16_to_float(w[r * cols + c])) * acts[t][c];
+      want[t][r] = static_cast<float>(s);
+      CHECK(ref[r] == Approx(want[t][r]).epsilon(1e-6).margin(1e-5));
+    }
+  }
+  for (const auto& ks : cpu::kernels_for_each_target()) {
+    if (!ks.group_f16x16) continue;
+    for (int nt = 1; nt <= 8; ++nt) {
+      const void* a[8];
+      for (int t = 0; t < nt; ++t) a[t] = acts[t].data();
+      float out[8 * cpu::kGroupRows];
+      ks.group_f16x16(group.data(), a, nt, out, cols);
+      for (int t = 0; t < nt; ++t)
+        for (int r = 0; r < rows; ++r) {
+          INFO(ks.target << " nt=" << nt << " token " << t << " row " << r);
+          CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+        }
+    }
+  }
+}

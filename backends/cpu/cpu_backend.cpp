@@ -18,6 +18,7 @@ void regroup_if_it_pays(CpuWeight& w) {
     case DType::Q8_0: repack = ks.group_q8_0x16 ? repack_q8_0x16 : nullptr, w.group_bytes = q8_0x16_group_bytes(w.cols); break;
     case DType::Q4_K: repack = ks.group_q4_Kx16 ? repack_q4_Kx16 : nullptr, w.group_bytes = q4_Kx16_group_bytes(w.cols); break;
     case DType::Q6_K: repack = ks.group_q6_Kx16 ? repack_q6_Kx16 : nullptr, w.group_bytes = q6_Kx16_group_bytes(w.cols); break;
+    case DType::F16: repack = ks.group_f16x16 ? repack_f16x16 : nullptr, w.group_bytes = f16x16_group_bytes(w.cols); break;
     default: break;
   }
   // EDGERUN_NO_REGROUP=1 keeps the row layout (to compare the two).

@@ -29,7 +29,7 @@ struct CpuWeight : Weight {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
-  // q4_0/q8_0/q4_K/q6_K rows regrouped for the group kernels (cpu/repack.h), when they pay.
+  // q4_0/q8_0/q4_K/q6_K/f16 rows regrouped for the group kernels (cpu/repack.h), when they pay.
   std::unique_ptr<uint8_t, FreeDeleter> groups;
   size_t group_bytes = 0;
   const uint8_t* group(int64_t g) const { return groups.get() + g * group_bytes; }
@@ -38,7 +38,7 @@ struct CpuWeight : Weight {
   mutable std::once_flag regrouped;
 };
 
-// Regroups q4_0/q8_0/q4_K/q6_K weights (cpu/repack.h) when this CPU has the group kernel;
+// Regroups q4_0/q8_0/q4_K/q6_K/f16 weights (cpu/repack.h) when this CPU has the group kernel;
 // then asks the kernel to drop the mapped rows from memory (they stay in the
 // page cache, and come back if a row is read, e.g. for an embedding lookup).
 void regroup_if_it_pays(CpuWeight& w);
@@ -182,7 +182,8 @@ class CpuExecutor : public Executor {
       const auto group_dot = w.type == DType::Q4_0   ? kernels_.group_q4_0x16
                              : w.type == DType::Q8_0 ? kernels_.group_q8_0x16
                              : w.type == DType::Q4_K ? kernels_.group_q4_Kx16
-                                                     : kernels_.group_q6_Kx16;
+                             : w.type == DType::Q6_K ? kernels_.group_q6_Kx16
+                                                     : kernels_.group_f16x16;
       const int tile = std::getenv("EDGERUN_GROUP_TILE") ? std::atoi(std::getenv("EDGERUN_GROUP_TILE")) : 64;
       for (int t0 = 0; t0 < n; t0 += tile) {
         const int t1 = std::min(n, t0 + tile);

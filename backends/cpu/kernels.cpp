@@ -663,6 +663,37 @@ void GroupQ6_Kx16(const void* group, const void* const* act, int nt, float* out,
   }
 }
 
+// An f16x16 group against NT f32 rows: per column, the 16 rows' weights
+// converted once and one FMA per token (the activation broadcast from memory).
+template <int NT>
+void GroupF16x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  const float* a[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = static_cast<const float*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    const __m512 w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16)));
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+void GroupF16x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  switch (nt) {
+    case 8: return GroupF16x16_512<8>(group, act, out, n);
+    case 7: return GroupF16x16_512<7>(group, act, out, n);
+    case 6: return GroupF16x16_512<6>(group, act, out, n);
+    case 5: return GroupF16x16_512<5>(group, act, out, n);
+    case 4: return GroupF16x16_512<4>(group, act, out, n);
+    case 3: return GroupF16x16_512<3>(group, act, out, n);
+    case 2: return GroupF16x16_512<2>(group, act, out, n);
+    default: return GroupF16x16_512<1>(group, act, out, n);
+  }
+}
+
 template <bool kQ4>
 void GroupQx_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
   switch (nt) {
@@ -752,6 +783,7 @@ void FillKernels(KernelSet* ks) {
   ks->group_q8_0x16 = &GroupQx_0x16<false>;
   ks->group_q4_Kx16 = &GroupQ4_Kx16;
   ks->group_q6_Kx16 = &GroupQ6_Kx16;
+  ks->group_f16x16 = &GroupF16x16;
 #endif
 }
 

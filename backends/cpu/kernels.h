@@ -41,6 +41,7 @@ struct KernelSet {
   void (*group_q8_0x16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;
   void (*group_q4_Kx16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;  // q8_K activations
   void (*group_q6_Kx16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;  // q8_K activations
+  void (*group_f16x16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;  // f32 activations
   // y += a * x over n elements, x f32 or f16 (attention's sum over values).
   void (*axpy_f32)(float a, const void* x, float* y, int64_t n) = nullptr;
   void (*axpy_f16)(float a, const void* x, float* y, int64_t n) = nullptr;

@@ -102,6 +102,23 @@ void repack_q4_Kx16(const void* rows, int64_t cols, void* group) {
   }
 }
 
+void repack_f16x16(const void* rows, int64_t cols, void* group) {
+  const auto* x = static_cast<const uint16_t*>(rows);
+  auto* o = static_cast<uint16_t*>(group);
+  for (int r = 0; r < kGroupRows; ++r)
+    for (int64_t c = 0; c < cols; ++c) o[c * kGroupRows + r] = x[r * cols + c];
+}
+
+void dot_f16x16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  const auto* a = static_cast<const float*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(fp16_to_float(g[c * kGroupRows + r])) * a[c];
+    out[r] = static_cast<float>(s);
+  }
+}
+
 void repack_q6_Kx16(const void* rows, int64_t cols, void* group) {
   const int64_t nb = cols / QK_K;
   const auto* x = static_cast<const block_q6_K*>(rows);

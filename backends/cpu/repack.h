@@ -47,6 +47,12 @@ inline size_t q6_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(col
 void repack_q6_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
 
+// f16x16: column by column, the 16 rows' f16 values (32 bytes): one vector
+// conversion and one FMA per column and token. Activations: f32.
+inline size_t f16x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols) * 32; }
+void repack_f16x16(const void* rows, int64_t cols, void* group);
+void dot_f16x16_ref(const void* group, const void* act, int64_t cols, float* out);
+
 // The scalar reference of a group's dot products with split q8_0 activations
 // (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.
 void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
