@@ -32,6 +32,7 @@ struct CpuWeight : Weight {
   // q4_0/q8_0/q4_K/q6_K/f16 rows regrouped for the group kernels (cpu/repack.h), when they pay.
   std::unique_ptr<uint8_t, FreeDeleter> groups;
   size_t group_bytes = 0;
+  GroupDotFn group_dot = nullptr;  // the kernel for this layout
   const uint8_t* group(int64_t g) const { return groups.get() + g * group_bytes; }
   // Regrouped at the first matrix product, not at load: an embedding table
   // that is only looked up must not be copied.
@@ -179,14 +180,9 @@ class CpuExecutor : public Executor {
     // weight row passes over them.
     constexpr int kTile = 16;
     if (has_groups(w)) {  // 16 rows at a time; a group is small, so more tokens per pass over the weights
-      const auto group_dot = w.type == DType::Q4_0   ? kernels_.group_q4_0x16
-                             : w.type == DType::Q8_0 ? kernels_.group_q8_0x16
-                             : w.type == DType::Q4_K ? kernels_.group_q4_Kx16
-                             : w.type == DType::Q6_K ? kernels_.group_q6_Kx16
-                                                     : kernels_.group_f16x16;
-      const int tile = std::getenv("EDGERUN_GROUP_TILE") ? std::atoi(std::getenv("EDGERUN_GROUP_TILE")) : 64;
-      for (int t0 = 0; t0 < n; t0 += tile) {
-        const int t1 = std::min(n, t0 + tile);
+      constexpr int kGroupTile = 64;
+      for (int t0 = 0; t0 < n; t0 += kGroupTile) {
+        const int t1 = std::min(n, t0 + kGroupTile);
         pool_.parallel_for(rows / kGroupRows, [&](int64_t g0, int64_t g1, int) {
           const void* acts[kMaxTokens];
           float res[kMaxTokens * kGroupRows];
@@ -194,7 +190,7 @@ class CpuExecutor : public Executor {
             for (int t = t0; t < t1; t += kMaxTokens) {
               const int nt = std::min(kMaxTokens, t1 - t);
               for (int k = 0; k < nt; ++k) acts[k] = act + (t + k) * act_row;
-              group_dot(w.group(g), acts, nt, res, cols);
+              w.group_dot(w.group(g), acts, nt, res, cols);
               for (int k = 0; k < nt; ++k)
                 for (int r = 0; r < kGroupRows; ++r)
                   o[(t + k) * rows + g * kGroupRows + r] = res[k * kGroupRows + r] + (b ? b[g * kGroupRows + r] : 0.0f);

@@ -487,228 +487,6 @@ void AxpyF16(float a, const void* xv, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * fp16_to_float(xh[i]);
 }
 
-#if HWY_TARGET == HWY_AVX3_DL
-// 16 rows (a q4_0x16 or q8_0x16 group) against NT tokens: per block, the
-// quant vectors are loaded (and for q4_0 unpacked) once, and each token's
-// activation bytes are broadcast four at a time into vpdpbusd, so 16 rows'
-// block sums come out of eight instructions; scale and offset follow for all
-// 16 rows in two. vpdpbusd wants unsigned weights: q4_0's are 0..15 with an
-// offset of 8, q8_0's are flipped to 0..255 with an offset of 128, and
-// sum (q - c) a d_w d_a = d_w (d_a sum q a - c s_a), s_a = d_a sum a.
-template <int NT, bool kQ4>
-void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
-  const int64_t nb = n / QK;
-  const auto* scales = static_cast<const uint16_t*>(group);
-  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const int8_t* aq[NT];
-  const float* ad[NT];
-  const float* as[NT];
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) {
-    aq[t] = static_cast<const int8_t*>(act[t]);
-    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    as[t] = ad[t] + nb;
-    acc[t] = _mm512_setzero_ps();
-  }
-  const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const float off = kQ4 ? 8.0f : 128.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
-    __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3
-    if (kQ4) {
-      const uint8_t* q = qs + b * 256;
-      for (int k = 0; k < 4; ++k) {
-        const __m512i v = _mm512_loadu_si512(q + 64 * k);
-        wq[k] = _mm512_and_si512(v, m4);
-        wq[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-      }
-    } else {
-      const uint8_t* q = qs + b * 512;
-      for (int k = 0; k < 8; ++k) wq[k] = _mm512_xor_si512(_mm512_loadu_si512(q + 64 * k), flip);
-    }
-    for (int t = 0; t < NT; ++t) {
-      int32_t a4[8];
-      std::memcpy(a4, aq[t] + QK * b, 32);
-      __m512i s;
-      if (NT <= 2) {  // few tokens: four short chains, or vpdpbusd's latency is the limit
-        __m512i c[4];
-        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[k], _mm512_set1_epi32(a4[k]));
-        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(c[k], wq[4 + k], _mm512_set1_epi32(a4[4 + k]));
-        s = _mm512_add_epi32(_mm512_add_epi32(c[0], c[1]), _mm512_add_epi32(c[2], c[3]));
-      } else {
-        s = _mm512_setzero_si512();
-        for (int k = 0; k < 8; ++k) s = _mm512_dpbusd_epi32(s, wq[k], _mm512_set1_epi32(a4[k]));
-      }
-      const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(ad[t][b]), _mm512_set1_ps(off * as[t][b]));
-      acc[t] = _mm512_fmadd_ps(dw, v, acc[t]);
-    }
-  }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
-}
-
-// A q4_Kx16 group against NT (<= 4) q8_K rows. Per 64-weight chunk the 8
-// quant vectors are unpacked once for all tokens; each sub-block's 16 row
-// sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in float; the mins
-// meet the activations' 16-element sums once per super-block.
-template <int NT>
-void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
-  const int64_t nb = n / QK_K;
-  const block_q8_K* y[NT];
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) {
-    y[t] = static_cast<const block_q8_K*>(act[t]);
-    acc[t] = _mm512_setzero_ps();
-  }
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); };
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* o = static_cast<const uint8_t*>(group) + b * (64 + 128 + 128 + 2048);
-    __m512 scaled[NT];
-    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
-    for (int c = 0; c < 4; ++c) {
-      __m512i lo[8], hi[8];
-      for (int k = 0; k < 8; ++k) {
-        const __m512i v = _mm512_loadu_si512(o + 320 + (c * 8 + k) * 64);
-        lo[k] = _mm512_and_si512(v, m4);
-        hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-      }
-      const __m512 sc_lo = bytes16(o + 64 + (2 * c) * 16), sc_hi = bytes16(o + 64 + (2 * c + 1) * 16);
-      for (int t = 0; t < NT; ++t) {
-        int32_t a4[16];
-        std::memcpy(a4, y[t][b].qs + 64 * c, 64);
-        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(),
-                s3 = _mm512_setzero_si512();
-        for (int k = 0; k < 8; k += 2) {
-          s0 = _mm512_dpbusd_epi32(s0, lo[k], _mm512_set1_epi32(a4[k]));
-          s1 = _mm512_dpbusd_epi32(s1, lo[k + 1], _mm512_set1_epi32(a4[k + 1]));
-          s2 = _mm512_dpbusd_epi32(s2, hi[k], _mm512_set1_epi32(a4[8 + k]));
-          s3 = _mm512_dpbusd_epi32(s3, hi[k + 1], _mm512_set1_epi32(a4[8 + k + 1]));
-        }
-        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc_lo, scaled[t]);
-        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2, s3)), sc_hi, scaled[t]);
-      }
-    }
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
-    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 32)));
-    for (int t = 0; t < NT; ++t) {
-      __m512 mins = _mm512_setzero_ps();
-      for (int j = 0; j < 8; ++j)
-        mins = _mm512_fmadd_ps(bytes16(o + 192 + j * 16),
-                               _mm512_set1_ps(static_cast<float>(y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1])), mins);
-      const __m512 v = _mm512_fmsub_ps(d, scaled[t], _mm512_mul_ps(dmin, mins));
-      acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(y[t][b].d), v, acc[t]);
-    }
-  }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
-}
-
-void GroupQ4_Kx16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
-  for (int t0 = 0; t0 < nt; t0 += 4) {  // four tokens per pass: the unpacked chunk takes 16 registers
-    switch (std::min(4, nt - t0)) {
-      case 4: GroupQ4_Kx16_512<4>(group, act + t0, out + 16 * t0, n); break;
-      case 3: GroupQ4_Kx16_512<3>(group, act + t0, out + 16 * t0, n); break;
-      case 2: GroupQ4_Kx16_512<2>(group, act + t0, out + 16 * t0, n); break;
-      default: GroupQ4_Kx16_512<1>(group, act + t0, out + 16 * t0, n); break;
-    }
-  }
-}
-
-// A q6_Kx16 group against NT q8_K rows: per 16-weight sub-block, 4 vpdpbusd
-// give 16 rows' sums of (q + 32) a; the 32 a-sum comes off in integers
-// (sum (q + 32) a - 32 sum a) before the rows' int8 scales, in float.
-template <int NT>
-void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
-  const int64_t nb = n / QK_K;
-  const block_q8_K* y[NT];
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) {
-    y[t] = static_cast<const block_q8_K*>(act[t]);
-    acc[t] = _mm512_setzero_ps();
-  }
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* o = static_cast<const uint8_t*>(group) + b * (64 + 256 + 4096);
-    __m512 scaled[NT];
-    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
-    for (int j = 0; j < 16; ++j) {
-      __m512i wq[4];
-      for (int k = 0; k < 4; ++k) wq[k] = _mm512_loadu_si512(o + 320 + (j * 4 + k) * 64);
-      const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16))));
-      for (int t = 0; t < NT; ++t) {
-        int32_t a4[4];
-        std::memcpy(a4, y[t][b].qs + 16 * j, 16);
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(a4[0]));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], _mm512_set1_epi32(a4[1]));
-        s0 = _mm512_dpbusd_epi32(s0, wq[2], _mm512_set1_epi32(a4[2]));
-        s1 = _mm512_dpbusd_epi32(s1, wq[3], _mm512_set1_epi32(a4[3]));
-        const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(32 * y[t][b].bsums[j]));
-        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, scaled[t]);
-      }
-    }
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(y[t][b].d), d), scaled[t], acc[t]);
-  }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
-}
-
-void GroupQ6_Kx16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
-  switch (nt) {
-    case 8: return GroupQ6_Kx16_512<8>(group, act, out, n);
-    case 7: return GroupQ6_Kx16_512<7>(group, act, out, n);
-    case 6: return GroupQ6_Kx16_512<6>(group, act, out, n);
-    case 5: return GroupQ6_Kx16_512<5>(group, act, out, n);
-    case 4: return GroupQ6_Kx16_512<4>(group, act, out, n);
-    case 3: return GroupQ6_Kx16_512<3>(group, act, out, n);
-    case 2: return GroupQ6_Kx16_512<2>(group, act, out, n);
-    default: return GroupQ6_Kx16_512<1>(group, act, out, n);
-  }
-}
-
-// An f16x16 group against NT f32 rows: per column, the 16 rows' weights
-// converted once and one FMA per token (the activation broadcast from memory).
-template <int NT>
-void GroupF16x16_512(const void* group, const void* const* act, float* out, int64_t n) {
-  const auto* g = static_cast<const uint16_t*>(group);
-  const float* a[NT];
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) {
-    a[t] = static_cast<const float*>(act[t]);
-    acc[t] = _mm512_setzero_ps();
-  }
-  for (int64_t c = 0; c < n; ++c) {
-    const __m512 w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16)));
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t]);
-  }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
-}
-
-void GroupF16x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
-  switch (nt) {
-    case 8: return GroupF16x16_512<8>(group, act, out, n);
-    case 7: return GroupF16x16_512<7>(group, act, out, n);
-    case 6: return GroupF16x16_512<6>(group, act, out, n);
-    case 5: return GroupF16x16_512<5>(group, act, out, n);
-    case 4: return GroupF16x16_512<4>(group, act, out, n);
-    case 3: return GroupF16x16_512<3>(group, act, out, n);
-    case 2: return GroupF16x16_512<2>(group, act, out, n);
-    default: return GroupF16x16_512<1>(group, act, out, n);
-  }
-}
-
-template <bool kQ4>
-void GroupQx_0x16(const void* group, const void* const* act, int nt, float* out, int64_t n) {
-  switch (nt) {
-    case 8: return GroupQx_0x16_512<8, kQ4>(group, act, out, n);
-    case 7: return GroupQx_0x16_512<7, kQ4>(group, act, out, n);
-    case 6: return GroupQx_0x16_512<6, kQ4>(group, act, out, n);
-    case 5: return GroupQx_0x16_512<5, kQ4>(group, act, out, n);
-    case 4: return GroupQx_0x16_512<4, kQ4>(group, act, out, n);
-    case 3: return GroupQx_0x16_512<3, kQ4>(group, act, out, n);
-    case 2: return GroupQx_0x16_512<2, kQ4>(group, act, out, n);
-    default: return GroupQx_0x16_512<1, kQ4>(group, act, out, n);
-  }
-}
-#endif
-
 // Several tokens against one weight row (prompt processing): the row is read
 // and unpacked once. act[t] is token t's activation row; nt is 1..kMaxTokens.
 template <DotFn kDot, int kType>
@@ -778,13 +556,6 @@ void FillKernels(KernelSet* ks) {
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
   ks->dotn_q4_K = &DotMulti<DotQ4_K, 2>;
   ks->dotn_q6_K = &DotMulti<DotQ6_K, 3>;
-#if HWY_TARGET == HWY_AVX3_DL
-  ks->group_q4_0x16 = &GroupQx_0x16<true>;
-  ks->group_q8_0x16 = &GroupQx_0x16<false>;
-  ks->group_q4_Kx16 = &GroupQ4_Kx16;
-  ks->group_q6_Kx16 = &GroupQ6_Kx16;
-  ks->group_f16x16 = &GroupF16x16;
-#endif
 }
 
 #undef EDGERUN_X86_INT8
@@ -838,6 +609,7 @@ const KernelSet& best_kernels() {
   static const KernelSet ks = [] {
     KernelSet k;
     HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
+    fill_group_kernels(&k);
     return k;
   }();
   return ks;
@@ -849,6 +621,7 @@ std::vector<KernelSet> kernels_for_each_target() {
     hwy::SetSupportedTargetsForTest(target);
     KernelSet k;
     HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
+    fill_group_kernels(&k);
     out.push_back(k);
   }
   hwy::SetSupportedTargetsForTest(0);

@@ -19,6 +19,7 @@ using DotFn = float (*)(const void* w, const void* act, int64_t n);
 // weight row is read and unpacked once for all of them (prompt processing).
 constexpr int kMaxTokens = 8;
 using DotNFn = void (*)(const void* w, const void* const* act, int nt, float* out, int64_t n);
+using GroupDotFn = void (*)(const void* group, const void* const* act, int nt, float* out, int64_t n);
 
 // q4_0 and q8_0 kernels take their 8-bit activations split: all n quants
 // contiguous (so wide loads span blocks), then each block's scale d as a float,
@@ -35,13 +36,11 @@ struct KernelSet {
   DotFn dot_f16 = nullptr;   // with f32
   DotFn dot_f32 = nullptr;   // with f32
   DotNFn dotn_q4_0 = nullptr, dotn_q8_0 = nullptr, dotn_q4_K = nullptr, dotn_q6_K = nullptr;
-  // q4_0x16 groups (cpu/repack.h) against nt (1..kMaxTokens) split q8_0 rows:
-  // out[t * 16 + r]. Only where it beats the row kernels (AVX-512 VNNI); else null.
-  void (*group_q4_0x16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;
-  void (*group_q8_0x16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;
-  void (*group_q4_Kx16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;  // q8_K activations
-  void (*group_q6_Kx16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;  // q8_K activations
-  void (*group_f16x16)(const void* group, const void* const* act, int nt, float* out, int64_t n) = nullptr;  // f32 activations
+  // 16-row groups (cpu/repack.h) against nt (1..kMaxTokens) activation rows
+  // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
+  // Only where they beat the row kernels (AVX-512 VNNI); else null.
+  GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,
+             group_f16x16 = nullptr;
   // y += a * x over n elements, x f32 or f16 (attention's sum over values).
   void (*axpy_f32)(float a, const void* x, float* y, int64_t n) = nullptr;
   void (*axpy_f16)(float a, const void* x, float* y, int64_t n) = nullptr;
@@ -50,6 +49,9 @@ struct KernelSet {
   // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.
   static bool takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q8_0; }
 };
+
+// Sets the group_* entries for the current Highway target (group_kernels.cpp).
+void fill_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.
 const KernelSet& best_kernels();

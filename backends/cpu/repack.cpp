@@ -7,18 +7,27 @@
 
 namespace edgerun::cpu {
 
-void repack_q4_0x16(const void* rows, int64_t cols, void* group) {
+namespace {
+// q4_0 and q8_0 blocks: [f16 d][quant bytes]; the group keeps the scales,
+// then per block the quant bytes as 64-byte vectors of 4 bytes per row.
+template <typename Block>
+void regroup_x_0(const void* rows, int64_t cols, void* group) {
+  constexpr int kVectors = sizeof(Block::qs) / 4;
   const int64_t nb = cols / QK;
-  const auto* x = static_cast<const block_q4_0*>(rows);
+  const auto* x = static_cast<const Block*>(rows);
   auto* scales = static_cast<uint16_t*>(group);
   auto* qs = static_cast<uint8_t*>(group) + nb * 32;
   for (int64_t b = 0; b < nb; ++b)
     for (int r = 0; r < kGroupRows; ++r) {
-      const block_q4_0& blk = x[r * nb + b];
+      const Block& blk = x[r * nb + b];
       scales[b * kGroupRows + r] = blk.d;
-      for (int k = 0; k < 4; ++k) std::memcpy(qs + b * 256 + k * 64 + r * 4, blk.qs + 4 * k, 4);
+      for (int k = 0; k < kVectors; ++k) std::memcpy(qs + (b * kVectors + k) * 64 + r * 4, blk.qs + 4 * k, 4);
     }
 }
+}  // namespace
+
+void repack_q4_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q4_0>(rows, cols, group); }
+void repack_q8_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q8_0>(rows, cols, group); }
 
 void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
   const int64_t nb = cols / QK;
@@ -39,19 +48,6 @@ void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
     }
     out[r] = sum;
   }
-}
-
-void repack_q8_0x16(const void* rows, int64_t cols, void* group) {
-  const int64_t nb = cols / QK;
-  const auto* x = static_cast<const block_q8_0*>(rows);
-  auto* scales = static_cast<uint16_t*>(group);
-  auto* qs = static_cast<uint8_t*>(group) + nb * 32;
-  for (int64_t b = 0; b < nb; ++b)
-    for (int r = 0; r < kGroupRows; ++r) {
-      const block_q8_0& blk = x[r * nb + b];
-      scales[b * kGroupRows + r] = blk.d;
-      for (int k = 0; k < 8; ++k) std::memcpy(qs + b * 512 + k * 64 + r * 4, blk.qs + 4 * k, 4);
-    }
 }
 
 void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {

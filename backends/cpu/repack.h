@@ -32,7 +32,7 @@ void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
 // the 8 sub-block scales and mins decoded from 6 bits ([j][row], bytes), then
 // per 64-weight chunk c 8 vectors: vector k, lane r = row r's qs[32c + 4k..+3]
 // (low nibbles: sub-block 2c, high: sub-block 2c + 1). Activations: q8_K blocks.
-inline size_t q4_Kx16_block_bytes() { return 64 + 128 + 128 + 2048; }
+constexpr size_t q4_Kx16_block_bytes() { return 64 + 128 + 128 + 2048; }
 inline size_t q4_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q4_Kx16_block_bytes(); }
 void repack_q4_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
@@ -42,7 +42,7 @@ void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
 // i.e. q + 32), per 16-weight sub-block j 4 vectors: vector k, lane r = row
 // r's quants 16j + 4k..+3. A third larger than the rows (bytes, not 6 bits):
 // unpacking 6-bit fields cost more than the memory. Activations: q8_K blocks.
-inline size_t q6_Kx16_block_bytes() { return 64 + 256 + 4096; }
+constexpr size_t q6_Kx16_block_bytes() { return 64 + 256 + 4096; }
 inline size_t q6_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q6_Kx16_block_bytes(); }
 void repack_q6_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);

@@ -105,6 +105,10 @@ std::unique_ptr<Weight> VkBackend::upload(const TensorDesc& d) {
     return w;
   }
   w->storage = storage_type(d.type);
+  const std::string suffix = shader_suffix(w->storage);
+  w->matvec = "matvec_" + suffix + (cx_->use_subgroups ? "_sg" : "");
+  w->matmul = "matmul_" + suffix;
+  w->get_rows = "get_rows_" + suffix;
   size_t row_bytes = 0;
   try {
     row_bytes = storage_row_bytes(w->storage, d.cols);

@@ -28,7 +28,8 @@ VkKV::~VkKV() {
   for (auto& x : v) owner->retire(x);
 }
 
-VkExecutor::VkExecutor(Context& cx, WeightStore& store) : cx_(cx), store_(store) {
+VkExecutor::VkExecutor(Context& cx, WeightStore& store)
+    : cx_(cx), store_(store), tiles_(std::getenv("EDGERUN_VULKAN_NO_TILES") == nullptr) {
   auto& vk = cx_.vk;
   VkCommandPoolCreateInfo cp{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   cp.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -189,6 +190,7 @@ void VkExecutor::dispatch(const char* shader, std::initializer_list<Arg> args, P
     ++i;
   }
   for (; i < Context::kBindings; ++i) b[i] = {dummy_.buffer, 0, dummy_.size};
+  if (!in_matmul_) rounded_of_.from = nullptr;  // the op may write the buffer that was rounded
   const VkPipeline p = cx_.pipeline(shader);
   const VkDescriptorSet set = descriptor_set(b);
   begin();
@@ -226,6 +228,7 @@ Span VkExecutor::upload(const void* data, size_t bytes) {
 
 std::unique_ptr<Buffer> VkExecutor::alloc(int64_t n_floats) {
   reset_descriptors();  // a new buffer may reuse a freed one's handle
+  rounded_of_.from = nullptr;  // ... or a freed Buffer's address
   auto b = std::make_unique<VkBuf>();
   b->owner = this;
   b->size = n_floats;
@@ -259,14 +262,13 @@ void VkExecutor::get_rows(const Weight& table, const int32_t* ids, int n, Buffer
   for (int t = 0; t < n; ++t)
     if (ids[t] < 0 || ids[t] >= w.rows) fail("", "token id " + std::to_string(ids[t]) + " is outside the vocabulary");
   const Span id_span = upload(ids, static_cast<size_t>(n) * 4);
-  const std::string shader = std::string("get_rows_") + shader_suffix(w.storage);
   for (const Piece& p : w.pieces) {
     Push pc;
     pc.u[0] = u32(w.cols);
     pc.u[1] = u32(n);
     pc.u[2] = u32(p.row0);
     pc.u[3] = u32(p.rows);
-    dispatch(shader.c_str(), {{p.span}, {id_span}, arg(out)}, pc, u32(ceil_div(w.cols / 4, kWG)), u32(n), 1);
+    dispatch(w.get_rows.c_str(), {{p.span}, {id_span}, arg(out)}, pc, u32(ceil_div(w.cols / 4, kWG)), u32(n), 1);
   }
 }
 
@@ -280,9 +282,7 @@ void VkExecutor::rms_norm(const Buffer& x, const Weight& w, int n_rows, int dim,
 
 void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) {
   const VkWeight& w = vw(wt);
-  const std::string shader = variant(std::string("matvec_") + shader_suffix(w.storage));
-  const std::string tiled_shader = std::string("matmul_") + shader_suffix(w.storage);
-  const bool tiled = n > 8 && w.cols % 32 == 0 && std::getenv("EDGERUN_VULKAN_NO_TILES") == nullptr;
+  const bool tiled = tiles_ && n > 8 && w.cols % 32 == 0;
   // Tokens in chunks whose activations fit one binding (only huge logit batches need more than one).
   const uint64_t widest = static_cast<uint64_t>(std::max(w.rows, w.cols)) * 4;
   const uint64_t room = (cx_.info.max_storage_range & ~uint64_t(3)) - cx_.binding_alignment;
@@ -294,13 +294,21 @@ void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, i
   if (act == DType::Q8_0 || act == DType::Q8_1 || act == DType::Q8_K) {
     const int64_t block = act == DType::Q8_K ? 256 : 32, total = static_cast<int64_t>(n) * w.cols;
     if (w.cols % block != 0) fail(w.name, "rows do not fit the activation blocks");
-    if (!rounded_ || rounded_->size < total) rounded_ = alloc(total);
-    Push rp;
-    rp.u[0] = u32(total / block);
-    dispatch_rows(act == DType::Q8_K ? "round_act_q8_k" : "round_act_q8_0", {arg(x, 0, total), arg(*rounded_, 0, total)},
-                  rp, total / block);
+    if (rounded_of_.from != &x || rounded_of_.n != total || rounded_of_.type != act) {
+      if (!rounded_ || rounded_->size < total) rounded_ = alloc(total);
+      Push rp;
+      rp.u[0] = u32(total / block);
+      dispatch_rows(act == DType::Q8_K ? "round_act_q8_k" : "round_act_q8_0", {arg(x, 0, total), arg(*rounded_, 0, total)},
+                    rp, total / block);
+      rounded_of_ = {&x, total, act};
+    }
     in = rounded_.get();
   }
+  in_matmul_ = true;  // the products below write `out` only
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{in_matmul_};
   for (int t0 = 0; t0 < n; t0 += chunk) {
     const int c = std::min(chunk, n - t0);
     for (const Piece& p : w.pieces) {
@@ -314,11 +322,12 @@ void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, i
       const std::initializer_list<Arg> args = {{p.span}, arg(*in, uint64_t(t0) * w.cols, uint64_t(c) * w.cols),
                                                arg(out, uint64_t(t0) * w.rows, uint64_t(c) * w.rows), {bias_span}};
       if (tiled)  // prompts: 64 x 32 tiles through shared memory
-        dispatch(tiled_shader.c_str(), args, pc, u32(ceil_div(p.rows, 64)), u32(ceil_div(c, 32)), 1);
+        dispatch(w.matmul.c_str(), args, pc, u32(ceil_div(p.rows, 64)), u32(ceil_div(c, 32)), 1);
       else
-        dispatch_rows(shader.c_str(), args, pc, p.rows, u32(ceil_div(c, 8)));
+        dispatch_rows(w.matvec.c_str(), args, pc, p.rows, u32(ceil_div(c, 8)));
     }
   }
+  if (&out == rounded_of_.from) rounded_of_.from = nullptr;
 }
 
 void VkExecutor::rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) {
@@ -411,6 +420,7 @@ void VkExecutor::read(const Buffer& b, float* dst, int64_t n) {
 
 void VkExecutor::write(Buffer& b, const float* src, int64_t n) {
   const Span s = upload(src, static_cast<size_t>(n) * 4);
+  rounded_of_.from = nullptr;
   begin();
   const VkBufferCopy region{s.offset, 0, s.size};
   cx_.vk.vkCmdCopyBuffer(cb_, s.buffer, static_cast<VkBuf&>(b).a.buffer, 1, &region);

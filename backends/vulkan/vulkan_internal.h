@@ -25,6 +25,8 @@ struct Piece {
 struct VkWeight : Weight {
   DType storage = DType::F32;  // what the shaders read (vulkan_weights.h)
   std::vector<Piece> pieces;
+  // Its shaders, named once at upload: matvec (subgroup variant where used), tiled matmul, lookup.
+  std::string matvec, matmul, get_rows;
 };
 
 // Device-local memory for weights: a few large blocks, sub-allocated. On
@@ -137,6 +139,11 @@ class VkExecutor : public Executor {
   const RopeParams* rope_params_ = nullptr;
   Span rope_table_;
   std::unique_ptr<Buffer> rounded_;  // activations rounded as the cpu rounds them (round_act.comp)
+  // What rounded_ holds: q, k and v (gate and up) share one input, rounded once.
+  // Any op other than a matrix product may change buffers, and forgets it.
+  struct { const Buffer* from = nullptr; int64_t n = 0; DType type = DType::F32; } rounded_of_;
+  bool in_matmul_ = false;
+  const bool tiles_;  // the tiled prompt shader (EDGERUN_VULKAN_NO_TILES=1 turns it off, to compare)
 };
 
 }  // namespace edgerun::vk

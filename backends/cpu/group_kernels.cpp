@@ -1,0 +1,239 @@
+// The 16-row group kernels of the cpu backend (layouts in cpu/repack.h),
+// compiled once per Highway target like kernels.cpp. They exist for AVX3_DL
+// (AVX-512 VNNI) only; on other targets the KernelSet's group entries stay
+// null and the weights keep their row layout.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/group_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "blocks.h"
+#include "cpu/kernels.h"
+#include "cpu/repack.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see kernels.cpp: VNNI through 512-bit (EVEX) intrinsics only
+#endif
+namespace edgerun::cpu::HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX3_DL
+// 16 rows (a q4_0x16 or q8_0x16 group) against NT tokens: per block, the
+// quant vectors are loaded (and for q4_0 unpacked) once, and each token's
+// activation bytes are broadcast four at a time into vpdpbusd, so 16 rows'
+// block sums come out of eight instructions; scale and offset follow for all
+// 16 rows in two. vpdpbusd wants unsigned weights: q4_0's are 0..15 with an
+// offset of 8, q8_0's are flipped to 0..255 with an offset of 128, and
+// sum (q - c) a d_w d_a = d_w (d_a sum q a - c s_a), s_a = d_a sum a.
+template <int NT, bool kQ4>
+void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  const int8_t* aq[NT];
+  const float* ad[NT];
+  const float* as[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    aq[t] = static_cast<const int8_t*>(act[t]);
+    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+    as[t] = ad[t] + nb;
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const float off = kQ4 ? 8.0f : 128.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
+    __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3
+    if (kQ4) {
+      const uint8_t* q = qs + b * 256;
+      for (int k = 0; k < 4; ++k) {
+        const __m512i v = _mm512_loadu_si512(q + 64 * k);
+        wq[k] = _mm512_and_si512(v, m4);
+        wq[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+    } else {
+      const uint8_t* q = qs + b * 512;
+      for (int k = 0; k < 8; ++k) wq[k] = _mm512_xor_si512(_mm512_loadu_si512(q + 64 * k), flip);
+    }
+    for (int t = 0; t < NT; ++t) {
+      int32_t a4[8];
+      std::memcpy(a4, aq[t] + QK * b, 32);
+      __m512i s;
+      if (NT <= 2) {  // few tokens: four short chains, or vpdpbusd's latency is the limit
+        __m512i c[4];
+        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[k], _mm512_set1_epi32(a4[k]));
+        for (int k = 0; k < 4; ++k) c[k] = _mm512_dpbusd_epi32(c[k], wq[4 + k], _mm512_set1_epi32(a4[4 + k]));
+        s = _mm512_add_epi32(_mm512_add_epi32(c[0], c[1]), _mm512_add_epi32(c[2], c[3]));
+      } else {
+        s = _mm512_setzero_si512();
+        for (int k = 0; k < 8; ++k) s = _mm512_dpbusd_epi32(s, wq[k], _mm512_set1_epi32(a4[k]));
+      }
+      const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(ad[t][b]), _mm512_set1_ps(off * as[t][b]));
+      acc[t] = _mm512_fmadd_ps(dw, v, acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+// A q4_Kx16 group against NT q8_K rows (NT <= 4: the unpacked chunk takes 16
+// registers). Per 64-weight chunk the 8 quant vectors are unpacked once for all tokens; each sub-block's 16 row
+// sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in float; the mins
+// meet the activations' 16-element sums once per super-block.
+template <int NT>
+void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); };
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    __m512 scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
+    for (int c = 0; c < 4; ++c) {
+      __m512i lo[8], hi[8];
+      for (int k = 0; k < 8; ++k) {
+        const __m512i v = _mm512_loadu_si512(o + 320 + (c * 8 + k) * 64);
+        lo[k] = _mm512_and_si512(v, m4);
+        hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+      const __m512 sc_lo = bytes16(o + 64 + (2 * c) * 16), sc_hi = bytes16(o + 64 + (2 * c + 1) * 16);
+      for (int t = 0; t < NT; ++t) {
+        int32_t a4[16];
+        std::memcpy(a4, y[t][b].qs + 64 * c, 64);
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(),
+                s3 = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k += 2) {
+          s0 = _mm512_dpbusd_epi32(s0, lo[k], _mm512_set1_epi32(a4[k]));
+          s1 = _mm512_dpbusd_epi32(s1, lo[k + 1], _mm512_set1_epi32(a4[k + 1]));
+          s2 = _mm512_dpbusd_epi32(s2, hi[k], _mm512_set1_epi32(a4[8 + k]));
+          s3 = _mm512_dpbusd_epi32(s3, hi[k + 1], _mm512_set1_epi32(a4[8 + k + 1]));
+        }
+        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc_lo, scaled[t]);
+        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2, s3)), sc_hi, scaled[t]);
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 32)));
+    for (int t = 0; t < NT; ++t) {
+      __m512 mins = _mm512_setzero_ps();
+      for (int j = 0; j < 8; ++j)
+        mins = _mm512_fmadd_ps(bytes16(o + 192 + j * 16),
+                               _mm512_set1_ps(static_cast<float>(y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1])), mins);
+      const __m512 v = _mm512_fmsub_ps(d, scaled[t], _mm512_mul_ps(dmin, mins));
+      acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(y[t][b].d), v, acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+// A q6_Kx16 group against NT q8_K rows: per 16-weight sub-block, 4 vpdpbusd
+// give 16 rows' sums of (q + 32) a; the 32 a-sum comes off in integers
+// (sum (q + 32) a - 32 sum a) before the rows' int8 scales, in float.
+template <int NT>
+void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    __m512 scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
+    for (int j = 0; j < 16; ++j) {
+      __m512i wq[4];
+      for (int k = 0; k < 4; ++k) wq[k] = _mm512_loadu_si512(o + 320 + (j * 4 + k) * 64);
+      const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16))));
+      for (int t = 0; t < NT; ++t) {
+        int32_t a4[4];
+        std::memcpy(a4, y[t][b].qs + 16 * j, 16);
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(a4[0]));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], _mm512_set1_epi32(a4[1]));
+        s0 = _mm512_dpbusd_epi32(s0, wq[2], _mm512_set1_epi32(a4[2]));
+        s1 = _mm512_dpbusd_epi32(s1, wq[3], _mm512_set1_epi32(a4[3]));
+        const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(32 * y[t][b].bsums[j]));
+        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, scaled[t]);
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(y[t][b].d), d), scaled[t], acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+// An f16x16 group against NT f32 rows: per column, the 16 rows' weights
+// converted once and one FMA per token (the activation broadcast from memory).
+template <int NT>
+void GroupF16x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  const float* a[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = static_cast<const float*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    const __m512 w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16)));
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+
+using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
+
+// K<NT>::Run for NT = 1..N, indexed by NT - 1.
+template <template <int> class K, size_t... I>
+constexpr std::array<GroupFn, sizeof...(I)> ByCount(std::index_sequence<I...>) {
+  return {K<static_cast<int>(I) + 1>::Run...};
+}
+
+// Any number of tokens, at most kMax per kernel call.
+template <template <int> class K, int kMax>
+void ByTokens(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  static constexpr auto kTable = ByCount<K>(std::make_index_sequence<kMax>());
+  for (int t0 = 0; t0 < nt; t0 += kMax) kTable[std::min(kMax, nt - t0) - 1](group, act + t0, out + 16 * t0, n);
+}
+
+template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, true>; };
+template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, false>; };
+template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT>; };
+template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_512<NT>; };
+template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_512<NT>; };
+#endif
+
+void FillGroupKernels(KernelSet* ks) {
+#if HWY_TARGET == HWY_AVX3_DL
+  ks->group_q4_0x16 = &ByTokens<Q4_0, kMaxTokens>;
+  ks->group_q8_0x16 = &ByTokens<Q8_0, kMaxTokens>;
+  ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
+  ks->group_q6_Kx16 = &ByTokens<Q6_K, kMaxTokens>;
+  ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
+#else
+  (void)ks;
+#endif
+}
+
+}  // namespace edgerun::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace edgerun::cpu {
+HWY_EXPORT(FillGroupKernels);
+// Called with the same target chosen as FillKernels (kernels_for_each_target sets it for tests).
+void fill_group_kernels(KernelSet* ks) { HWY_DYNAMIC_DISPATCH(FillGroupKernels)(ks); }
+}  // namespace edgerun::cpu
+#endif
