@@ -32,8 +32,14 @@ void regroup_if_it_pays(CpuWeight& w) {
   w.group_dot = l.kernel;
   w.group_bytes = l.group_bytes(w.cols);
   const size_t bytes = static_cast<size_t>(w.rows / kGroupRows) * w.group_bytes;
-  w.groups.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+  // Whole 2 MiB huge pages where the kernel gives them: a token streams
+  // through every weight, and with 4 KiB pages the TLB misses cost a third
+  // of the bandwidth one core gets.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t alloc_bytes = bytes >= kHuge ? (bytes + kHuge - 1) / kHuge * kHuge : (bytes + 63) / 64 * 64;
+  w.groups.reset(static_cast<uint8_t*>(std::aligned_alloc(bytes >= kHuge ? kHuge : 64, alloc_bytes)));
   if (!w.groups) fail(w.name, "out of memory regrouping the weights");
+  if (bytes >= kHuge) madvise(w.groups.get(), alloc_bytes, MADV_HUGEPAGE);
   // The rows themselves are needed no more (but for a lookup now and then):
   // the kernel may reclaim their pages as soon as they are regrouped, so the
   // weights are never held twice. MADV_PAGEOUT keeps the contents of any kind

@@ -23,6 +23,19 @@ HWY_BEFORE_NAMESPACE();
 namespace edgerun::cpu::HWY_NAMESPACE {
 
 #if HWY_TARGET == HWY_AVX3_DL
+// Generating a token streams every weight once, and one core's hardware
+// prefetchers (which stop at 4 KiB pages) leave it waiting on memory at half
+// the bandwidth it can draw. The kernels ask for the lines kPrefetchAhead
+// bytes past the ones they are about to read: q4_0 at one thread went from
+// 17.4 to 22 tokens/s, 31.8 to 45 at two (8 KiB measured best of 0.5–16 KiB).
+// The weights of one thread's range of groups are contiguous, so the lines
+// ahead are the ones it reads next; past the end they are harmless.
+constexpr size_t kPrefetchAhead = 8192;
+inline void PrefetchAhead(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p) + kPrefetchAhead;
+  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(c + i, _MM_HINT_T0);
+}
+
 // 16 rows (a q4_0x16 or q8_0x16 group) against NT tokens: per block, the
 // quant vectors are loaded (and for q4_0 unpacked) once, and each token's
 // activation bytes are broadcast four at a time into vpdpbusd, so 16 rows'
@@ -52,6 +65,7 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
     __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3
     if (kQ4) {
       const uint8_t* q = qs + b * 256;
+      PrefetchAhead(q, 256);
       for (int k = 0; k < 4; ++k) {
         const __m512i v = _mm512_loadu_si512(q + 64 * k);
         wq[k] = _mm512_and_si512(v, m4);
@@ -59,6 +73,7 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
       }
     } else {
       const uint8_t* q = qs + b * 512;
+      PrefetchAhead(q, 512);
       for (int k = 0; k < 8; ++k) wq[k] = _mm512_xor_si512(_mm512_loadu_si512(q + 64 * k), flip);
     }
     for (int t = 0; t < NT; ++t) {
@@ -98,6 +113,7 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
   auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); };
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    PrefetchAhead(o, q4_Kx16_block_bytes());
     __m512 scaled[NT];
     for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
     for (int c = 0; c < 4; ++c) {
@@ -151,6 +167,7 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
   }
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    PrefetchAhead(o, q6_Kx16_block_bytes());
     __m512 scaled[NT];
     for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
     for (int j = 0; j < 16; ++j) {
@@ -186,6 +203,7 @@ void GroupF16x16_512(const void* group, const void* const* act, float* out, int6
     acc[t] = _mm512_setzero_ps();
   }
   for (int64_t c = 0; c < n; ++c) {
+    if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
     const __m512 w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16)));
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t]);
   }
