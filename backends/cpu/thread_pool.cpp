@@ -16,13 +16,14 @@ namespace edgerun {
 namespace {
 constexpr int kSpins = 20000;  // roughly half a millisecond before a worker sleeps
 
-void run_chunk(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int parts, int index) {
-  const int64_t begin = n * index / parts, end = n * (index + 1) / parts;
-  if (begin < end) fn(begin, end, index);
-}
+// Pieces per share: enough that a delayed thread's last pieces can be taken
+// over, few enough that claiming one costs nothing beside its work.
+constexpr int64_t kPiecesPerShare = 8;
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)) {
+  shares_ = std::make_unique<Share[]>(static_cast<size_t>(n_threads_));
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -45,13 +46,18 @@ void ThreadPool::parallel_for(int64_t n, const Job& fn, int active) {
   job_ = &fn;
   job_n_ = n;
   job_threads_ = parts;
+  for (int i = 0; i < parts; ++i) {
+    shares_[i].next.store(n * i / parts, std::memory_order_relaxed);
+    shares_[i].end = n * (i + 1) / parts;
+  }
+  piece_ = std::max<int64_t>(1, n / parts / kPiecesPerShare);
   pending_.store(n_threads_ - 1);
   generation_.fetch_add(1);  // publishes job_ and job_n_ (sequentially consistent)
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();
   }
-  run_chunk(fn, n, parts, 0);
+  run_shares(0);
   while (pending_.load() != 0) cpu_relax();
   job_ = nullptr;
 }
@@ -74,8 +80,23 @@ void ThreadPool::worker(int index) {
     }
     if (stop_.load()) return;
     seen = g;
-    if (index < job_threads_) run_chunk(*job_, job_n_, job_threads_, index);
+    if (index < job_threads_) run_shares(index);
     pending_.fetch_sub(1);
+  }
+}
+
+void ThreadPool::run_shares(int index) {
+  const Job& fn = *job_;
+  const int parts = job_threads_;
+  // Own share first (its pieces are contiguous, so prefetching runs ahead
+  // into work this thread does next), then the others', in turn.
+  for (int k = 0; k < parts; ++k) {
+    Share& s = shares_[(index + k) % parts];
+    for (;;) {
+      const int64_t begin = s.next.fetch_add(piece_, std::memory_order_relaxed);
+      if (begin >= s.end) break;
+      fn(begin, std::min(begin + piece_, s.end), index);
+    }
   }
 }
 

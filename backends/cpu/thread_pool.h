@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -22,13 +23,26 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Splits [0, n) into contiguous chunks, one per thread: fn(begin, end, thread_index).
+  // Runs fn(begin, end, thread_index) over pieces of [0, n). Each thread owns
+  // a contiguous share and works through it in a few pieces; one that is done
+  // takes pieces from the others' shares, so a thread the OS delays (this is
+  // a shared machine) does not hold the rest up. fn may be called several
+  // times per thread, never concurrently for one thread_index.
   // `active` (1..size(), 0 = all) threads take part; the others sit this job out.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int active = 0);
 
  private:
   using Job = std::function<void(int64_t, int64_t, int)>;
   void worker(int index);
+  void run_shares(int index);
+
+  // One thread's share of the current job; pieces are claimed from `next`.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::unique_ptr<Share[]> shares_;
+  int64_t piece_ = 1;
 
   int n_threads_;
   std::vector<std::thread> threads_;
