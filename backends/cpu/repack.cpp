@@ -10,7 +10,7 @@ namespace edgerun::cpu {
 namespace {
 // q4_0 and q8_0 blocks: [f16 d][quant bytes]; the group keeps the scales,
 // then per block the quant bytes as 64-byte vectors of 4 bytes per row.
-template <typename Block>
+template <typename Block, bool kFlip>
 void regroup_x_0(const void* rows, int64_t cols, void* group) {
   constexpr int kVectors = sizeof(Block::qs) / 4;
   const int64_t nb = cols / QK;
@@ -22,12 +22,15 @@ void regroup_x_0(const void* rows, int64_t cols, void* group) {
       const Block& blk = x[r * nb + b];
       scales[b * kGroupRows + r] = blk.d;
       for (int k = 0; k < kVectors; ++k) std::memcpy(qs + (b * kVectors + k) * 64 + r * 4, blk.qs + 4 * k, 4);
+      if (kFlip)  // q8_0's int8 quants as q + 128, the unsigned bytes vpdpbusd wants
+        for (int k = 0; k < kVectors; ++k)
+          for (int j = 0; j < 4; ++j) qs[(b * kVectors + k) * 64 + r * 4 + j] ^= 0x80;
     }
 }
 }  // namespace
 
-void repack_q4_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q4_0>(rows, cols, group); }
-void repack_q8_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q8_0>(rows, cols, group); }
+void repack_q4_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q4_0, false>(rows, cols, group); }
+void repack_q8_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q8_0, true>(rows, cols, group); }
 
 void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
   const int64_t nb = cols / QK;
@@ -53,7 +56,7 @@ void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
 void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
   const int64_t nb = cols / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
-  const auto* qs = reinterpret_cast<const int8_t*>(static_cast<const uint8_t*>(group) + nb * 32);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
   const auto* aq = static_cast<const int8_t*>(act);
   const auto* ad = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + cols);
   for (int r = 0; r < kGroupRows; ++r) {
@@ -61,7 +64,7 @@ void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
     for (int64_t b = 0; b < nb; ++b) {
       int s = 0;
       for (int k = 0; k < 8; ++k)
-        for (int j = 0; j < 4; ++j) s += qs[b * 512 + k * 64 + r * 4 + j] * aq[b * QK + 4 * k + j];
+        for (int j = 0; j < 4; ++j) s += (qs[b * 512 + k * 64 + r * 4 + j] - 128) * aq[b * QK + 4 * k + j];
       sum += fp16_to_float(scales[b * kGroupRows + r]) * ad[b] * static_cast<float>(s);
     }
     out[r] = sum;

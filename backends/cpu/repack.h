@@ -9,7 +9,8 @@
 //   [nb x 256 bytes: block b as 4 vectors; vector k, lane r = row r's qs[4k..4k+3]]
 // (nb = cols / 32; nibble i of a q4_0 block is element i, its high half element i + 16.)
 //
-// q8_0x16: the same for q8_0: per block 8 vectors; vector k, lane r = row r's qs[4k..4k+3].
+// q8_0x16: the same for q8_0: per block 8 vectors; vector k, lane r = row r's
+// qs[4k..4k+3], each stored as the unsigned byte q + 128.
 #pragma once
 
 #include <cstddef>
