@@ -25,6 +25,7 @@ struct TensorDesc {
   int64_t rows = 1;  // output features (1 for vectors)
   int64_t cols = 0;  // input features: elements in one row
   const void* data = nullptr;
+  int layout = 0;    // kLayoutRows, or kLayoutX16 (quant/layouts.h) where the backend takes it
 };
 
 // A weight resident on a backend. Matrices are [rows, cols] and multiply
@@ -128,6 +129,9 @@ class Backend {
   // GPU backends: bytes of device memory a model may fill (0: unknown, or host memory).
   virtual uint64_t memory_budget() const { return 0; }
   virtual bool supports(DType t) const = 0;
+  // Whether upload() takes weights of type t in `layout` (quant/layouts.h) as
+  // they are; the model converts other layouts to rows first.
+  virtual bool takes_layout(DType t, int layout) const { (void)t; return layout == 0; }
   // Makes a weight resident. May keep a pointer to desc.data (zero-copy).
   virtual std::unique_ptr<Weight> upload(const TensorDesc& desc) = 0;
   virtual std::unique_ptr<Executor> make_executor(const ExecutorOptions& opts) = 0;

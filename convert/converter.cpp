@@ -58,16 +58,20 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
   for (const auto& t : src->tensors()) {
     TensorInfo p = t;
     p.type = mix.choose(t);
-    p.layout = 0;
+    // The embedding is looked up by rows; every other matrix the group
+    // kernels read is stored as they read it.
+    const bool grouped = o.grouped && t.name != "token_embd.weight" && t.shape.size() == 2 &&
+                         x16_stored(p.type, t.shape[1], t.shape[0]);
+    p.layout = grouped ? kLayoutX16 : kLayoutRows;
     plan.push_back(p);
   }
   ErmWriter writer(out, meta, plan, o.overwrite);
   ThreadPool pool(o.n_threads);
   ConvertSummary sum;
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> buf, in_rows, grouped;
   const auto& tensors = src->tensors();
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorInfo& in = tensors[i];
+    TensorInfo in = tensors[i];
     const DType to = plan[i].type;
     sum.n_params += static_cast<uint64_t>(in.n_elements());
     const int64_t row = in.shape[0], rows = in.n_elements() / row;
@@ -78,8 +82,21 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
       const int64_t hd = rows / heads, h = r / hd, k = r % hd;
       return h * hd + (k % 2) * (hd / 2) + k / 2;  // GGUF pairs (x_i, x_{i+hd/2}) as adjacent rows
     };
+    if (in.layout == kLayoutX16) {  // an .erm source: back to rows first
+      in_rows.resize(dtype_row_bytes(in.type, in.n_elements()));
+      x16_to_rows(in.type, in.data, rows, row, in_rows.data());
+      in.data = in_rows.data();
+      in.layout = kLayoutRows;
+    }
+    // Writes the tensor's rows in the planned layout.
+    auto write = [&](const uint8_t* data, size_t nbytes) {
+      if (plan[i].layout == kLayoutRows) return writer.write_tensor(i, data, nbytes);
+      grouped.resize(tensor_bytes(plan[i]));
+      rows_to_x16(to, data, rows, row, grouped.data());
+      writer.write_tensor(i, grouped.data(), grouped.size());
+    };
     if (in.type == to && !heads) {
-      writer.write_tensor(i, in.data, in.nbytes);
+      write(in.data, dtype_row_bytes(in.type, in.n_elements()));
     } else {
       const size_t in_row = dtype_row_bytes(in.type, row), out_row = dtype_row_bytes(to, row);
       buf.resize(out_row * rows);
@@ -98,9 +115,9 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
           }
         }
       });
-      writer.write_tensor(i, buf.data(), buf.size());
+      write(buf.data(), buf.size());
     }
-    src->release(in);
+    src->release(tensors[i]);
     if (o.progress) o.progress(i + 1, tensors.size(), 0);
   }
   writer.finish();

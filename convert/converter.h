@@ -10,6 +10,9 @@ namespace edgerun {
 struct ConvertOptions {
   std::string quant = "keep";  // "keep" (types as they are) or a QuantMix name: q4_k_m, q8_0, f16, ...
   bool overwrite = false;
+  // Store matrices the cpu kernels read in 16-row groups (quant/layouts.h) in
+  // that layout, so loading maps them as they are; false: every tensor in rows.
+  bool grouped = true;
   int n_threads = 1;
   // Called after each tensor: (tensors done, total, bytes written so far).
   std::function<void(size_t, size_t, uint64_t)> progress;

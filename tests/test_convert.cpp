@@ -44,10 +44,12 @@ bool exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-std::string convert_error(const std::string& src, const std::string& out, const std::string& quant = "keep", bool force = false) {
+std::string convert_error(const std::string& src, const std::string& out, const std::string& quant = "keep", bool force = false,
+                          bool grouped = true) {
   ConvertOptions o;
   o.quant = quant;
   o.overwrite = force;
+  o.grouped = grouped;
   try {
     convert_model(src, out, o);
   } catch (const Error& e) {
@@ -123,12 +125,62 @@ TEST_CASE("GGUF -> .erm keeps types and logits exactly; our q8_0, q4_0 and q4_k_
       INFO(model << " " << q << " " << t.name << ": ours " << dtype_name(o->type) << ", llama.cpp's " << dtype_name(t.type));
       REQUIRE(o->type == t.type);  // the same mix of types
       if (t.type == DType::F32) continue;
-      CHECK(std::memcmp(o->data, t.data, t.nbytes) == 0);
+      // Matrices of the types the cpu kernels read in 16-row groups are
+      // stored so (the embedding, looked up by rows, is not); their rows are
+      // llama.cpp's bits.
+      const bool grouped = t.name != "token_embd.weight" && x16_stored(t.type, t.shape[1], t.shape[0]);
+      CHECK(o->layout == (grouped ? kLayoutX16 : kLayoutRows));
+      std::vector<uint8_t> rows(t.nbytes);
+      if (o->layout == kLayoutX16) x16_to_rows(o->type, o->data, t.shape[1], t.shape[0], rows.data());
+      else std::memcpy(rows.data(), o->data, t.nbytes);
+      CHECK(std::memcmp(rows.data(), t.data, t.nbytes) == 0);
       ++same;
     }
     CHECK(same >= 14);
   }
   std::remove(out.c_str());
+}
+
+TEST_CASE("--rows keeps GGUF's layout; grouped and row files give the same logits, on any kernels", "[convert]") {
+  const std::string grouped = test::temp_path("grouped.erm"), rows = test::temp_path("rows.erm"),
+                    again = test::temp_path("again.erm");
+  for (const std::string q : {"q4_0", "q8_0", "q4_k_m", "f16"}) {
+    const std::string src = test::fixtures() + "/models/tiny-qwen2/model-f32.gguf";
+    REQUIRE(convert_error(src, grouped, q, true).empty());
+    REQUIRE(convert_error(src, rows, q, true, false).empty());
+    // An .erm with groups as the source: back to rows, then groups again.
+    REQUIRE(convert_error(grouped, again, "keep", true).empty());
+    int n_grouped = 0;
+    for (const auto& t : ErmFile::open(rows)->tensors()) CHECK(t.layout == kLayoutRows);
+    for (const auto& t : ErmFile::open(grouped)->tensors()) n_grouped += t.layout == kLayoutX16;
+    INFO(q);
+    CHECK(n_grouped >= 8);
+    auto g = ErmFile::open(grouped), a = ErmFile::open(again);
+    REQUIRE(a->tensors().size() == g->tensors().size());
+    for (size_t i = 0; i < a->tensors().size(); ++i) {
+      const TensorInfo &x = a->tensors()[i], &y = g->tensors()[i];
+      CHECK((x.layout == y.layout && x.nbytes == y.nbytes && std::memcmp(x.data, y.data, x.nbytes) == 0));
+    }
+    const auto want = logits_of(rows);
+    CHECK(logits_of(grouped) == want);
+    // Where there are no group kernels (here: the AVX2 target), the groups
+    // go back to rows at load.
+    std::vector<float> avx2[2];
+    for (int i = 0; i < 2; ++i) {
+      const std::string out = test::temp_path("avx2.f32");
+      const auto r = test::run_cli("logits -m '" + (i ? grouped : rows) + "' --kv-type f32 --tokens 1,2,3,4 -o '" + out + "'",
+                                   "EDGERUN_SIMD=AVX2");
+      INFO(r.out);
+      REQUIRE(r.code == 0);
+      avx2[i] = test::read_floats(out);
+      std::remove(out.c_str());
+    }
+    CHECK(avx2[1] == avx2[0]);
+    CHECK(avx2[0].size() > 1000);
+  }
+  std::remove(grouped.c_str());
+  std::remove(rows.c_str());
+  std::remove(again.c_str());
 }
 
 TEST_CASE(".erm damage is caught: verify for tensor data, every load for the header", "[convert]") {

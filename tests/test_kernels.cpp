@@ -5,7 +5,7 @@
 #include <random>
 
 #include "cpu/kernels.h"
-#include "cpu/repack.h"
+#include "layouts.h"
 #include "fp16.h"
 #include "quant.h"
 
@@ -84,13 +84,13 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
 TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal the row reference", "[kernels]") {
  for (const DType type : {DType::Q4_0, DType::Q8_0}) {
   const bool is_q4 = type == DType::Q4_0;
-  const int64_t cols = 256, rows = cpu::kGroupRows;
+  const int64_t cols = 256, rows = kGroupRows;
   const QuantOps& q4 = quant_ops(type);
   const QuantOps& q8 = quant_ops(DType::Q8_0);
   std::vector<uint8_t> w(dtype_row_bytes(type, cols) * rows);
   q4.quantize(random_row(rows * cols, 21).data(), w.data(), rows * cols);
-  std::vector<uint8_t> group(is_q4 ? cpu::q4_0x16_group_bytes(cols) : cpu::q8_0x16_group_bytes(cols));
-  (is_q4 ? cpu::repack_q4_0x16 : cpu::repack_q8_0x16)(w.data(), cols, group.data());
+  std::vector<uint8_t> group(is_q4 ? q4_0x16_group_bytes(cols) : q8_0x16_group_bytes(cols));
+  (is_q4 ? repack_q4_0x16 : repack_q8_0x16)(w.data(), cols, group.data());
   // Eight tokens of activations, as q8_0 blocks (for the reference) and split (for the kernels).
   std::vector<std::vector<uint8_t>> blocks(8), split(8);
   for (int t = 0; t < 8; ++t) {
@@ -99,9 +99,9 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
     split[t].resize(cpu::split_q8_0_bytes(cols));
     cpu::split_q8_0(blocks[t].data(), split[t].data(), cols);
   }
-  float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
+  float want[8][kGroupRows], ref[kGroupRows];
   for (int t = 0; t < 8; ++t) {
-    (is_q4 ? cpu::dot_q4_0x16_ref : cpu::dot_q8_0x16_ref)(group.data(), split[t].data(), cols, ref);
+    (is_q4 ? dot_q4_0x16_ref : dot_q8_0x16_ref)(group.data(), split[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
       want[t][r] = q4.vec_dot(w.data() + r * dtype_row_bytes(type, cols), blocks[t].data(), cols);
       INFO("layout reference, token " << t << " row " << r);
@@ -116,12 +116,12 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
     for (int nt = 1; nt <= 8; ++nt) {
       const void* acts[8];
       for (int t = 0; t < nt; ++t) acts[t] = split[t].data();
-      float out[8 * cpu::kGroupRows];
+      float out[8 * kGroupRows];
       kernel(group.data(), acts, nt, out, cols);
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
           INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
-          CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+          CHECK(out[t * kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
         }
     }
   }
@@ -132,20 +132,20 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
 TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal the row reference", "[kernels]") {
  for (const DType type : {DType::Q4_K, DType::Q6_K}) {
   const bool is_q4 = type == DType::Q4_K;
-  const int64_t cols = 512, rows = cpu::kGroupRows;
+  const int64_t cols = 512, rows = kGroupRows;
   const QuantOps& q4k = quant_ops(type);
   const QuantOps& q8k = quant_ops(DType::Q8_K);
   const size_t row_bytes = dtype_row_bytes(type, cols);
   std::vector<uint8_t> w(row_bytes * rows);
   q4k.quantize(random_row(rows * cols, 41).data(), w.data(), rows * cols);
-  std::vector<uint8_t> group(is_q4 ? cpu::q4_Kx16_group_bytes(cols) : cpu::q6_Kx16_group_bytes(cols));
-  (is_q4 ? cpu::repack_q4_Kx16 : cpu::repack_q6_Kx16)(w.data(), cols, group.data());
+  std::vector<uint8_t> group(is_q4 ? q4_Kx16_group_bytes(cols) : q6_Kx16_group_bytes(cols));
+  (is_q4 ? repack_q4_Kx16 : repack_q6_Kx16)(w.data(), cols, group.data());
   std::vector<std::vector<uint8_t>> acts(8);
-  float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
+  float want[8][kGroupRows], ref[kGroupRows];
   for (int t = 0; t < 8; ++t) {
     acts[t].resize(dtype_row_bytes(DType::Q8_K, cols));
     q8k.quantize_activation(random_row(cols, 50 + t).data(), acts[t].data(), cols);
-    (is_q4 ? cpu::dot_q4_Kx16_ref : cpu::dot_q6_Kx16_ref)(group.data(), acts[t].data(), cols, ref);
+    (is_q4 ? dot_q4_Kx16_ref : dot_q6_Kx16_ref)(group.data(), acts[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
       want[t][r] = q4k.vec_dot(w.data() + r * row_bytes, acts[t].data(), cols);
       INFO("layout reference, token " << t << " row " << r);
@@ -160,12 +160,12 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
     for (int nt = 1; nt <= 8; ++nt) {
       const void* a[8];
       for (int t = 0; t < nt; ++t) a[t] = acts[t].data();
-      float out[8 * cpu::kGroupRows];
+      float out[8 * kGroupRows];
       kernel(group.data(), a, nt, out, cols);
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
           INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
-          CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-3));
+          CHECK(out[t * kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-3));
         }
     }
   }
@@ -174,17 +174,17 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
 }
 
 TEST_CASE("f16x16 groups: the layout and the group kernel equal the row reference", "[kernels]") {
-  const int64_t cols = 200, rows = cpu::kGroupRows;
+  const int64_t cols = 200, rows = kGroupRows;
   const auto wf = random_row(rows * cols, 61);
   std::vector<uint16_t> w(rows * cols);
   for (size_t i = 0; i < w.size(); ++i) w[i] = float_to_fp16(wf[i]);
-  std::vector<uint8_t> group(cpu::f16x16_group_bytes(cols));
-  cpu::repack_f16x16(w.data(), cols, group.data());
+  std::vector<uint8_t> group(f16x16_group_bytes(cols));
+  repack_f16x16(w.data(), cols, group.data());
   std::vector<std::vector<float>> acts(8);
-  float want[8][cpu::kGroupRows], ref[cpu::kGroupRows];
+  float want[8][kGroupRows], ref[kGroupRows];
   for (int t = 0; t < 8; ++t) {
     acts[t] = random_row(cols, 70 + t);
-    cpu::dot_f16x16_ref(group.data(), acts[t].data(), cols, ref);
+    dot_f16x16_ref(group.data(), acts[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
       double s = 0;
       for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(fp16_to_float(w[r * cols + c])) * acts[t][c];
@@ -197,12 +197,12 @@ TEST_CASE("f16x16 groups: the layout and the group kernel equal the row referenc
     for (int nt = 1; nt <= 8; ++nt) {
       const void* a[8];
       for (int t = 0; t < nt; ++t) a[t] = acts[t].data();
-      float out[8 * cpu::kGroupRows];
+      float out[8 * kGroupRows];
       ks.group_f16x16(group.data(), a, nt, out, cols);
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
           INFO(ks.target << " nt=" << nt << " token " << t << " row " << r);
-          CHECK(out[t * cpu::kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+          CHECK(out[t * kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
         }
     }
   }

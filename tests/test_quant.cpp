@@ -9,6 +9,7 @@
 #include "edgerun.h"
 #include "formats/gguf.h"
 #include "helpers.h"
+#include "layouts.h"
 #include "quant.h"
 
 using namespace edgerun;
@@ -163,4 +164,28 @@ TEST_CASE("quantized GGUF fixtures agree with llama.cpp's logits", "[quant]") {
   INFO(summary);
   CHECK(total_agree >= 0.95 * total);
   WARN("quantized fixtures: argmax agrees at " << total_agree << "/" << total << " positions" << summary);
+}
+
+TEST_CASE("16-row group layouts hold exactly the rows' bytes, and only where they fit", "[quant]") {
+  std::mt19937 rng(7);
+  const int64_t rows = 32, cols = 512;
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::F16}) {
+    INFO(dtype_name(t));
+    REQUIRE(x16_stored(t, rows, cols));
+    // Any bytes: every field of these blocks (6-bit scale packing included)
+    // must survive the round trip, whatever it holds.
+    std::vector<uint8_t> src(dtype_row_bytes(t, rows * cols)), back(src.size());
+    for (auto& b : src) b = static_cast<uint8_t>(rng());
+    std::vector<uint8_t> groups(x16_tensor_bytes(t, rows, cols));
+    CHECK(groups.size() >= src.size());
+    CHECK(groups.size() <= src.size() * 21 / 20);  // at most 5 % larger (q4_K: 3 %)
+    rows_to_x16(t, src.data(), rows, cols, groups.data());
+    CHECK(groups != std::vector<uint8_t>(src.begin(), src.end()) );
+    x16_to_rows(t, groups.data(), rows, cols, back.data());
+    CHECK(back == src);
+  }
+  CHECK_FALSE(x16_stored(DType::Q6_K, rows, cols));  // its groups are a third larger than its rows
+  CHECK_FALSE(x16_stored(DType::Q4_0, 24, cols));    // not whole groups of 16 rows
+  CHECK_FALSE(x16_stored(DType::Q4_K, rows, 320));   // not whole super-blocks
+  CHECK_FALSE(x16_stored(DType::F32, rows, cols));
 }

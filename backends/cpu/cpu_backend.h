@@ -13,7 +13,8 @@
 #include "backend.h"
 #include "common/error.h"
 #include "cpu/kernels.h"
-#include "cpu/repack.h"
+#include "layouts.h"
+#include "layouts.h"
 #include "cpu/thread_pool.h"
 #include "fp16.h"
 #include "quant.h"
@@ -29,17 +30,21 @@ struct CpuWeight : Weight {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
-  // q4_0/q8_0/q4_K/q6_K/f16 rows regrouped for the group kernels (cpu/repack.h), when they pay.
-  std::unique_ptr<uint8_t, FreeDeleter> groups;
+  // q4_0/q8_0/q4_K/q6_K/f16 rows regrouped for the group kernels (quant/layouts.h),
+  // when they pay, into `owned_groups`: from the rows, or copied from a file
+  // that stores them so (`file_groups`; then `data` is null: there are no rows).
+  const uint8_t* file_groups = nullptr;
+  const uint8_t* groups = nullptr;
+  std::unique_ptr<uint8_t, FreeDeleter> owned_groups;
   size_t group_bytes = 0;
   GroupDotFn group_dot = nullptr;  // the kernel for this layout
-  const uint8_t* group(int64_t g) const { return groups.get() + g * group_bytes; }
+  const uint8_t* group(int64_t g) const { return groups + g * group_bytes; }
   // Regrouped at the first matrix product, not at load: an embedding table
   // that is only looked up must not be copied.
   mutable std::once_flag regrouped;
 };
 
-// Regroups q4_0/q8_0/q4_K/q6_K/f16 weights (cpu/repack.h) when this CPU has the group kernel;
+// Regroups q4_0/q8_0/q4_K/q6_K/f16 weights (quant/layouts.h) when this CPU has the group kernel;
 // then asks the kernel to drop the mapped rows from memory (they stay in the
 // page cache, and come back if a row is read, e.g. for an embedding lookup).
 void regroup_if_it_pays(CpuWeight& w);
@@ -48,6 +53,8 @@ inline bool has_groups(const CpuWeight& w) {
   std::call_once(w.regrouped, [&] { regroup_if_it_pays(const_cast<CpuWeight&>(w)); });
   return w.groups != nullptr;
 }
+// The group kernel for weights of type t on this CPU (null: none).
+GroupDotFn group_kernel(DType t);
 
 struct CpuBuffer : Buffer {
   std::vector<float> v;
@@ -68,6 +75,7 @@ struct CpuKV : KVCache {
 // EDGERUN_GEMM_MIN_TOKENS=N overrides the rule: the library from N tokens
 // for every type (tests use it to exercise the library paths).
 inline bool library_gemm_pays(const CpuWeight& w, int n) {
+  if (!w.data) return false;  // groups from the file: no rows to dequantize
   if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
   if (has_groups(w)) return false;  // the group kernels beat a float GEMM at every size
   switch (w.type) {
@@ -337,6 +345,9 @@ class CpuBackend : public Backend {
  public:
   std::string name() const override { return "cpu"; }
   bool supports(DType t) const override { return quant_ops(t).vec_dot != nullptr; }
+  bool takes_layout(DType t, int layout) const override {
+    return layout == kLayoutRows || (layout == kLayoutX16 && group_kernel(t) != nullptr);
+  }
 
   std::unique_ptr<Weight> upload(const TensorDesc& d) override {
     if (!supports(d.type)) fail(d.name, std::string("tensor type ") + dtype_name(d.type) + " is not supported by the cpu backend");
@@ -347,6 +358,13 @@ class CpuBackend : public Backend {
     w->name = d.name;
     w->data = static_cast<const uint8_t*>(d.data);
     w->row_bytes = dtype_row_bytes(d.type, d.cols);
+    if (d.layout == kLayoutX16) {  // the group kernels read the mapped file as it is
+      if (!takes_layout(d.type, d.layout) || !x16_stored(d.type, d.rows, d.cols))
+        fail(d.name, "internal: the cpu backend was given a 16-row layout it cannot read");
+      w->file_groups = w->data;
+      w->data = nullptr;
+      return w;
+    }
     if (d.rows == 1 && d.type != DType::F32) {
       // Norm weights and biases are read as plain floats by the ops.
       w->owned.resize(static_cast<size_t>(d.cols));

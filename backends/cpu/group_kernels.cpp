@@ -1,4 +1,4 @@
-// The 16-row group kernels of the cpu backend (layouts in cpu/repack.h),
+// The 16-row group kernels of the cpu backend (layouts in quant/layouts.h),
 // compiled once per Highway target like kernels.cpp. They exist for AVX3_DL
 // (AVX-512 VNNI) only; on other targets the KernelSet's group entries stay
 // null and the weights keep their row layout.
@@ -14,7 +14,7 @@
 
 #include "blocks.h"
 #include "cpu/kernels.h"
-#include "cpu/repack.h"
+#include "layouts.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL

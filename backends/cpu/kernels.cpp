@@ -4,9 +4,14 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <strings.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "blocks.h"
+#include "common/error.h"
 #include "cpu/kernels.h"
 #include "fp16.h"
 
@@ -608,6 +613,22 @@ DotNFn KernelSet::dotn(DType t) const {
 const KernelSet& best_kernels() {
   static const KernelSet ks = [] {
     KernelSet k;
+    // EDGERUN_SIMD=AVX2 (a Highway target name) runs a lesser target this CPU
+    // also has: to compare targets, and to test what other CPUs run.
+    if (const char* want = std::getenv("EDGERUN_SIMD"); want && *want) {
+      std::string have;
+      for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+        if (strcasecmp(hwy::TargetName(target), want) == 0) {
+          hwy::SetSupportedTargetsForTest(target);
+          HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
+          fill_group_kernels(&k);
+          hwy::SetSupportedTargetsForTest(0);
+          return k;
+        }
+        have += std::string(have.empty() ? "" : ", ") + hwy::TargetName(target);
+      }
+      fail("EDGERUN_SIMD", std::string("no SIMD target '") + want + "' here (this CPU and build have: " + have + ")");
+    }
     HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
     fill_group_kernels(&k);
     return k;

@@ -36,7 +36,7 @@ struct KernelSet {
   DotFn dot_f16 = nullptr;   // with f32
   DotFn dot_f32 = nullptr;   // with f32
   DotNFn dotn_q4_0 = nullptr, dotn_q8_0 = nullptr, dotn_q4_K = nullptr, dotn_q6_K = nullptr;
-  // 16-row groups (cpu/repack.h) against nt (1..kMaxTokens) activation rows
+  // 16-row groups (quant/layouts.h) against nt (1..kMaxTokens) activation rows
   // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
   // Only where they beat the row kernels (AVX-512 VNNI); else null.
   GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,

@@ -84,7 +84,8 @@ void ErmFile::parse() {
     if (!dtype_traits(type).known) fail(p, what + " has unknown type id " + std::to_string(type));
     t.type = static_cast<DType>(type);
     t.layout = static_cast<int>(dc.read<uint32_t>(what));
-    if (t.layout != 0) fail(p, what + " uses weight layout " + std::to_string(t.layout) + ", unknown to this build");
+    if (t.layout != kLayoutRows && t.layout != kLayoutX16)
+      fail(p, what + " uses weight layout " + std::to_string(t.layout) + ", unknown to this build");
     const uint32_t dims = dc.read<uint32_t>(what);
     if (dims == 0 || dims > 4) fail(p, what + " has " + std::to_string(dims) + " dimensions");
     int64_t elems = 1;
@@ -97,7 +98,10 @@ void ErmFile::parse() {
     t.offset = dc.read<uint64_t>(what);
     t.nbytes = dc.read<uint64_t>(what);
     checksums_.push_back(dc.read<uint64_t>(what));
-    if (t.shape[0] % dtype_traits(t.type).block_size != 0 || t.nbytes != dtype_row_bytes(t.type, elems))
+    if (t.layout == kLayoutX16 && (dims != 2 || !x16_stored(t.type, t.shape[1], t.shape[0])))
+      fail(p, what + " has layout 1 (16-row groups), which type " + dtype_name(t.type) + " and shape " +
+                  std::to_string(t.shape[0]) + "x" + std::to_string(dims > 1 ? t.shape[1] : 1) + " cannot take");
+    if (t.shape[0] % dtype_traits(t.type).block_size != 0 || t.nbytes != tensor_bytes(t))
       fail(p, what + " size does not match its type and shape");
     if (t.offset % kErmAlign != 0 || !in_file(h.data_offset + t.offset, t.nbytes) || h.data_offset + t.offset < h.data_offset)
       fail(p, what + " data lies outside the file");
@@ -138,7 +142,7 @@ ErmWriter::ErmWriter(const std::string& path, const Metadata& meta, std::vector<
   uint64_t off = 0;
   for (auto& t : plan_) {
     t.offset = off;
-    t.nbytes = dtype_row_bytes(t.type, t.n_elements());
+    t.nbytes = tensor_bytes(t);
     off = align_up(off + t.nbytes);
   }
   checksums_.assign(plan_.size(), 0);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "layouts.h"
 #include "types.h"
 
 namespace edgerun {
@@ -18,7 +19,7 @@ struct TensorInfo {
   uint64_t offset = 0;         // within the source's data section
   size_t nbytes = 0;
   const uint8_t* data = nullptr;
-  int layout = 0;              // 0: rows of blocks as GGUF stores them; others: repacked (see docs/FORMAT.md)
+  int layout = kLayoutRows;    // or kLayoutX16: 16-row groups (quant/layouts.h, docs/FORMAT.md)
 
   int64_t n_elements() const {
     int64_t n = 1;
@@ -26,5 +27,11 @@ struct TensorInfo {
     return n;
   }
 };
+
+// Bytes the tensor's data takes in its type, shape and layout.
+inline size_t tensor_bytes(const TensorInfo& t) {
+  const int64_t cols = t.shape.empty() ? 1 : t.shape[0];
+  return t.layout == kLayoutX16 ? x16_tensor_bytes(t.type, t.n_elements() / cols, cols) : dtype_row_bytes(t.type, t.n_elements());
+}
 
 }  // namespace edgerun

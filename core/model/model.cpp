@@ -170,9 +170,19 @@ void Model::bind_weights() {
       if (t->shape != expect)
         fail(path_, "tensor '" + name + "' has shape " + shape_str(t->shape) + " but the hyper-parameters need " +
                         shape_str(expect));
-      TensorDesc d{name, t->type, rows, cols, t->data};
+      TensorDesc d{name, t->type, rows, cols, t->data, t->layout};
       // Globals: the embedding with the first layer, the rest with the head.
       const int b = slot.per_layer ? layer_backend_[layer] : si == static_cast<size_t>(W::TokEmbd) ? layer_backend_[0] : head_backend();
+      // The embedding is looked up row by row; other weights go as the file
+      // stores them to a backend that reads that layout.
+      if (d.layout != kLayoutRows &&
+          (si == static_cast<size_t>(W::TokEmbd) || !backends_[b]->takes_layout(d.type, d.layout))) {
+        row_copies_.push_back(std::make_unique<uint8_t[]>(dtype_row_bytes(d.type, rows * cols)));
+        x16_to_rows(d.type, d.data, rows, cols, row_copies_.back().get());
+        source_->release(*t);
+        d.data = row_copies_.back().get();
+        d.layout = kLayoutRows;
+      }
       auto w = backends_[b]->upload(d);
       weight_bytes_ += t->nbytes;
       (slot.per_layer ? layers_[layer][si] : globals_[si]) = std::move(w);

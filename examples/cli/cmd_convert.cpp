@@ -11,7 +11,7 @@ namespace edgerun::cli {
 namespace {
 struct ConvertCli {
   std::string src, out, quant = "keep";
-  bool force = false;
+  bool force = false, rows = false;
   int threads = 0;
 };
 
@@ -26,6 +26,7 @@ void run_convert(const ConvertCli& c) {
   ConvertOptions o;
   o.quant = c.quant;
   o.overwrite = c.force;
+  o.grouped = !c.rows;
   o.n_threads = c.threads > 0 ? c.threads : default_thread_count();
   o.progress = [](size_t done, size_t total, uint64_t) { progress_bar(done, total); };
   const ConvertSummary s = convert_model(c.src, c.out, o);
@@ -52,6 +53,7 @@ void add_convert(CLI::App& app) {
   sub->add_option("-o,--output", c->out, "the .erm file to write")->required();
   sub->add_option("--quant", c->quant, "keep (default), a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)");
   sub->add_flag("--force", c->force, "overwrite an existing output file");
+  sub->add_flag("--rows", c->rows, "store every tensor in rows, as GGUF does (default: matrices in the cpu kernels' 16-row groups)");
   sub->add_option("-t,--threads", c->threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
   sub->callback([c] { run_convert(*c); });
 
@@ -61,6 +63,7 @@ void add_convert(CLI::App& app) {
   qsub->add_option("output", q->out, "the .erm file to write")->required();
   qsub->add_option("--type", q->quant, "a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)")->required();
   qsub->add_flag("--force", q->force, "overwrite an existing output file");
+  qsub->add_flag("--rows", q->rows, "store every tensor in rows, as GGUF does (default: matrices in 16-row groups)");
   qsub->add_option("-t,--threads", q->threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
   qsub->callback([q] { run_convert(*q); });
 

@@ -1,11 +1,11 @@
-#include "cpu/repack.h"
+#include "layouts.h"
 
 #include <cstring>
 
 #include "blocks.h"
 #include "fp16.h"
 
-namespace edgerun::cpu {
+namespace edgerun {
 
 namespace {
 // q4_0 and q8_0 blocks: [f16 d][quant bytes]; the group keeps the scales,
@@ -185,4 +185,100 @@ void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
   }
 }
 
-}  // namespace edgerun::cpu
+namespace {
+// The inverses of the regroupings above, for files whose x16 tensors meet a
+// CPU or backend without the group kernels.
+template <typename Block, bool kFlip>
+void ungroup_x_0(const void* group, int64_t cols, void* rows) {
+  constexpr int kVectors = sizeof(Block::qs) / 4;
+  const int64_t nb = cols / QK;
+  auto* x = static_cast<Block*>(rows);
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int r = 0; r < kGroupRows; ++r) {
+      Block& blk = x[r * nb + b];
+      blk.d = scales[b * kGroupRows + r];
+      for (int k = 0; k < kVectors; ++k) std::memcpy(blk.qs + 4 * k, qs + (b * kVectors + k) * 64 + r * 4, 4);
+      if (kFlip)
+        for (auto& q : blk.qs) q = static_cast<decltype(+q)>(static_cast<uint8_t>(q) ^ 0x80);
+    }
+}
+
+void ungroup_q4_Kx16(const void* group, int64_t cols, void* rows) {
+  const int64_t nb = cols / QK_K;
+  auto* x = static_cast<block_q4_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    const auto* d = reinterpret_cast<const uint16_t*>(o);
+    for (int r = 0; r < kGroupRows; ++r) {
+      block_q4_K& blk = x[r * nb + b];
+      blk.d = d[r];
+      blk.dmin = d[16 + r];
+      uint8_t sc[8], m[8];
+      for (int j = 0; j < 8; ++j) sc[j] = o[64 + j * 16 + r], m[j] = o[192 + j * 16 + r];
+      // GGUF's 12-byte packing of eight 6-bit scales and mins (scale_min_k4's inverse).
+      for (int j = 0; j < 4; ++j) {
+        blk.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+        blk.scales[j + 4] = static_cast<uint8_t>(m[j] | ((m[j + 4] >> 4) << 6));
+        blk.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+      }
+      for (int c = 0; c < 4; ++c)
+        for (int k = 0; k < 8; ++k) std::memcpy(blk.qs + 32 * c + 4 * k, o + 320 + (c * 8 + k) * 64 + r * 4, 4);
+    }
+  }
+}
+
+void ungroup_f16x16(const void* group, int64_t cols, void* rows) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  auto* x = static_cast<uint16_t*>(rows);
+  for (int r = 0; r < kGroupRows; ++r)
+    for (int64_t c = 0; c < cols; ++c) x[r * cols + c] = g[c * kGroupRows + r];
+}
+
+struct X16Layout {
+  void (*regroup)(const void*, int64_t, void*);
+  void (*ungroup)(const void*, int64_t, void*);
+  size_t (*group_bytes)(int64_t);
+  int64_t col_multiple;
+};
+
+const X16Layout* x16_layout(DType type) {
+  static const X16Layout q4_0{repack_q4_0x16, ungroup_x_0<block_q4_0, false>, q4_0x16_group_bytes, 64};
+  static const X16Layout q8_0{repack_q8_0x16, ungroup_x_0<block_q8_0, true>, q8_0x16_group_bytes, 64};
+  static const X16Layout q4_K{repack_q4_Kx16, ungroup_q4_Kx16, q4_Kx16_group_bytes, 256};
+  static const X16Layout f16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
+  switch (type) {
+    case DType::Q4_0: return &q4_0;
+    case DType::Q8_0: return &q8_0;
+    case DType::Q4_K: return &q4_K;
+    case DType::F16: return &f16;
+    default: return nullptr;
+  }
+}
+}  // namespace
+
+bool x16_stored(DType type, int64_t rows, int64_t cols) {
+  const X16Layout* l = x16_layout(type);
+  return l && rows > 0 && rows % kGroupRows == 0 && cols > 0 && cols % l->col_multiple == 0;
+}
+
+size_t x16_tensor_bytes(DType type, int64_t rows, int64_t cols) {
+  return static_cast<size_t>(rows / kGroupRows) * x16_layout(type)->group_bytes(cols);
+}
+
+void rows_to_x16(DType type, const void* rows, int64_t n_rows, int64_t cols, void* groups) {
+  const X16Layout& l = *x16_layout(type);
+  const size_t row_bytes = dtype_row_bytes(type, cols), group_bytes = l.group_bytes(cols);
+  for (int64_t g = 0; g < n_rows / kGroupRows; ++g)
+    l.regroup(static_cast<const uint8_t*>(rows) + g * kGroupRows * row_bytes, cols, static_cast<uint8_t*>(groups) + g * group_bytes);
+}
+
+void x16_to_rows(DType type, const void* groups, int64_t n_rows, int64_t cols, void* rows) {
+  const X16Layout& l = *x16_layout(type);
+  const size_t row_bytes = dtype_row_bytes(type, cols), group_bytes = l.group_bytes(cols);
+  for (int64_t g = 0; g < n_rows / kGroupRows; ++g)
+    l.ungroup(static_cast<const uint8_t*>(groups) + g * group_bytes, cols, static_cast<uint8_t*>(rows) + g * kGroupRows * row_bytes);
+}
+
+}  // namespace edgerun

@@ -16,7 +16,27 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace edgerun::cpu {
+#include "types.h"
+
+namespace edgerun {
+
+// How a tensor's bytes are laid out (the `layout` field of an .erm tensor,
+// docs/FORMAT.md).
+enum : int {
+  kLayoutRows = 0,  // rows of blocks, as GGUF stores them
+  kLayoutX16 = 1,   // whole tensor as consecutive 16-row groups of the type's xN16 layout below
+};
+
+// Whether .erm files store `type` in kLayoutX16 for a [rows, cols] matrix:
+// q4_0, q8_0, q4_K and f16, whose groups take the rows' size (q4_K: 3 % more),
+// when rows % 16 == 0 and cols % 64 == 0 (K-quants: % 256). q6_K's groups are
+// a third larger than its rows, so files keep it in rows (the cpu regroups it at load).
+bool x16_stored(DType type, int64_t rows, int64_t cols);
+// Bytes of a [rows, cols] tensor in kLayoutX16 (when x16_stored or regrouped at load).
+size_t x16_tensor_bytes(DType type, int64_t rows, int64_t cols);
+// Whole-tensor conversions between the two layouts (exact, each the other's inverse).
+void rows_to_x16(DType type, const void* rows, int64_t n_rows, int64_t cols, void* groups);
+void x16_to_rows(DType type, const void* groups, int64_t n_rows, int64_t cols, void* rows);
 
 constexpr int kGroupRows = 16;
 
@@ -58,4 +78,4 @@ void dot_f16x16_ref(const void* group, const void* act, int64_t cols, float* out
 // (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.
 void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
 
-}  // namespace edgerun::cpu
+}  // namespace edgerun
