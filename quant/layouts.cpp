@@ -32,7 +32,11 @@ void regroup_x_0(const void* rows, int64_t cols, void* group) {
 void repack_q4_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q4_0, false>(rows, cols, group); }
 void repack_q8_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q8_0, true>(rows, cols, group); }
 
-void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
+namespace {
+// The q4_0x16 and q8_0x16 references differ only in a block's integer sum:
+// block_sum(quant vectors of the block, activation quants, row) -> sum q a.
+template <int kBlockBytes, typename BlockSum>
+void dot_x_0x16_ref(const void* group, const void* act, int64_t cols, float* out, BlockSum block_sum) {
   const int64_t nb = cols / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
@@ -40,35 +44,32 @@ void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
   const auto* ad = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + cols);
   for (int r = 0; r < kGroupRows; ++r) {
     float sum = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int s = 0;
-      for (int k = 0; k < 4; ++k)
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t byte = qs[b * 256 + k * 64 + r * 4 + j];
-          s += ((byte & 15) - 8) * aq[b * QK + 4 * k + j] + ((byte >> 4) - 8) * aq[b * QK + 16 + 4 * k + j];
-        }
-      sum += fp16_to_float(scales[b * kGroupRows + r]) * ad[b] * static_cast<float>(s);
-    }
+    for (int64_t b = 0; b < nb; ++b)
+      sum += fp16_to_float(scales[b * kGroupRows + r]) * ad[b] * static_cast<float>(block_sum(qs + b * kBlockBytes, aq + b * QK, r));
     out[r] = sum;
   }
 }
+}  // namespace
+
+void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  dot_x_0x16_ref<256>(group, act, cols, out, [](const uint8_t* q, const int8_t* a, int r) {
+    int s = 0;
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t byte = q[k * 64 + r * 4 + j];
+        s += ((byte & 15) - 8) * a[4 * k + j] + ((byte >> 4) - 8) * a[16 + 4 * k + j];
+      }
+    return s;
+  });
+}
 
 void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
-  const int64_t nb = cols / QK;
-  const auto* scales = static_cast<const uint16_t*>(group);
-  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const auto* aq = static_cast<const int8_t*>(act);
-  const auto* ad = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + cols);
-  for (int r = 0; r < kGroupRows; ++r) {
-    float sum = 0;
-    for (int64_t b = 0; b < nb; ++b) {
-      int s = 0;
-      for (int k = 0; k < 8; ++k)
-        for (int j = 0; j < 4; ++j) s += (qs[b * 512 + k * 64 + r * 4 + j] - 128) * aq[b * QK + 4 * k + j];
-      sum += fp16_to_float(scales[b * kGroupRows + r]) * ad[b] * static_cast<float>(s);
-    }
-    out[r] = sum;
-  }
+  dot_x_0x16_ref<512>(group, act, cols, out, [](const uint8_t* q, const int8_t* a, int r) {
+    int s = 0;
+    for (int k = 0; k < 8; ++k)
+      for (int j = 0; j < 4; ++j) s += (q[k * 64 + r * 4 + j] - 128) * a[4 * k + j];
+    return s;
+  });
 }
 
 namespace {
