@@ -119,12 +119,29 @@ void dot_f16x16_ref(const void* group, const void* act, int64_t cols, float* out
   }
 }
 
+namespace {
+// Where quant i of vector k, lane r, sub-block j of a q6_Kx16 super-block
+// lives: its low 4 bits (byte, shift) and its high 2 bits (byte, shift).
+struct Q6Place {
+  size_t low, high;
+  int low_shift, high_shift;
+};
+Q6Place q6_place(int j, int k, int r, int i) {
+  const size_t lane = static_cast<size_t>(k) * 64 + r * 4 + i;
+  return {q6_Kx16_low_offset() + (j / 2) * 256 + lane, q6_Kx16_high_offset() + (j / 4) * 256 + lane, 4 * (j % 2), 2 * (j % 4)};
+}
+int q6_get(const uint8_t* o, int j, int k, int r, int i) {
+  const Q6Place p = q6_place(j, k, r, i);
+  return ((o[p.low] >> p.low_shift) & 15) | (((o[p.high] >> p.high_shift) & 3) << 4);
+}
+}  // namespace
+
 void repack_q6_Kx16(const void* rows, int64_t cols, void* group) {
   const int64_t nb = cols / QK_K;
   const auto* x = static_cast<const block_q6_K*>(rows);
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t* o = static_cast<uint8_t*>(group) + b * q6_Kx16_block_bytes();
-    std::memset(o, 0, 64);
+    std::memset(o, 0, q6_Kx16_block_bytes());
     for (int r = 0; r < kGroupRows; ++r) {
       const block_q6_K& blk = x[r * nb + b];
       std::memcpy(o + 2 * r, &blk.d, 2);
@@ -133,8 +150,9 @@ void repack_q6_Kx16(const void* rows, int64_t cols, void* group) {
         const int half = e / 128, rest = e % 128, quarter = rest / 32, l = rest % 32;
         const int low = (blk.ql[64 * half + l + 32 * (quarter & 1)] >> (4 * (quarter >> 1))) & 0xF;
         const int high = (blk.qh[32 * half + l] >> (2 * quarter)) & 3;
-        const int j = e / 16, k = (e % 16) / 4, i = e % 4;
-        o[320 + (j * 4 + k) * 64 + r * 4 + i] = static_cast<uint8_t>(low | (high << 4));
+        const Q6Place p = q6_place(e / 16, (e % 16) / 4, r, e % 4);
+        o[p.low] = static_cast<uint8_t>(o[p.low] | low << p.low_shift);
+        o[p.high] = static_cast<uint8_t>(o[p.high] | high << p.high_shift);
       }
     }
   }
@@ -152,7 +170,7 @@ void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
       int total = 0;
       for (int j = 0; j < 16; ++j) {
         int s = 0;
-        for (int e = 0; e < 16; ++e) s += (o[320 + (j * 4 + e / 4) * 64 + r * 4 + e % 4] - 32) * y[b].qs[16 * j + e];
+        for (int e = 0; e < 16; ++e) s += (q6_get(o, j, e / 4, r, e % 4) - 32) * y[b].qs[16 * j + e];
         total += static_cast<int8_t>(o[64 + j * 16 + r]) * s;
       }
       sum += y[b].d * fp16_to_float(d) * static_cast<float>(total);
@@ -230,6 +248,27 @@ void ungroup_q4_Kx16(const void* group, int64_t cols, void* rows) {
   }
 }
 
+void ungroup_q6_Kx16(const void* group, int64_t cols, void* rows) {
+  const int64_t nb = cols / QK_K;
+  auto* x = static_cast<block_q6_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    for (int r = 0; r < kGroupRows; ++r) {
+      block_q6_K& blk = x[r * nb + b];
+      std::memset(&blk, 0, sizeof blk);
+      std::memcpy(&blk.d, o + 2 * r, 2);
+      for (int j = 0; j < 16; ++j) blk.scales[j] = static_cast<int8_t>(o[64 + j * 16 + r]);
+      for (int e = 0; e < QK_K; ++e) {  // GGUF's ql/qh packing (repack_q6_Kx16's inverse)
+        const int q = q6_get(o, e / 16, (e % 16) / 4, r, e % 4);
+        const int half = e / 128, rest = e % 128, quarter = rest / 32, l = rest % 32;
+        uint8_t& ql = blk.ql[64 * half + l + 32 * (quarter & 1)];
+        ql = static_cast<uint8_t>(ql | (q & 15) << (4 * (quarter >> 1)));
+        blk.qh[32 * half + l] = static_cast<uint8_t>(blk.qh[32 * half + l] | (q >> 4) << (2 * quarter));
+      }
+    }
+  }
+}
+
 void ungroup_f16x16(const void* group, int64_t cols, void* rows) {
   const auto* g = static_cast<const uint16_t*>(group);
   auto* x = static_cast<uint16_t*>(rows);
@@ -248,11 +287,13 @@ const X16Layout* x16_layout(DType type) {
   static const X16Layout q4_0{repack_q4_0x16, ungroup_x_0<block_q4_0, false>, q4_0x16_group_bytes, 64};
   static const X16Layout q8_0{repack_q8_0x16, ungroup_x_0<block_q8_0, true>, q8_0x16_group_bytes, 64};
   static const X16Layout q4_K{repack_q4_Kx16, ungroup_q4_Kx16, q4_Kx16_group_bytes, 256};
+  static const X16Layout q6_K{repack_q6_Kx16, ungroup_q6_Kx16, q6_Kx16_group_bytes, 256};
   static const X16Layout f16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
   switch (type) {
     case DType::Q4_0: return &q4_0;
     case DType::Q8_0: return &q8_0;
     case DType::Q4_K: return &q4_K;
+    case DType::Q6_K: return &q6_K;
     case DType::F16: return &f16;
     default: return nullptr;
   }

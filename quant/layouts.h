@@ -28,9 +28,8 @@ enum : int {
 };
 
 // Whether .erm files store `type` in kLayoutX16 for a [rows, cols] matrix:
-// q4_0, q8_0, q4_K and f16, whose groups take the rows' size (q4_K: 3 % more),
-// when rows % 16 == 0 and cols % 64 == 0 (K-quants: % 256). q6_K's groups are
-// a third larger than its rows, so files keep it in rows (the cpu regroups it at load).
+// q4_0, q8_0, q4_K, q6_K and f16, whose groups take the rows' size (q4_K: 3 %
+// more, q6_K 1 %), when rows % 16 == 0 and cols % 64 == 0 (K-quants: % 256).
 bool x16_stored(DType type, int64_t rows, int64_t cols);
 // Bytes of a [rows, cols] tensor in kLayoutX16 (when x16_stored or regrouped at load).
 size_t x16_tensor_bytes(DType type, int64_t rows, int64_t cols);
@@ -59,11 +58,15 @@ void repack_q4_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
 
 // q6_Kx16: per super-block of the 16 rows: their d (f16), 32 pad bytes, the 16
-// sub-block scales ([j][row], int8), then the 6-bit quants as bytes (0..63,
-// i.e. q + 32), per 16-weight sub-block j 4 vectors: vector k, lane r = row
-// r's quants 16j + 4k..+3. A third larger than the rows (bytes, not 6 bits):
-// unpacking 6-bit fields cost more than the memory. Activations: q8_K blocks.
-constexpr size_t q6_Kx16_block_bytes() { return 64 + 256 + 4096; }
+// sub-block scales ([j][row], int8), then the 6-bit quants (0..63, i.e. q + 32)
+// of 16-weight sub-block j, as vectors k = 0..3 whose lane r holds row r's
+// quants 16j + 4k..+3, split in two planes: low 4 bits, sub-blocks 2p and
+// 2p + 1 in the low and high nibbles of pair p's 4 vectors; high 2 bits,
+// sub-blocks 4u..4u + 3 at bits 0-1, 2-3, 4-5, 6-7 of quad u's 4 vectors.
+// 1 % larger than the rows. Activations: q8_K blocks.
+constexpr size_t q6_Kx16_low_offset() { return 64 + 256; }
+constexpr size_t q6_Kx16_high_offset() { return q6_Kx16_low_offset() + 2048; }
+constexpr size_t q6_Kx16_block_bytes() { return q6_Kx16_high_offset() + 1024; }
 inline size_t q6_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q6_Kx16_block_bytes(); }
 void repack_q6_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);

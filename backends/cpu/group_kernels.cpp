@@ -176,14 +176,29 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
     y[t] = static_cast<const block_q8_K*>(act[t]);
     acc[t] = _mm512_setzero_ps();
   }
+  const __m512i lo4 = _mm512_set1_epi8(0x0F), hi2 = _mm512_set1_epi8(0x30);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
     PrefetchAhead(o, q6_Kx16_block_bytes());
     __m512 scaled[NT];
     for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
     for (int j = 0; j < 16; ++j) {
+      // The sub-block's 6-bit quants from its two planes (quant/layouts.h):
+      // low nibble of pair j/2, bits 2(j%4).. of quad j/4, moved to bits 4-5.
       __m512i wq[4];
-      for (int k = 0; k < 4; ++k) wq[k] = _mm512_loadu_si512(o + 320 + (j * 4 + k) * 64);
+      for (int k = 0; k < 4; ++k) {
+        const __m512i lo = _mm512_loadu_si512(o + q6_Kx16_low_offset() + ((j / 2) * 4 + k) * 64);
+        const __m512i hi = _mm512_loadu_si512(o + q6_Kx16_high_offset() + ((j / 4) * 4 + k) * 64);
+        const __m512i l4 = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(lo, 4) : lo, lo4);
+        __m512i h2;
+        switch (j % 4) {  // 16-bit shifts: the bits that cross a byte are masked off
+          case 0: h2 = _mm512_slli_epi16(hi, 4); break;
+          case 1: h2 = _mm512_slli_epi16(hi, 2); break;
+          case 2: h2 = hi; break;
+          default: h2 = _mm512_srli_epi16(hi, 2); break;
+        }
+        wq[k] = _mm512_or_si512(l4, _mm512_and_si512(h2, hi2));
+      }
       const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16))));
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = y[t][b].qs + 16 * j;
