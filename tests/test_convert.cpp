@@ -151,11 +151,11 @@ TEST_CASE("--rows keeps GGUF's layout; grouped and row files give the same logit
     // An .erm with groups as the source: back to rows, then groups again.
     REQUIRE(convert_error(grouped, again, "keep", true).empty());
     int n_grouped = 0;
-    for (const auto& t : ErmFile::open(rows)->tensors()) CHECK(t.layout == kLayoutRows);
-    for (const auto& t : ErmFile::open(grouped)->tensors()) n_grouped += t.layout == kLayoutX16;
+    auto g = ErmFile::open(grouped), a = ErmFile::open(again), rw = ErmFile::open(rows);
+    for (const auto& t : rw->tensors()) CHECK(t.layout == kLayoutRows);
+    for (const auto& t : g->tensors()) n_grouped += t.layout == kLayoutX16;
     INFO(q);
     CHECK(n_grouped >= 8);
-    auto g = ErmFile::open(grouped), a = ErmFile::open(again);
     REQUIRE(a->tensors().size() == g->tensors().size());
     for (size_t i = 0; i < a->tensors().size(); ++i) {
       const TensorInfo &x = a->tensors()[i], &y = g->tensors()[i];
