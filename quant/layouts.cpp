@@ -130,6 +130,13 @@ Q6Place q6_place(int j, int k, int r, int i) {
   const size_t lane = static_cast<size_t>(k) * 64 + r * 4 + i;
   return {q6_Kx16_low_offset() + (j / 2) * 256 + lane, q6_Kx16_high_offset() + (j / 4) * 256 + lane, 4 * (j % 2), 2 * (j % 4)};
 }
+// Where element e of a q6_K block (GGUF's packing) keeps its low 4 bits (in
+// ql) and its high 2 bits (in qh).
+Q6Place q6_row_place(int e) {
+  const int half = e / 128, rest = e % 128, quarter = rest / 32, l = rest % 32;
+  return {static_cast<size_t>(64 * half + l + 32 * (quarter & 1)), static_cast<size_t>(32 * half + l), 4 * (quarter >> 1),
+          2 * quarter};
+}
 int q6_get(const uint8_t* o, int j, int k, int r, int i) {
   const Q6Place p = q6_place(j, k, r, i);
   return ((o[p.low] >> p.low_shift) & 15) | (((o[p.high] >> p.high_shift) & 3) << 4);
@@ -147,10 +154,8 @@ void repack_q6_Kx16(const void* rows, int64_t cols, void* group) {
       std::memcpy(o + 2 * r, &blk.d, 2);
       for (int j = 0; j < 16; ++j) o[64 + j * 16 + r] = static_cast<uint8_t>(blk.scales[j]);
       for (int e = 0; e < QK_K; ++e) {
-        const int half = e / 128, rest = e % 128, quarter = rest / 32, l = rest % 32;
-        const int low = (blk.ql[64 * half + l + 32 * (quarter & 1)] >> (4 * (quarter >> 1))) & 0xF;
-        const int high = (blk.qh[32 * half + l] >> (2 * quarter)) & 3;
-        const Q6Place p = q6_place(e / 16, (e % 16) / 4, r, e % 4);
+        const Q6Place s = q6_row_place(e), p = q6_place(e / 16, (e % 16) / 4, r, e % 4);
+        const int low = (blk.ql[s.low] >> s.low_shift) & 15, high = (blk.qh[s.high] >> s.high_shift) & 3;
         o[p.low] = static_cast<uint8_t>(o[p.low] | low << p.low_shift);
         o[p.high] = static_cast<uint8_t>(o[p.high] | high << p.high_shift);
       }
@@ -258,12 +263,11 @@ void ungroup_q6_Kx16(const void* group, int64_t cols, void* rows) {
       std::memset(&blk, 0, sizeof blk);
       std::memcpy(&blk.d, o + 2 * r, 2);
       for (int j = 0; j < 16; ++j) blk.scales[j] = static_cast<int8_t>(o[64 + j * 16 + r]);
-      for (int e = 0; e < QK_K; ++e) {  // GGUF's ql/qh packing (repack_q6_Kx16's inverse)
+      for (int e = 0; e < QK_K; ++e) {  // repack_q6_Kx16's inverse
         const int q = q6_get(o, e / 16, (e % 16) / 4, r, e % 4);
-        const int half = e / 128, rest = e % 128, quarter = rest / 32, l = rest % 32;
-        uint8_t& ql = blk.ql[64 * half + l + 32 * (quarter & 1)];
-        ql = static_cast<uint8_t>(ql | (q & 15) << (4 * (quarter >> 1)));
-        blk.qh[32 * half + l] = static_cast<uint8_t>(blk.qh[32 * half + l] | (q >> 4) << (2 * quarter));
+        const Q6Place s = q6_row_place(e);
+        blk.ql[s.low] = static_cast<uint8_t>(blk.ql[s.low] | (q & 15) << s.low_shift);
+        blk.qh[s.high] = static_cast<uint8_t>(blk.qh[s.high] | (q >> 4) << s.high_shift);
       }
     }
   }

@@ -22,27 +22,13 @@ GroupDotFn group_kernel(DType t) {
 }
 
 void regroup_if_it_pays(CpuWeight& w) {
-  // Per type: the layout's regrouping and its size.
-  struct Layout {
-    void (*repack)(const void*, int64_t, void*);
-    size_t (*group_bytes)(int64_t);
-  };
-  Layout l{};
-  switch (w.type) {
-    case DType::Q4_0: l = {repack_q4_0x16, q4_0x16_group_bytes}; break;
-    case DType::Q8_0: l = {repack_q8_0x16, q8_0x16_group_bytes}; break;
-    case DType::Q4_K: l = {repack_q4_Kx16, q4_Kx16_group_bytes}; break;
-    case DType::Q6_K: l = {repack_q6_Kx16, q6_Kx16_group_bytes}; break;
-    case DType::F16: l = {repack_f16x16, f16x16_group_bytes}; break;
-    default: return;
-  }
   const GroupDotFn kernel = group_kernel(w.type);
   // EDGERUN_NO_REGROUP=1 keeps the row layout (to compare the two); groups
   // from the file are always read as groups.
-  if (!kernel || w.rows % kGroupRows != 0 || w.cols % 64 != 0) return;
+  if (!kernel || !x16_stored(w.type, w.rows, w.cols)) return;
   if (!w.file_groups && std::getenv("EDGERUN_NO_REGROUP")) return;
   w.group_dot = kernel;
-  w.group_bytes = l.group_bytes(w.cols);
+  w.group_bytes = x16_tensor_bytes(w.type, kGroupRows, w.cols);
   const size_t bytes = static_cast<size_t>(w.rows / kGroupRows) * w.group_bytes;
   // Whole 2 MiB huge pages where the kernel gives them: a token streams
   // through every weight, and with 4 KiB pages the TLB misses cost a third
@@ -68,7 +54,7 @@ void regroup_if_it_pays(CpuWeight& w) {
   for (int64_t g = 0; g < groups; ++g) {
     uint8_t* to = w.owned_groups.get() + g * w.group_bytes;
     if (w.file_groups) std::memcpy(to, source(g), w.group_bytes);
-    else l.repack(source(g), w.cols, to);
+    else rows_to_x16(w.type, source(g), kGroupRows, w.cols, to);
     if (g % 64 == 63 || g == groups - 1) {
       const uintptr_t done = reinterpret_cast<uintptr_t>(source(g + 1)) / page * page;
       if (done > released) madvise(reinterpret_cast<void*>(released), done - released, MADV_PAGEOUT);

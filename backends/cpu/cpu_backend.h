@@ -14,7 +14,6 @@
 #include "common/error.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
-#include "layouts.h"
 #include "cpu/thread_pool.h"
 #include "fp16.h"
 #include "quant.h"
@@ -181,7 +180,7 @@ class CpuExecutor : public Executor {
           act_ops.quantize_activation(in + t * cols, blocks, cols);
           if (split) split_q8_0(blocks, dst, cols);
         }
-      }, n > 1 ? threads_for(n) : 1);
+      }, threads_for(n));
       act = act_.data();
     }
     // Tokens in tiles, so a tile's activations stay in cache while every

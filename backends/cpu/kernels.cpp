@@ -610,28 +610,28 @@ DotNFn KernelSet::dotn(DType t) const {
   }
 }
 
+namespace {
+// The set of the target Highway dispatches to now.
+KernelSet dispatched_kernels() {
+  KernelSet k;
+  HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
+  fill_group_kernels(&k);
+  return k;
+}
+}  // namespace
+
 const KernelSet& best_kernels() {
   static const KernelSet ks = [] {
-    KernelSet k;
     // EDGERUN_SIMD=AVX2 (a Highway target name) runs a lesser target this CPU
     // also has: to compare targets, and to test what other CPUs run.
-    if (const char* want = std::getenv("EDGERUN_SIMD"); want && *want) {
-      std::string have;
-      for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
-        if (strcasecmp(hwy::TargetName(target), want) == 0) {
-          hwy::SetSupportedTargetsForTest(target);
-          HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
-          fill_group_kernels(&k);
-          hwy::SetSupportedTargetsForTest(0);
-          return k;
-        }
-        have += std::string(have.empty() ? "" : ", ") + hwy::TargetName(target);
-      }
-      fail("EDGERUN_SIMD", std::string("no SIMD target '") + want + "' here (this CPU and build have: " + have + ")");
+    const char* want = std::getenv("EDGERUN_SIMD");
+    if (!want || !*want) return dispatched_kernels();
+    std::string have;
+    for (const KernelSet& k : kernels_for_each_target()) {
+      if (strcasecmp(k.target, want) == 0) return k;
+      have += std::string(have.empty() ? "" : ", ") + k.target;
     }
-    HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
-    fill_group_kernels(&k);
-    return k;
+    fail("EDGERUN_SIMD", std::string("no SIMD target '") + want + "' here (this CPU and build have: " + have + ")");
   }();
   return ks;
 }
@@ -640,10 +640,7 @@ std::vector<KernelSet> kernels_for_each_target() {
   std::vector<KernelSet> out;
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
-    KernelSet k;
-    HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
-    fill_group_kernels(&k);
-    out.push_back(k);
+    out.push_back(dispatched_kernels());
   }
   hwy::SetSupportedTargetsForTest(0);
   return out;

@@ -22,8 +22,7 @@ constexpr int64_t kPiecesPerShare = 8;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads)
-    : n_threads_(std::max(1, n_threads)) {
-  shares_ = std::make_unique<Share[]>(static_cast<size_t>(n_threads_));
+    : n_threads_(std::max(1, n_threads)), shares_(std::make_unique<Share[]>(static_cast<size_t>(n_threads_))) {
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -44,7 +43,6 @@ void ThreadPool::parallel_for(int64_t n, const Job& fn, int active) {
     return;
   }
   job_ = &fn;
-  job_n_ = n;
   job_threads_ = parts;
   for (int i = 0; i < parts; ++i) {
     shares_[i].next.store(n * i / parts, std::memory_order_relaxed);
@@ -52,7 +50,7 @@ void ThreadPool::parallel_for(int64_t n, const Job& fn, int active) {
   }
   piece_ = std::max<int64_t>(1, n / parts / kPiecesPerShare);
   pending_.store(n_threads_ - 1);
-  generation_.fetch_add(1);  // publishes job_ and job_n_ (sequentially consistent)
+  generation_.fetch_add(1);  // publishes job_ and the shares (sequentially consistent)
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();

@@ -36,6 +36,7 @@ class ThreadPool {
   void worker(int index);
   void run_shares(int index);
 
+  int n_threads_;
   // One thread's share of the current job; pieces are claimed from `next`.
   struct alignas(64) Share {
     std::atomic<int64_t> next{0};
@@ -43,13 +44,10 @@ class ThreadPool {
   };
   std::unique_ptr<Share[]> shares_;
   int64_t piece_ = 1;
-
-  int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable wake_;
   const Job* job_ = nullptr;
-  int64_t job_n_ = 0;
   int job_threads_ = 1;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};

@@ -82,10 +82,10 @@ class Model {
   std::vector<int> layer_backend_, layer_slot_;
   std::vector<std::unique_ptr<Weight>> globals_;              // indexed by W
   std::vector<std::vector<std::unique_ptr<Weight>>> layers_;  // [layer][W]
-  std::unique_ptr<Weight> tied_head_;
+  std::unique_ptr<Weight> tied_head_;  // the embedding on the head's backend, when that is another one
   // Weights a file stores in 16-row groups, turned back into rows for a
   // backend (or an embedding lookup) that reads rows.
-  std::vector<std::unique_ptr<uint8_t[]>> row_copies_;  // the embedding on the head's backend, when that is another one
+  std::vector<std::unique_ptr<uint8_t[]>> row_copies_;
   size_t weight_bytes_ = 0;
 };
 
