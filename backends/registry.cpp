@@ -21,7 +21,7 @@ const std::vector<BackendInfo>& registered_backends() {
       {"cpu", "Highway SIMD kernels (int8 dot products), every op",
        [](const BackendOptions&, bool) { return make_cpu_backend(); }, nullptr},
 #ifdef EDGERUN_WITH_ONEDNN
-      {"onednn", "oneDNN matmul (f32; bf16 with EDGERUN_ONEDNN_TYPE=bf16) for prompt batches where it pays; cpu for the rest",
+      {"onednn", "oneDNN matmul (f32; EDGERUN_ONEDNN_TYPE=bf16 or int8: faster, not exact) for prompt batches where it pays; cpu for the rest",
        [](const BackendOptions&, bool) { return make_onednn_backend(); }, nullptr},
 #endif
 #ifdef EDGERUN_WITH_BLAS

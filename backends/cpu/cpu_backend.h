@@ -96,8 +96,8 @@ inline float dot(const float* a, const float* b, int64_t n) {
 
 class CpuExecutor : public Executor {
  public:
-  explicit CpuExecutor(const ExecutorOptions& o)
-      : pool_(std::max(o.n_threads, o.n_threads_batch)),
+  explicit CpuExecutor(const ExecutorOptions& o, ThreadPool::Team team = nullptr)
+      : pool_(std::max(o.n_threads, o.n_threads_batch), team),
         threads_(std::max(1, o.n_threads)),
         threads_batch_(o.n_threads_batch > 0 ? o.n_threads_batch : std::max(1, o.n_threads)),
         kernels_(best_kernels()) {}
@@ -350,7 +350,7 @@ class CpuBackend : public Backend {
 
   std::unique_ptr<Weight> upload(const TensorDesc& d) override {
     if (!supports(d.type)) fail(d.name, std::string("tensor type ") + dtype_name(d.type) + " is not supported by the cpu backend");
-    auto w = std::make_unique<CpuWeight>();
+    std::unique_ptr<CpuWeight> w = new_weight();
     w->type = d.type;
     w->rows = d.rows;
     w->cols = d.cols;
@@ -378,6 +378,10 @@ class CpuBackend : public Backend {
   std::unique_ptr<Executor> make_executor(const ExecutorOptions& o) override {
     return std::make_unique<CpuExecutor>(o);
   }
+
+ protected:
+  // A backend built on this one may keep more per weight (onednn: an int8 copy).
+  virtual std::unique_ptr<CpuWeight> new_weight() const { return std::make_unique<CpuWeight>(); }
 };
 
 }  // namespace edgerun::cpu

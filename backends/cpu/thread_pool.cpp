@@ -21,8 +21,9 @@ constexpr int kSpins = 20000;  // roughly half a millisecond before a worker sle
 constexpr int64_t kPiecesPerShare = 8;
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads)
-    : n_threads_(std::max(1, n_threads)), shares_(std::make_unique<Share[]>(static_cast<size_t>(n_threads_))) {
+ThreadPool::ThreadPool(int n_threads, Team team)
+    : n_threads_(std::max(1, n_threads)), team_(team), shares_(std::make_unique<Share[]>(static_cast<size_t>(n_threads_))) {
+  if (team_) return;
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -49,6 +50,11 @@ void ThreadPool::parallel_for(int64_t n, const Job& fn, int active) {
     shares_[i].end = n * (i + 1) / parts;
   }
   piece_ = std::max<int64_t>(1, n / parts / kPiecesPerShare);
+  if (team_) {  // a team that starts fewer threads is fine: the others' shares are taken over
+    team_(parts, [this](int index) { run_shares(index); });
+    job_ = nullptr;
+    return;
+  }
   pending_.store(n_threads_ - 1);
   generation_.fetch_add(1);  // publishes job_ and the shares (sequentially consistent)
   if (sleepers_.load() > 0) {

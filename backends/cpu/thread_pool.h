@@ -17,7 +17,13 @@ namespace edgerun {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads);
+  // Runs body(0..n-1) on n threads of another threading runtime and returns
+  // when all are done. A backend whose library brings its own threads
+  // (onednn: OpenMP) runs our jobs on those too, so that two sets of threads
+  // never spin against each other for the same cores.
+  using Team = void (*)(int n, const std::function<void(int)>& body);
+
+  explicit ThreadPool(int n_threads, Team team = nullptr);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -37,6 +43,7 @@ class ThreadPool {
   void run_shares(int index);
 
   int n_threads_;
+  Team team_;
   // One thread's share of the current job; pieces are claimed from `next`.
   struct alignas(64) Share {
     std::atomic<int64_t> next{0};

@@ -2,7 +2,8 @@
 // primitive on weights converted a tile at a time; everything else, and
 // single-token products, as the cpu backend does them. f32 by default (the
 // same products as the cpu backend, to float rounding); EDGERUN_ONEDNN_TYPE=bf16
-// trades exactness for speed where the CPU has AVX512_BF16.
+// (where the CPU has AVX512_BF16) or =int8 (onednn_int8.h) trade exactness
+// for speed.
 #include "onednn/onednn_backend.h"
 
 #include <omp.h>
@@ -13,12 +14,23 @@
 #include <tuple>
 
 #include "cpu/cpu_backend.h"
+#include "onednn/onednn_int8.h"
 
 namespace edgerun {
 
 namespace {
 
 constexpr int64_t kTileRows = 256;
+constexpr int kInt8MinTokens = 32;
+
+enum class Precision { F32, BF16, INT8 };
+
+// Whether the int8 product takes n tokens of a quantized weight (measured,
+// docs/BACKENDS.md; EDGERUN_GEMM_MIN_TOKENS overrides it as for the float GEMM).
+bool int8_pays(int n) {
+  if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
+  return n >= kInt8MinTokens;
+}
 
 bool cpu_has_bf16() {
 #if defined(__x86_64__)
@@ -28,21 +40,33 @@ bool cpu_has_bf16() {
 #endif
 }
 
+void openmp_team(int n, const std::function<void(int)>& body) {
+#pragma omp parallel num_threads(n)
+  body(omp_get_thread_num());
+}
+
 class OnednnExecutor : public cpu::CpuExecutor {
  public:
-  OnednnExecutor(const ExecutorOptions& o, bool bf16)
-      : CpuExecutor(o), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_), bf16_(bf16) {
-    omp_set_num_threads(threads_batch_);  // oneDNN runs prompt batches only: -tb threads, never beside ours
+  OnednnExecutor(const ExecutorOptions& o, Precision p, std::shared_ptr<onednn::Int8Products> int8)
+      // Our ops run on oneDNN's OpenMP threads: one set of threads, kept warm between the two.
+      : CpuExecutor(o, openmp_team), int8_(std::move(int8)), engine_(int8_->engine()), stream_(engine_),
+        bf16_(p == Precision::BF16), use_int8_(p == Precision::INT8) {
+    omp_set_num_threads(threads_batch_);  // oneDNN runs prompt batches only: -tb threads
   }
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
+    const QuantOps& ops = quant_ops(w.type);
+    if (use_int8_ && ops.vec_dot_type != DType::F32 && w.rows > 1 && int8_pays(n)) {
+      int8_->matmul(static_cast<const onednn::OnednnWeight&>(w), cpu::f(x), n, cpu::f(out), stream_, pool_, act8_,
+                    act_scales_);
+      return add_bias(bias, n, w.rows, cpu::f(out));
+    }
     if (!cpu::library_gemm_pays(w, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     using dt = dnnl::memory::data_type;
     const int64_t K = w.cols, rows = w.rows;
     const float* in = cpu::f(x);
     float* o = cpu::f(out);
-    const QuantOps& ops = quant_ops(w.type);
     // Quantized weights see activations rounded to their 8-bit type, as on the cpu backend.
     if (ops.vec_dot_type != DType::F32) {
       const QuantOps& aops = quant_ops(ops.vec_dot_type);
@@ -83,14 +107,17 @@ class OnednnExecutor : public cpu::CpuExecutor {
       mm.execute(stream_, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dm}});
       stream_.wait();
     }
-    if (bias) {
-      const float* bv = reinterpret_cast<const float*>(cpu::cw(*bias).data);
-      for (int t = 0; t < n; ++t)
-        for (int64_t r = 0; r < rows; ++r) o[t * rows + r] += bv[r];
-    }
+    add_bias(bias, n, rows, o);
   }
 
  private:
+  static void add_bias(const Weight* bias, int n, int64_t rows, float* o) {
+    if (!bias) return;
+    const float* bv = reinterpret_cast<const float*>(cpu::cw(*bias).data);
+    for (int t = 0; t < n; ++t)
+      for (int64_t r = 0; r < rows; ++r) o[t * rows + r] += bv[r];
+  }
+
   // Primitives by shape, made once: creating one costs far more than running it.
   const dnnl::matmul& primitive(int64_t n, int64_t tr, int64_t K, int64_t ldc, dnnl::memory::data_type wdt) {
     const auto key = std::make_tuple(n, tr, K, ldc, static_cast<int>(wdt));
@@ -103,41 +130,49 @@ class OnednnExecutor : public cpu::CpuExecutor {
     return cache_.emplace(key, dnnl::matmul(pd)).first->second;
   }
 
+  std::shared_ptr<onednn::Int8Products> int8_;
   dnnl::engine engine_;
   dnnl::stream stream_;
-  bool bf16_;
+  bool bf16_, use_int8_;
+  std::vector<float> act_scales_;
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int>, dnnl::matmul> cache_;
   std::vector<float> tile_, actf_;
   std::vector<uint16_t> tile16_, src16_;
   std::vector<uint8_t> act8_;
 };
 
-bool want_bf16() {
+Precision wanted_precision() {
   const char* t = std::getenv("EDGERUN_ONEDNN_TYPE");
   const std::string type = t ? t : "f32";
-  if (type == "f32") return false;
-  if (type != "bf16") fail("EDGERUN_ONEDNN_TYPE", "unknown type '" + type + "' (f32 or bf16)");
+  if (type == "f32") return Precision::F32;
+  if (type == "int8") return Precision::INT8;
+  if (type != "bf16") fail("EDGERUN_ONEDNN_TYPE", "unknown type '" + type + "' (f32, bf16 or int8)");
   if (!cpu_has_bf16()) fail("EDGERUN_ONEDNN_TYPE", "bf16 needs a CPU with AVX512_BF16");
-  return true;
+  return Precision::BF16;
 }
 
 class OnednnBackend : public cpu::CpuBackend {
  public:
-  OnednnBackend() : bf16_(want_bf16()) {
+  OnednnBackend() : precision_(wanted_precision()) {
     try {
-      dnnl::engine probe(dnnl::engine::kind::cpu, 0);
-      (void)probe;
+      int8_ = std::make_shared<onednn::Int8Products>();
     } catch (const dnnl::error& e) {
       fail("onednn", std::string("oneDNN cannot start here: ") + e.what());
     }
   }
-  std::string name() const override { return bf16_ ? "onednn-bf16" : "onednn"; }
+  std::string name() const override {
+    return precision_ == Precision::BF16 ? "onednn-bf16" : precision_ == Precision::INT8 ? "onednn-int8" : "onednn";
+  }
   std::unique_ptr<Executor> make_executor(const ExecutorOptions& o) override {
-    return std::make_unique<OnednnExecutor>(o, bf16_);
+    return std::make_unique<OnednnExecutor>(o, precision_, int8_);
   }
 
+ protected:
+  std::unique_ptr<cpu::CpuWeight> new_weight() const override { return std::make_unique<onednn::OnednnWeight>(); }
+
  private:
-  bool bf16_;
+  Precision precision_;
+  std::shared_ptr<onednn::Int8Products> int8_;  // the engine, and int8 primitives by shape
 };
 
 }  // namespace

@@ -197,7 +197,7 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
         std::snprintf(size, sizeof size, "%.2f GiB", m.weight_bytes() / 1073741824.0);
         std::snprintf(par, sizeof par, "%.2f B", params / 1e9);
         std::snprintf(tps, sizeof tps, "%.2f ± %.2f", st.mean, st.sd);
-        std::printf("| %-30s | %10s | %10s | %-7s | %7d | %5s | %16s |\n", model_type.substr(0, 30).c_str(), size, par,
+        std::printf("| %-30s | %10s | %10s | %-11s | %7d | %5s | %16s |\n", model_type.substr(0, 30).c_str(), size, par,
                     m.backend().name().c_str(), threads, test.c_str(), tps);
         std::fflush(stdout);
       }
@@ -208,8 +208,8 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
 void bench_model(const BenchOptions& o) {
   nlohmann::json results = nlohmann::json::array();
   if (!o.json) {
-    std::printf("| model                          |       size |     params | backend | threads |  test |              t/s |\n");
-    std::printf("| ------------------------------ | ---------: | ---------: | ------- | ------: | ----: | ---------------: |\n");
+    std::printf("| model                          |       size |     params | backend     | threads |  test |              t/s |\n");
+    std::printf("| ------------------------------ | ---------: | ---------: | ----------- | ------: | ----: | ---------------: |\n");
   }
   size_t i = 0;
   while (i <= o.backend.size()) {  // --backend cpu,blas,onednn: a row per backend
