@@ -39,9 +39,12 @@ const std::vector<BackendInfo>& registered_backends() {
 
 std::string auto_cpu_backend_name() {
   // The rule (docs/BACKENDS.md, measured there): onednn where it is compiled
-  // in — it generates with the cpu kernels and runs prompts through oneDNN's
-  // f32 GEMM, faster than both the int8 kernels and OpenBLAS on prompts —
-  // else cpu. blas is never the automatic choice: it is slower than cpu here.
+  // in — it generates with the cpu kernels and takes a prompt's products only
+  // where its f32 GEMM beats them (on AVX-512 VNNI CPUs: float weights alone),
+  // so it is never slower than cpu — else cpu. blas is never the automatic
+  // choice: slower than onednn everywhere. The faster but lossy precisions
+  // (EDGERUN_ONEDNN_TYPE=int8, bf16) are never chosen for the user: they
+  // change the numbers.
   for (const auto& b : registered_backends())
     if (b.name == "onednn") return "onednn";
   return "cpu";

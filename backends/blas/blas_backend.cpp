@@ -1,9 +1,11 @@
 // The blas backend: large matrix products (prompt processing) through
-// OpenBLAS's sgemm on weights dequantized a tile at a time; everything else,
+// OpenBLAS's sgemm on weights dequantized a tile of rows at a time; everything else,
 // and single-token products, as the cpu backend does them.
 #include "blas/blas_backend.h"
 
 #include <cblas.h>
+
+#include <algorithm>
 
 #include "cpu/cpu_backend.h"
 
@@ -18,9 +20,9 @@ constexpr int64_t kTileRows = 256;
 class BlasExecutor : public cpu::CpuExecutor {
  public:
   explicit BlasExecutor(const ExecutorOptions& o) : CpuExecutor(o) {
-    // One pool of threads at a time: ours for dequantizing, OpenBLAS's for
-    // sgemm, never both at once and never more than asked for.
-    openblas_set_num_threads(threads_batch_);  // the library only ever runs prompt batches
+    // OpenBLAS runs on the calling thread; our threads split the rows among
+    // themselves. One set of threads: none of OpenBLAS's spinning beside ours.
+    openblas_set_num_threads(1);
   }
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
@@ -35,24 +37,31 @@ class BlasExecutor : public cpu::CpuExecutor {
     if (ops.vec_dot_type != DType::F32) {
       const QuantOps& aops = quant_ops(ops.vec_dot_type);
       const size_t arow = dtype_row_bytes(ops.vec_dot_type, cols);
-      act8_.resize(arow);
+      act8_.resize(arow * n);
       actf_.resize(static_cast<size_t>(n) * cols);
-      for (int t = 0; t < n; ++t) {
-        aops.quantize_activation(in + t * cols, act8_.data(), cols);
-        aops.dequantize(act8_.data(), actf_.data() + t * cols, cols);
-      }
+      pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+        for (int64_t t = t0; t < t1; ++t) {
+          aops.quantize_activation(in + t * cols, act8_.data() + t * arow, cols);
+          aops.dequantize(act8_.data() + t * arow, actf_.data() + t * cols, cols);
+        }
+      }, threads_batch_);
       in = actf_.data();
     }
-    tile_.resize(static_cast<size_t>(kTileRows) * cols);
-    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-      const int64_t tr = std::min(kTileRows, rows - r0);
-      pool_.parallel_for(tr, [&](int64_t a, int64_t b, int) {
-        for (int64_t r = a; r < b; ++r) ops.dequantize(w.row(r0 + r), tile_.data() + r * cols, cols);
-      });
-      // out[t, r0 + j] = sum_k in[t, k] * tile[j, k]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, static_cast<int>(tr), static_cast<int>(cols), 1.0f, in,
-                  static_cast<int>(cols), tile_.data(), static_cast<int>(cols), 0.0f, o + r0, static_cast<int>(rows));
-    }
+    // Tiles of rows, a few per thread, each dequantized by the thread that multiplies it.
+    const int64_t per_thread = (rows + threads_batch_ - 1) / threads_batch_;
+    const int64_t tile_rows = std::clamp<int64_t>((per_thread / 4 + 15) / 16 * 16, 16, kTileRows);
+    tiles_.resize(static_cast<size_t>(pool_.size()));
+    pool_.parallel_for((rows + tile_rows - 1) / tile_rows, [&](int64_t i0, int64_t i1, int tid) {
+      std::vector<float>& tile = tiles_[tid];
+      tile.resize(static_cast<size_t>(tile_rows) * cols);
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t r0 = i * tile_rows, tr = std::min(tile_rows, rows - r0);
+        for (int64_t r = 0; r < tr; ++r) ops.dequantize(w.row(r0 + r), tile.data() + r * cols, cols);
+        // out[t, r0 + j] = sum_k in[t, k] * tile[j, k]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, static_cast<int>(tr), static_cast<int>(cols), 1.0f, in,
+                    static_cast<int>(cols), tile.data(), static_cast<int>(cols), 0.0f, o + r0, static_cast<int>(rows));
+      }
+    }, threads_batch_);
     if (bias) {
       const float* bv = reinterpret_cast<const float*>(cpu::cw(*bias).data);
       for (int t = 0; t < n; ++t)
@@ -61,7 +70,8 @@ class BlasExecutor : public cpu::CpuExecutor {
   }
 
  private:
-  std::vector<float> tile_, actf_;
+  std::vector<std::vector<float>> tiles_;  // one per thread
+  std::vector<float> actf_;
   std::vector<uint8_t> act8_;
 };
 

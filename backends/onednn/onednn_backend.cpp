@@ -58,6 +58,9 @@ class OnednnExecutor : public cpu::CpuExecutor {
     const cpu::CpuWeight& w = cpu::cw(wt);
     const QuantOps& ops = quant_ops(w.type);
     if (use_int8_ && ops.vec_dot_type != DType::F32 && w.rows > 1 && int8_pays(n)) {
+      // Readies the cpu kernels' copy too, so that the first generated token
+      // does not wait for it after an int8 prompt.
+      (void)cpu::has_groups(w);
       int8_->matmul(static_cast<const onednn::OnednnWeight&>(w), cpu::f(x), n, cpu::f(out), stream_, pool_, act8_,
                     act_scales_);
       return add_bias(bias, n, w.rows, cpu::f(out));

@@ -19,18 +19,20 @@ float abs_max(const float* x, int64_t n) {
   return m;
 }
 
-// Rows r0..r0+15 of w as floats (from the rows, or from the 16-row group a
-// converted file stores in their place).
+// Rows r0..r0+count-1 of w as floats: from the cpu kernels' 16-row groups
+// when it has them (already in memory), else from the rows, else from the
+// groups a converted file stores in their place.
 void float_rows(const cpu::CpuWeight& w, int64_t r0, int64_t count, std::vector<uint8_t>& tmp, float* out) {
   const QuantOps& ops = quant_ops(w.type);
   const uint8_t* rows = nullptr;
-  if (w.data) {
-    rows = w.row(r0);
-  } else {
+  const uint8_t* groups = w.groups ? w.groups : w.data ? nullptr : w.file_groups;
+  if (groups && r0 % kGroupRows == 0 && count == kGroupRows) {
     const size_t group = x16_tensor_bytes(w.type, kGroupRows, w.cols);
     tmp.resize(group);
-    x16_to_rows(w.type, w.file_groups + (r0 / kGroupRows) * group, kGroupRows, w.cols, tmp.data());
+    x16_to_rows(w.type, groups + (r0 / kGroupRows) * group, kGroupRows, w.cols, tmp.data());
     rows = tmp.data();
+  } else {
+    rows = w.row(r0);
   }
   for (int64_t r = 0; r < count; ++r) ops.dequantize(rows + r * w.row_bytes, out + r * w.cols, w.cols);
 }
@@ -80,7 +82,14 @@ const Int8Matrix& Int8Products::matrix(const OnednnWeight& w, ThreadPool& pool) 
     auto m = std::make_unique<Int8Matrix>();
     m->row_scales.resize(static_cast<size_t>(N));
     // Our rows are the columns of oneDNN's [K, N] weights: plain layout "ba".
-    std::vector<int8_t> plain(static_cast<size_t>(K) * N);
+    // Quantized straight into the primitive's memory when that is its layout
+    // (gemm:jit's, as it happens), else into a plain copy that is reordered.
+    const Shape& s = shape(K, N);
+    const dnnl::memory::desc plain_desc({K, N}, dt::s8, tag::ba);
+    m->weights = dnnl::memory(s.pd.weights_desc(), engine_);
+    const bool direct = s.pd.weights_desc() == plain_desc;
+    std::unique_ptr<int8_t[]> plain(direct ? nullptr : new int8_t[static_cast<size_t>(K) * N]);
+    int8_t* q = direct ? static_cast<int8_t*>(m->weights.get_data_handle()) : plain.get();
     std::vector<std::vector<float>> rows(static_cast<size_t>(pool.size()));
     std::vector<std::vector<uint8_t>> tmp(static_cast<size_t>(pool.size()));
     const int64_t n_groups = (N + kGroupRows - 1) / kGroupRows;
@@ -90,15 +99,15 @@ const Int8Matrix& Int8Products::matrix(const OnednnWeight& w, ThreadPool& pool) 
         const int64_t r0 = g * kGroupRows, count = std::min<int64_t>(kGroupRows, N - r0);
         float_rows(w, r0, count, tmp[tid], rows[tid].data());
         for (int64_t r = 0; r < count; ++r)
-          m->row_scales[r0 + r] = quantize_s8(rows[tid].data() + r * K, K, plain.data() + (r0 + r) * K);
+          m->row_scales[r0 + r] = quantize_s8(rows[tid].data() + r * K, K, q + (r0 + r) * K);
       }
     });
-    const Shape& s = shape(K, N);
-    dnnl::stream stream(engine_);
-    dnnl::memory src({{K, N}, dt::s8, tag::ba}, engine_, plain.data());
-    m->weights = dnnl::memory(s.pd.weights_desc(), engine_);
-    dnnl::reorder(src, m->weights).execute(stream, src, m->weights);
-    stream.wait();
+    if (!direct) {
+      dnnl::stream stream(engine_);
+      dnnl::memory src(plain_desc, engine_, plain.get());
+      dnnl::reorder(src, m->weights).execute(stream, src, m->weights);
+      stream.wait();
+    }
     w.int8 = std::move(m);
   });
   return *w.int8;
