@@ -96,14 +96,23 @@ inline float dot(const float* a, const float* b, int64_t n) {
 
 class CpuExecutor : public Executor {
  public:
+  // `team`: another runtime's threads (a library backend's) to run batches on.
   explicit CpuExecutor(const ExecutorOptions& o, ThreadPool::Team team = nullptr)
-      : pool_(std::max(o.n_threads, o.n_threads_batch), team),
+      : pool_(std::max(o.n_threads, o.n_threads_batch)),
         threads_(std::max(1, o.n_threads)),
         threads_batch_(o.n_threads_batch > 0 ? o.n_threads_batch : std::max(1, o.n_threads)),
-        kernels_(best_kernels()) {}
+        kernels_(best_kernels()) {
+    if (team) batch_pool_ = std::make_unique<ThreadPool>(threads_batch_, team);
+  }
 
   // Threads for a job over n tokens: -t for one token, -tb for a batch.
   int threads_for(int n) const { return n > 1 ? threads_batch_ : threads_; }
+  // Where a batch runs: on the library's threads when a backend brings them,
+  // so that its threads and ours never wait actively side by side (a prompt
+  // ran 15-25 % slower so); one token's work stays on ours, which start
+  // faster (4 % in generation, measured against OpenMP's).
+  ThreadPool& batch_pool() { return batch_pool_ ? *batch_pool_ : pool_; }
+  ThreadPool& pool_for(int n) { return n > 1 ? batch_pool() : pool_; }
 
   std::unique_ptr<Buffer> alloc(int64_t n) override {
     auto b = std::make_unique<CpuBuffer>();
@@ -173,7 +182,7 @@ class CpuExecutor : public Executor {
       act_.resize(act_row * n);
       blocks_.resize(split ? block_row * n : 0);
       // One token per thread at a time: for a prompt this is not negligible.
-      pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+      pool_for(n).parallel_for(n, [&](int64_t t0, int64_t t1, int) {
         for (int64_t t = t0; t < t1; ++t) {
           uint8_t* dst = act_.data() + t * act_row;
           uint8_t* blocks = split ? blocks_.data() + t * block_row : dst;
@@ -190,7 +199,7 @@ class CpuExecutor : public Executor {
       constexpr int kGroupTile = 64;
       for (int t0 = 0; t0 < n; t0 += kGroupTile) {
         const int t1 = std::min(n, t0 + kGroupTile);
-        pool_.parallel_for(rows / kGroupRows, [&](int64_t g0, int64_t g1, int) {
+        pool_for(n).parallel_for(rows / kGroupRows, [&](int64_t g0, int64_t g1, int) {
           const void* acts[kMaxTokens];
           float res[kMaxTokens * kGroupRows];
           for (int64_t g = g0; g < g1; ++g)
@@ -208,7 +217,7 @@ class CpuExecutor : public Executor {
     }
     for (int t0 = 0; t0 < n; t0 += kTile) {
       const int t1 = std::min(n, t0 + kTile);
-      pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+      pool_for(n).parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
         const void* acts[kMaxTokens];
         float res[kMaxTokens];
         for (int64_t r = r0; r < r1; ++r) {
@@ -274,7 +283,7 @@ class CpuExecutor : public Executor {
     const float* qd = f(q);
     float* od = f(out);
     scratch_.resize(static_cast<size_t>(pool_.size()));
-    pool_.parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int tid) {
+    pool_for(n).parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int tid) {
       std::vector<float>& sc = scratch_[tid];
       sc.resize(static_cast<size_t>(pos0 + n) + hd);
       float* acc = sc.data() + pos0 + n;
@@ -313,9 +322,10 @@ class CpuExecutor : public Executor {
     const float* u = f(up);
     float* o = f(out);
     // A prompt's worth is worth splitting; one token's is not.
-    pool_.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+    const bool batch = n >= (1 << 15);
+    (batch ? batch_pool() : pool_).parallel_for(n, [&](int64_t i0, int64_t i1, int) {
       for (int64_t i = i0; i < i1; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-    }, n >= (1 << 15) ? threads_batch_ : 1);
+    }, batch ? threads_batch_ : 1);
   }
 
   void add(Buffer& x, const Buffer& y, int64_t n) override {
@@ -333,11 +343,12 @@ class CpuExecutor : public Executor {
 
  protected:
   ThreadPool pool_;
+  std::unique_ptr<ThreadPool> batch_pool_;  // on a library's threads (ThreadPool::Team), when given
   int threads_, threads_batch_;
   const KernelSet& kernels_;
   std::vector<std::vector<float>> scratch_;
-  std::vector<uint8_t> act_;
-  std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting  // quantized activations of the current matmul
+  std::vector<uint8_t> act_;     // quantized activations of the current matmul
+  std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting
 };
 
 class CpuBackend : public Backend {

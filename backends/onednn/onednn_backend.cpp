@@ -48,20 +48,22 @@ void openmp_team(int n, const std::function<void(int)>& body) {
 class OnednnExecutor : public cpu::CpuExecutor {
  public:
   OnednnExecutor(const ExecutorOptions& o, Precision p, std::shared_ptr<onednn::Int8Products> int8)
-      // Our ops run on oneDNN's OpenMP threads: one set of threads, kept warm between the two.
+      // Our batches run on oneDNN's OpenMP threads: one set of threads, kept warm between the two.
       : CpuExecutor(o, openmp_team), int8_(std::move(int8)), engine_(int8_->engine()), stream_(engine_),
         bf16_(p == Precision::BF16), use_int8_(p == Precision::INT8) {
-    omp_set_num_threads(threads_batch_);  // oneDNN runs prompt batches only: -tb threads
   }
 
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
     const QuantOps& ops = quant_ops(w.type);
+    // oneDNN runs prompt batches only: -tb threads. Set here, not once: the
+    // setting belongs to the calling thread, and a session may move between threads.
+    omp_set_num_threads(threads_batch_);
     if (use_int8_ && ops.vec_dot_type != DType::F32 && w.rows > 1 && int8_pays(n)) {
       // Readies the cpu kernels' copy too, so that the first generated token
       // does not wait for it after an int8 prompt.
       (void)cpu::has_groups(w);
-      int8_->matmul(static_cast<const onednn::OnednnWeight&>(w), cpu::f(x), n, cpu::f(out), stream_, pool_, act8_,
+      int8_->matmul(static_cast<const onednn::OnednnWeight&>(w), cpu::f(x), n, cpu::f(out), stream_, batch_pool(), act8_,
                     act_scales_);
       return add_bias(bias, n, w.rows, cpu::f(out));
     }
@@ -92,7 +94,7 @@ class OnednnExecutor : public cpu::CpuExecutor {
     tile16_.resize(bf16_ ? static_cast<size_t>(kTileRows) * K : 0);
     for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
       const int64_t tr = std::min(kTileRows, rows - r0);
-      pool_.parallel_for(tr, [&](int64_t a, int64_t b, int) {
+      batch_pool().parallel_for(tr, [&](int64_t a, int64_t b, int) {
         for (int64_t r = a; r < b; ++r) {
           float* row = tile_.data() + r * K;
           ops.dequantize(w.row(r0 + r), row, K);
