@@ -11,6 +11,7 @@
 
 #include <random>
 
+#include "agreement.h"
 #include "cpu/thread_pool.h"
 #include "edgerun.h"
 #include "helpers.h"
@@ -21,14 +22,9 @@
 #endif
 
 using namespace edgerun;
+using test::Agreement;
 
 namespace {
-
-struct Agreement {
-  int agree = 0, near_ties = 0, n = 0;
-  double max_diff = 0, rms = 0, max_logit = 0;
-  std::string margins;  // the cpu's top-two margins where the argmax differs
-};
 
 // Logits of every position of a fixture's reference prompt on the cpu and on
 // `backend`, compared; `near` is the top-two margin below which the cpu's
@@ -47,29 +43,7 @@ Agreement against_cpu(const std::string& backend, const std::string& model, cons
     Session s(**m, so);
     out[k] = s.eval(ids, true);
   }
-  const int V = ref["n_vocab"];
-  Agreement a;
-  a.n = static_cast<int>(ids.size());
-  double sq = 0;
-  for (int t = 0; t < a.n; ++t) {
-    const float* c = &out[0][t * V];
-    const int best = argmax(c, V);
-    float second = -INFINITY;
-    for (int i = 0; i < V; ++i)
-      if (i != best) second = std::max(second, c[i]);
-    const bool same = best == argmax(&out[1][t * V], V);
-    a.agree += same;
-    if (!same && c[best] - second < near) ++a.near_ties;
-    if (!same) a.margins += " " + std::to_string(c[best] - second);
-    for (int i = 0; i < V; ++i) {
-      const double d = std::fabs(out[0][t * V + i] - out[1][t * V + i]);
-      a.max_diff = std::max(a.max_diff, d);
-      sq += d * d;
-      a.max_logit = std::max(a.max_logit, static_cast<double>(std::fabs(c[i])));
-    }
-  }
-  a.rms = std::sqrt(sq / (static_cast<double>(a.n) * V));
-  return a;
+  return test::compare(out[0], out[1], ref["n_vocab"], near);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "agreement.h"
 #include "converter.h"
 #include "edgerun.h"
 #include "helpers.h"
@@ -22,6 +23,8 @@
 #include "vulkan/vulkan_weights.h"
 
 using namespace edgerun;
+using test::Agreement;
+using test::compare;
 
 namespace {
 
@@ -44,37 +47,7 @@ std::vector<float> logits(const std::string& path, const LoadOptions& lo, const 
   return s.eval(ids, true);
 }
 
-struct Agreement {
-  int agree = 0, near_ties = 0, n = 0;
-  std::string margins;  // the cpu's top-two margins where the argmax differs
-  double max_diff = 0, rms = 0, max_logit = 0;
-};
-
-Agreement compare(const std::vector<float>& cpu, const std::vector<float>& gpu, int V) {
-  Agreement a;
-  a.n = static_cast<int>(cpu.size() / V);
-  REQUIRE(gpu.size() == cpu.size());
-  double sq = 0;
-  for (int t = 0; t < a.n; ++t) {
-    const float* c = &cpu[t * V];
-    const int best = argmax(c, V);
-    float second = -INFINITY;
-    for (int i = 0; i < V; ++i)
-      if (i != best) second = std::max(second, c[i]);
-    const bool same = best == argmax(&gpu[t * V], V);
-    a.agree += same;
-    if (!same && c[best] - second < 0.03f) ++a.near_ties;
-    if (!same) a.margins += " " + std::to_string(c[best] - second);
-    for (int i = 0; i < V; ++i) {
-      const double d = std::fabs(static_cast<double>(cpu[t * V + i]) - gpu[t * V + i]);
-      a.max_diff = std::isnan(d) ? INFINITY : std::max(a.max_diff, d);
-      sq += d * d;
-      a.max_logit = std::max(a.max_logit, static_cast<double>(std::fabs(c[i])));
-    }
-  }
-  a.rms = std::sqrt(sq / (static_cast<double>(a.n) * V));
-  return a;
-}
+constexpr float kNearTie = 0.03f;
 
 // The argmax must agree at every position but exact near-ties: where the
 // cpu's top two logits are less than 0.03 apart, a last-bit difference may
@@ -113,13 +86,13 @@ TEST_CASE("vulkan: every fixture model and type gives the cpu's argmax and close
       const std::string path = q == "f16" ? f16 : dir + "/model-" + q + ".gguf";
       const auto cpu = logits(path, LoadOptions{"cpu"}, ids);
       const auto gpu = logits(path, LoadOptions{"vulkan", dev}, ids);
-      const Agreement a = compare(cpu, gpu, ref["n_vocab"]);
+      const Agreement a = compare(cpu, gpu, ref["n_vocab"], kNearTie);
       INFO(model << " " << q << ": argmax " << a.agree << "/" << a.n << " (" << a.near_ties << " near-ties), max diff "
                  << a.max_diff << " (largest logit " << a.max_logit << "), rms " << a.rms);
       check_close(a, q == "f32" || q == "f16");
       if (q != "f16") {  // and against llama.cpp's own logits
         const auto lcpp = test::read_floats(dir + "/reference/model-" + q + ".logits.f32");
-        const Agreement b = compare(lcpp, gpu, ref["n_vocab"]);
+        const Agreement b = compare(lcpp, gpu, ref["n_vocab"], kNearTie);
         INFO("vs llama.cpp: argmax " << b.agree << "/" << b.n << " (" << b.near_ties << " near-ties), max diff "
                                      << b.max_diff << ", rms " << b.rms);
         check_close(b, q == "f32");
@@ -127,7 +100,7 @@ TEST_CASE("vulkan: every fixture model and type gives the cpu's argmax and close
       if (q == "q4_k_m") {  // the f16 KV cache too
         const auto cpu16 = logits(path, LoadOptions{"cpu"}, ids, KVType::F16);
         const auto gpu16 = logits(path, LoadOptions{"vulkan", dev}, ids, KVType::F16);
-        check_close(compare(cpu16, gpu16, ref["n_vocab"]), false);
+        check_close(compare(cpu16, gpu16, ref["n_vocab"], kNearTie), false);
       }
     }
     std::remove(f16.c_str());
@@ -165,7 +138,7 @@ TEST_CASE("vulkan: --gpu-layers splits layers between the GPU and the cpu", "[vu
   CHECK((*m)->layers_on(1) == 1);
   CHECK_THAT((*m)->backend_summary(), Catch::Contains("vulkan") && Catch::Contains("1/"));
   const auto split = logits(path, LoadOptions{"vulkan", dev, 1}, ids);
-  check_close(compare(cpu, split, ref["n_vocab"]), false);
+  check_close(compare(cpu, split, ref["n_vocab"], kNearTie), false);
   auto none = load_model(path, LoadOptions{"vulkan", dev, 0});
   REQUIRE(none.ok());
   CHECK((*none)->n_backends() == 1);

@@ -29,24 +29,9 @@ class BlasExecutor : public cpu::CpuExecutor {
     const cpu::CpuWeight& w = cpu::cw(wt);
     if (!cpu::library_gemm_pays(w, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     const int64_t cols = w.cols, rows = w.rows;
-    const float* in = cpu::f(x);
+    const float* in = gemm_input(w.type, cpu::f(x), n, cols);
     float* o = cpu::f(out);
     const QuantOps& ops = quant_ops(w.type);
-    // Quantized weights see activations rounded to their 8-bit type, as on
-    // the cpu backend, so both backends compute the same products.
-    if (ops.vec_dot_type != DType::F32) {
-      const QuantOps& aops = quant_ops(ops.vec_dot_type);
-      const size_t arow = dtype_row_bytes(ops.vec_dot_type, cols);
-      act8_.resize(arow * n);
-      actf_.resize(static_cast<size_t>(n) * cols);
-      pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
-        for (int64_t t = t0; t < t1; ++t) {
-          aops.quantize_activation(in + t * cols, act8_.data() + t * arow, cols);
-          aops.dequantize(act8_.data() + t * arow, actf_.data() + t * cols, cols);
-        }
-      }, threads_batch_);
-      in = actf_.data();
-    }
     // Tiles of rows, a few per thread, each dequantized by the thread that multiplies it.
     const int64_t per_thread = (rows + threads_batch_ - 1) / threads_batch_;
     const int64_t tile_rows = std::clamp<int64_t>((per_thread / 4 + 15) / 16 * 16, 16, kTileRows);
@@ -62,17 +47,11 @@ class BlasExecutor : public cpu::CpuExecutor {
                     static_cast<int>(cols), tile.data(), static_cast<int>(cols), 0.0f, o + r0, static_cast<int>(rows));
       }
     }, threads_batch_);
-    if (bias) {
-      const float* bv = reinterpret_cast<const float*>(cpu::cw(*bias).data);
-      for (int t = 0; t < n; ++t)
-        for (int64_t r = 0; r < rows; ++r) o[t * rows + r] += bv[r];
-    }
+    add_bias(bias, n, rows, o);
   }
 
  private:
   std::vector<std::vector<float>> tiles_;  // one per thread
-  std::vector<float> actf_;
-  std::vector<uint8_t> act8_;
 };
 
 class BlasBackend : public cpu::CpuBackend {

@@ -114,6 +114,33 @@ class CpuExecutor : public Executor {
   ThreadPool& batch_pool() { return batch_pool_ ? *batch_pool_ : pool_; }
   ThreadPool& pool_for(int n) { return n > 1 ? batch_pool() : pool_; }
 
+  // For a library GEMM (blas, onednn) on weights of type `weight`: the n rows
+  // of activations as this backend's kernels see them — rounded to 8 bits
+  // and back for quantized weights, so both compute the same products — or
+  // `in` itself for float weights.
+  const float* gemm_input(DType weight, const float* in, int n, int64_t cols) {
+    const DType act_type = quant_ops(weight).vec_dot_type;
+    if (act_type == DType::F32) return in;
+    const QuantOps& aops = quant_ops(act_type);
+    const size_t arow = dtype_row_bytes(act_type, cols);
+    gemm_act8_.resize(arow * n);
+    gemm_actf_.resize(static_cast<size_t>(n) * cols);
+    batch_pool().parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) {
+        aops.quantize_activation(in + t * cols, gemm_act8_.data() + t * arow, cols);
+        aops.dequantize(gemm_act8_.data() + t * arow, gemm_actf_.data() + t * cols, cols);
+      }
+    }, threads_batch_);
+    return gemm_actf_.data();
+  }
+  // out[t, :] += bias for n rows of `rows` floats (a library GEMM leaves it out).
+  static void add_bias(const Weight* bias, int n, int64_t rows, float* out) {
+    if (!bias) return;
+    const float* b = reinterpret_cast<const float*>(cw(*bias).data);
+    for (int t = 0; t < n; ++t)
+      for (int64_t r = 0; r < rows; ++r) out[t * rows + r] += b[r];
+  }
+
   std::unique_ptr<Buffer> alloc(int64_t n) override {
     auto b = std::make_unique<CpuBuffer>();
     b->v.assign(static_cast<size_t>(n), 0.0f);
@@ -349,6 +376,8 @@ class CpuExecutor : public Executor {
   std::vector<std::vector<float>> scratch_;
   std::vector<uint8_t> act_;     // quantized activations of the current matmul
   std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting
+  std::vector<uint8_t> gemm_act8_;  // gemm_input()'s 8-bit rows
+  std::vector<float> gemm_actf_;    // ... and the floats they stand for
 };
 
 class CpuBackend : public Backend {

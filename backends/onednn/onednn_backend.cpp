@@ -56,10 +56,12 @@ class OnednnExecutor : public cpu::CpuExecutor {
   void matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) override {
     const cpu::CpuWeight& w = cpu::cw(wt);
     const QuantOps& ops = quant_ops(w.type);
+    const bool int8 = use_int8_ && ops.vec_dot_type != DType::F32 && int8_pays(n);
+    if (!int8 && !cpu::library_gemm_pays(w, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     // oneDNN runs prompt batches only: -tb threads. Set here, not once: the
     // setting belongs to the calling thread, and a session may move between threads.
     omp_set_num_threads(threads_batch_);
-    if (use_int8_ && ops.vec_dot_type != DType::F32 && w.rows > 1 && int8_pays(n)) {
+    if (int8) {
       // Readies the cpu kernels' copy too, so that the first generated token
       // does not wait for it after an int8 prompt.
       (void)cpu::has_groups(w);
@@ -67,22 +69,10 @@ class OnednnExecutor : public cpu::CpuExecutor {
                     act_scales_);
       return add_bias(bias, n, w.rows, cpu::f(out));
     }
-    if (!cpu::library_gemm_pays(w, n)) return CpuExecutor::matmul(wt, bias, x, n, out);
     using dt = dnnl::memory::data_type;
     const int64_t K = w.cols, rows = w.rows;
-    const float* in = cpu::f(x);
+    const float* in = gemm_input(w.type, cpu::f(x), n, K);
     float* o = cpu::f(out);
-    // Quantized weights see activations rounded to their 8-bit type, as on the cpu backend.
-    if (ops.vec_dot_type != DType::F32) {
-      const QuantOps& aops = quant_ops(ops.vec_dot_type);
-      act8_.resize(dtype_row_bytes(ops.vec_dot_type, K));
-      actf_.resize(static_cast<size_t>(n) * K);
-      for (int t = 0; t < n; ++t) {
-        aops.quantize_activation(in + t * K, act8_.data(), K);
-        aops.dequantize(act8_.data(), actf_.data() + t * K, K);
-      }
-      in = actf_.data();
-    }
     const dt wdt = bf16_ ? dt::bf16 : dt::f32;
     const void* src = in;
     if (bf16_) {
@@ -116,13 +106,6 @@ class OnednnExecutor : public cpu::CpuExecutor {
   }
 
  private:
-  static void add_bias(const Weight* bias, int n, int64_t rows, float* o) {
-    if (!bias) return;
-    const float* bv = reinterpret_cast<const float*>(cpu::cw(*bias).data);
-    for (int t = 0; t < n; ++t)
-      for (int64_t r = 0; r < rows; ++r) o[t * rows + r] += bv[r];
-  }
-
   // Primitives by shape, made once: creating one costs far more than running it.
   const dnnl::matmul& primitive(int64_t n, int64_t tr, int64_t K, int64_t ldc, dnnl::memory::data_type wdt) {
     const auto key = std::make_tuple(n, tr, K, ldc, static_cast<int>(wdt));
@@ -141,9 +124,9 @@ class OnednnExecutor : public cpu::CpuExecutor {
   bool bf16_, use_int8_;
   std::vector<float> act_scales_;
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int>, dnnl::matmul> cache_;
-  std::vector<float> tile_, actf_;
+  std::vector<float> tile_;
   std::vector<uint16_t> tile16_, src16_;
-  std::vector<uint8_t> act8_;
+  std::vector<uint8_t> act8_;  // the int8 product's u8 activations
 };
 
 Precision wanted_precision() {
