@@ -203,7 +203,7 @@ void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
         scaled += o[64 + j * 16 + r] * s;
         mins += o[192 + j * 16 + r] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
       }
-      sum += y[b].d * (fp16_to_float(d[r]) * static_cast<float>(scaled) - fp16_to_float(d[16 + r]) * static_cast<float>(mins));
+      sum += (fp16_to_float(d[r]) * y[b].d) * static_cast<float>(scaled) - (fp16_to_float(d[16 + r]) * y[b].d) * static_cast<float>(mins);
     }
     out[r] = sum;
   }

@@ -209,7 +209,9 @@ void dequantize_q8_1(const void* in, float* y, int64_t n) {
   }
 }
 
-// Dot products: integer sums inside a block, scaled once per block.
+// Dot products: integer sums inside a block, scaled once per block, and the
+// blocks added in order, each step rounded to float: the order every kernel
+// and backend follows, so that they all give these bits (docs/NUMERICS.md).
 float dot_q4_0_q8_0(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const block_q4_0*>(w);
   const auto* y = static_cast<const block_q8_0*>(a);
@@ -218,7 +220,7 @@ float dot_q4_0_q8_0(const void* w, const void* a, int64_t n) {
     int s = 0;
     for (int j = 0; j < QK / 2; ++j)
       s += ((x[b].qs[j] & 0x0F) - 8) * y[b].qs[j] + ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + QK / 2];
-    sum += s * fp16_to_float(x[b].d) * fp16_to_float(y[b].d);
+    sum += (fp16_to_float(x[b].d) * fp16_to_float(y[b].d)) * static_cast<float>(s);
   }
   return sum;
 }
@@ -244,7 +246,7 @@ float dot_q5_0_q8_0(const void* w, const void* a, int64_t n) {
     unpack5(x[b], q);
     int s = 0;
     for (int j = 0; j < QK; ++j) s += (q[j] - 16) * y[b].qs[j];
-    sum += s * fp16_to_float(x[b].d) * fp16_to_float(y[b].d);
+    sum += (fp16_to_float(x[b].d) * fp16_to_float(y[b].d)) * static_cast<float>(s);
   }
   return sum;
 }
@@ -270,7 +272,7 @@ float dot_q8_0_q8_0(const void* w, const void* a, int64_t n) {
   for (int64_t b = 0; b < n / QK; ++b) {
     int s = 0;
     for (int j = 0; j < QK; ++j) s += x[b].qs[j] * y[b].qs[j];
-    sum += s * fp16_to_float(x[b].d) * fp16_to_float(y[b].d);
+    sum += (fp16_to_float(x[b].d) * fp16_to_float(y[b].d)) * static_cast<float>(s);
   }
   return sum;
 }

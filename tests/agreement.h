@@ -19,7 +19,7 @@ struct Agreement {
 };
 
 // `ref` and `other` hold n positions of V logits each.
-inline Agreement compare(const std::vector<float>& ref, const std::vector<float>& other, int V, float near) {
+inline Agreement compare(const std::vector<float>& ref, const std::vector<float>& other, int V, float near = 0.0f) {
   Agreement a;
   a.n = static_cast<int>(ref.size() / V);
   REQUIRE(other.size() == ref.size());

@@ -1,9 +1,12 @@
 // Every SIMD kernel, on every Highway target this CPU supports, against the
-// quant/ scalar reference.
+// quant/ scalar reference: quantized dot products to the bit (every kernel sums
+// in the one order of docs/NUMERICS.md), float ones within rounding.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <random>
 
+#include "common/exact_math.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
 #include "fp16.h"
@@ -32,9 +35,42 @@ TEST_CASE("axpy kernels on every target", "[kernels]") {
       ks.axpy_f16(0.75f, xh.data(), y16.data(), n);
       for (int64_t i = 0; i < n; ++i) {
         INFO(ks.target << " n=" << n << " i=" << i);
-        CHECK(y32[i] == Approx(y0[i] + 0.75f * x[i]).epsilon(1e-6).margin(1e-6));
-        CHECK(y16[i] == Approx(y0[i] + 0.75f * fp16_to_float(xh[i])).epsilon(1e-6).margin(1e-6));
+        CHECK(y32[i] == y0[i] + 0.75f * x[i]);  // multiplied, then added: not fused
+        CHECK(y16[i] == y0[i] + 0.75f * fp16_to_float(xh[i]));
       }
+    }
+  }
+}
+
+TEST_CASE("SwiGLU on every target equals exact_math.h's exact_silu to the bit", "[kernels]") {
+  const int64_t n = 100003;
+  auto g = random_row(n, 13);
+  const auto u = random_row(n, 14);
+  for (int64_t i = 0; i < n; ++i) g[i] *= (i % 3 == 0 ? 40.0f : i % 3 == 1 ? 5.0f : 1.0f);  // past +-87 too
+  for (int64_t i = 0; i < 16; ++i) g[i] = std::vector<float>{-88.5f, -87.0f, -86.99f, 87.0f, 88.0f, 89.0f, 0.0f, -0.0f}[i % 8];
+  for (const auto& ks : cpu::kernels_for_each_target()) {
+    std::vector<float> out(n);
+    ks.silu_mul(g.data(), u.data(), out.data(), n);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = exact_silu(g[i]) * u[i];
+      differ += std::memcmp(&out[i], &want, 4) != 0;
+    }
+    INFO(ks.target);
+    CHECK(differ == 0);
+  }
+}
+
+TEST_CASE("attention's q.k on every target equals exact_math.h's 16-lane sum to the bit", "[kernels]") {
+  for (const auto& ks : cpu::kernels_for_each_target()) {
+    for (int64_t n : {8, 64, 100, 128, 256}) {
+      const auto q = random_row(n, 11), k = random_row(n, 12);
+      std::vector<uint16_t> kh(n);
+      std::vector<float> k16(n);
+      for (int64_t i = 0; i < n; ++i) k16[i] = fp16_to_float(kh[i] = float_to_fp16(k[i]));
+      INFO(ks.target << " n=" << n);
+      CHECK(ks.dot16_f32(q.data(), k.data(), n) == exact_dot(q.data(), k.data(), n));
+      CHECK(ks.dot16_f16(q.data(), kh.data(), n) == exact_dot(q.data(), k16.data(), n));
     }
   }
 }
@@ -52,28 +88,44 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
       const auto wf = random_row(n, 3 + static_cast<uint32_t>(n));
       std::vector<uint8_t> w(dtype_row_bytes(t, n));
       ops.quantize(wf.data(), w.data(), n);
-      const auto af = random_row(n, 5);
-      std::vector<uint8_t> act(dtype_row_bytes(ops.vec_dot_type, n));
+      // kMaxTokens different activation rows; the dot kernels take token 0.
       const QuantOps& aops = quant_ops(ops.vec_dot_type);
-      aops.quantize_activation(af.data(), act.data(), n);
-      std::vector<uint8_t> split(cpu::split_q8_0_bytes(n));
-      if (cpu::KernelSet::takes_split_q8_0(t)) cpu::split_q8_0(act.data(), split.data(), n);
-      const float ref = ops.vec_dot(w.data(), act.data(), n);
+      const bool split = cpu::KernelSet::takes_split_q8_0(t);
+      std::vector<std::vector<uint8_t>> acts(cpu::kMaxTokens);
+      float ref[cpu::kMaxTokens];
+      const void* act_ptrs[cpu::kMaxTokens];
+      for (int k = 0; k < cpu::kMaxTokens; ++k) {
+        const auto af = random_row(n, 5 + k);
+        std::vector<uint8_t> act(dtype_row_bytes(ops.vec_dot_type, n));
+        aops.quantize_activation(af.data(), act.data(), n);
+        ref[k] = ops.vec_dot(w.data(), act.data(), n);
+        if (split) {
+          acts[k].resize(cpu::split_q8_0_bytes(n));
+          cpu::split_q8_0(act.data(), acts[k].data(), n);
+        } else {
+          acts[k] = act;
+        }
+        act_ptrs[k] = acts[k].data();
+      }
+      const bool exact = t != DType::F16 && t != DType::F32;
+      const auto close = [&](float v, float want) {
+        return exact ? v == want : std::fabs(v - want) <= 2e-5f * (std::fabs(want) + std::sqrt(static_cast<float>(n)));
+      };
       for (const auto& ks : sets) {
         const cpu::DotFn dot = ks.dot(t);
         REQUIRE(dot);
-        const float got = dot(w.data(), cpu::KernelSet::takes_split_q8_0(t) ? split.data() : act.data(), n);
-        INFO(ks.target << " " << dtype_name(t) << " n=" << n << ": " << got << " vs reference " << ref);
-        CHECK(std::fabs(got - ref) <= 2e-5f * (std::fabs(ref) + std::sqrt(static_cast<float>(n))));
+        const float got = dot(w.data(), act_ptrs[0], n);
+        INFO(ks.target << " " << dtype_name(t) << " n=" << n << ": " << got << " vs reference " << ref[0]);
+        CHECK(close(got, ref[0]));
         if (const cpu::DotNFn dotn = ks.dotn(t)) {
-          // Several tokens at once: the same weights against 1..4 activation rows.
-          const void* a = cpu::KernelSet::takes_split_q8_0(t) ? static_cast<const void*>(split.data()) : act.data();
-          const void* acts[cpu::kMaxTokens];
-          for (auto& p : acts) p = a;
+          // Several tokens at once: the same weights against 1..kMaxTokens activation rows.
           for (int nt = 1; nt <= cpu::kMaxTokens; ++nt) {
             float out[cpu::kMaxTokens];
-            dotn(w.data(), acts, nt, out, n);
-            for (int k = 0; k < nt; ++k) CHECK(std::fabs(out[k] - ref) <= 2e-5f * (std::fabs(ref) + std::sqrt(static_cast<float>(n))));
+            dotn(w.data(), act_ptrs, nt, out, n);
+            for (int k = 0; k < nt; ++k) {
+              INFO("dotn, " << nt << " tokens, token " << k);
+              CHECK(close(out[k], ref[k]));
+            }
           }
         }
       }
@@ -105,7 +157,7 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
     for (int r = 0; r < rows; ++r) {
       want[t][r] = q4.vec_dot(w.data() + r * dtype_row_bytes(type, cols), blocks[t].data(), cols);
       INFO("layout reference, token " << t << " row " << r);
-      CHECK(ref[r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+      CHECK(ref[r] == want[t][r]);
     }
   }
   int tested = 0;
@@ -121,7 +173,7 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
           INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
-          CHECK(out[t * kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-4));
+          CHECK(out[t * kGroupRows + r] == want[t][r]);
         }
     }
   }
@@ -149,7 +201,7 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
     for (int r = 0; r < rows; ++r) {
       want[t][r] = q4k.vec_dot(w.data() + r * row_bytes, acts[t].data(), cols);
       INFO("layout reference, token " << t << " row " << r);
-      CHECK(ref[r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-3));
+      CHECK(ref[r] == want[t][r]);
     }
   }
   int tested = 0;
@@ -165,7 +217,7 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
       for (int t = 0; t < nt; ++t)
         for (int r = 0; r < rows; ++r) {
           INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
-          CHECK(out[t * kGroupRows + r] == Approx(want[t][r]).epsilon(1e-5).margin(1e-3));
+          CHECK(out[t * kGroupRows + r] == want[t][r]);
         }
     }
   }

@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "common/error.h"
+#include "common/exact_math.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
 #include "cpu/thread_pool.h"
@@ -180,9 +181,8 @@ class CpuExecutor : public Executor {
     for (int r = 0; r < n_rows; ++r) {
       const float* xr = in + static_cast<int64_t>(r) * dim;
       float* orow = o + static_cast<int64_t>(r) * dim;
-      double ss = 0;
-      for (int i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-      const float scale = 1.0f / std::sqrt(static_cast<float>(ss / dim) + eps);
+      // In exact_math.h's order, so that every backend gets these bits.
+      const float scale = 1.0f / std::sqrt(exact_dot(xr, xr, dim) / static_cast<float>(dim) + eps);
       for (int i = 0; i < dim; ++i) orow[i] = xr[i] * scale * g[i];
     }
   }
@@ -321,18 +321,15 @@ class CpuExecutor : public Executor {
         const int n_keys = pos0 + t + 1;
         // Keys and values are read through the SIMD kernels, f32 or f16 alike.
         const bool f16 = kv.type == KVType::F16;
+        // Scores, softmax and the sum over values in exact_math.h's order.
         float mx = -INFINITY;
         for (int p = 0; p < n_keys; ++p) {
           const size_t off = kv.offset(layer, p) + kvh * hd;
-          sc[p] = (f16 ? kernels_.dot_f16(&kv.k16[off], qh, hd) : kernels_.dot_f32(&kv.k32[off], qh, hd)) * s.scale;
+          sc[p] = (f16 ? kernels_.dot16_f16(qh, &kv.k16[off], hd) : kernels_.dot16_f32(qh, &kv.k32[off], hd)) * s.scale;
           mx = std::max(mx, sc[p]);
         }
-        double sum = 0;
-        for (int p = 0; p < n_keys; ++p) {
-          sc[p] = std::exp(sc[p] - mx);
-          sum += sc[p];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
+        for (int p = 0; p < n_keys; ++p) sc[p] = exact_exp(sc[p] - mx);
+        const float inv = 1.0f / exact_sum(n_keys, [&](int64_t p) { return sc[p]; });
         std::fill(acc, acc + hd, 0.0f);
         const auto axpy = f16 ? kernels_.axpy_f16 : kernels_.axpy_f32;
         for (int p = 0; p < n_keys; ++p) {
@@ -351,7 +348,7 @@ class CpuExecutor : public Executor {
     // A prompt's worth is worth splitting; one token's is not.
     const bool batch = n >= (1 << 15);
     (batch ? batch_pool() : pool_).parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      kernels_.silu_mul(g + i0, u + i0, o + i0, i1 - i0);
     }, batch ? threads_batch_ : 1);
   }
 

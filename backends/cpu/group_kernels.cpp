@@ -47,10 +47,11 @@ inline __m512i Bcast4(const void* p) {
 // 16 rows (a q4_0x16 or q8_0x16 group) against NT tokens: per block, the
 // quant vectors are loaded (and for q4_0 unpacked) once, and each token's
 // activation bytes are broadcast four at a time into vpdpbusd, so 16 rows'
-// block sums come out of eight instructions; scale and offset follow for all
-// 16 rows in two. vpdpbusd wants unsigned weights: q4_0's are 0..15 with an
+// block sums come out of eight instructions; offset and scale follow for all
+// 16 rows at once. vpdpbusd wants unsigned weights: q4_0's are 0..15 with an
 // offset of 8, q8_0's are stored flipped to 0..255 with an offset of 128, and
-// sum (q - c) a d_w d_a = d_w (d_a sum q a - c s_a), s_a = d_a sum a.
+// sum (q - c) a = sum q a - c sum a, in integers. Then the order every
+// backend sums in (kernels.cpp): acc + (d_w d_a) I, rounded at each step.
 // q4_0's high nibbles are kept in place (16 q, one AND instead of a shift and
 // an AND) and the low sums are multiplied by 16 to match; the 1/16 goes into
 // d_a, a power of two, so the result is the same to the bit.
@@ -70,7 +71,7 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
     acc[t] = _mm512_setzero_ps();
   }
   const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
-  const float off = kQ4 ? 8.0f : 128.0f;
+  const int32_t off = 128;  // q8_0's offset, or q4_0's 8 times its 16
   const float unit = kQ4 ? 1.0f / 16 : 1.0f;
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
@@ -91,7 +92,8 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
       // Two chains per half, or vpdpbusd's latency is the limit with few tokens.
       __m512i lo0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], Bcast4(a));
       __m512i lo1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
-      __m512i hi0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[4], Bcast4(a + 16));
+      // The offset's share, -c sum a, seeds a chain (q4_0: in the 16-fold high sums).
+      __m512i hi0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-off * static_cast<int32_t>(as[t][b])), wq[4], Bcast4(a + 16));
       __m512i hi1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[5], Bcast4(a + 20));
       lo0 = _mm512_dpbusd_epi32(lo0, wq[2], Bcast4(a + 8));
       lo1 = _mm512_dpbusd_epi32(lo1, wq[3], Bcast4(a + 12));
@@ -100,8 +102,8 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
       __m512i lo = _mm512_add_epi32(lo0, lo1);
       if (kQ4) lo = _mm512_slli_epi32(lo, 4);
       const __m512i s = _mm512_add_epi32(lo, _mm512_add_epi32(hi0, hi1));
-      const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(ad[t][b] * unit), _mm512_set1_ps(off * as[t][b]));
-      acc[t] = _mm512_fmadd_ps(dw, v, acc[t]);
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(ad[t][b] * unit));
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(dd, _mm512_cvtepi32_ps(s)));
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
@@ -109,7 +111,7 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
 
 // A q4_Kx16 group against NT q8_K rows (NT <= 4: the unpacked chunk takes 16
 // registers). Per 64-weight chunk the 8 quant vectors are unpacked once for all tokens; each sub-block's 16 row
-// sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in float; the mins
+// sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in integers; the mins
 // meet the activations' 16-element sums once per super-block.
 template <int NT>
 void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
@@ -121,21 +123,20 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
     acc[t] = _mm512_setzero_ps();
   }
   const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
-  auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); };
+  auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
     PrefetchAhead(o, q4_Kx16_block_bytes());
-    __m512 scaled[NT];
-    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
+    __m512i scaled_lo[NT], scaled_hi[NT];  // the high sums come 16 times over
+    for (int t = 0; t < NT; ++t) scaled_lo[t] = scaled_hi[t] = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {
       __m512i lo[8], hi[8];
       for (int k = 0; k < 8; ++k) {
         const __m512i v = _mm512_loadu_si512(o + 320 + (c * 8 + k) * 64);
         lo[k] = _mm512_and_si512(v, lo4);
-        hi[k] = _mm512_and_si512(v, hi4);  // 16 q: the 1/16 is in sc_hi (exact)
+        hi[k] = _mm512_and_si512(v, hi4);  // 16 q
       }
-      const __m512 sc_lo = bytes16(o + 64 + (2 * c) * 16);
-      const __m512 sc_hi = _mm512_mul_ps(bytes16(o + 64 + (2 * c + 1) * 16), _mm512_set1_ps(1.0f / 16));
+      const __m512i sc_lo = bytes16(o + 64 + (2 * c) * 16), sc_hi = bytes16(o + 64 + (2 * c + 1) * 16);
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = y[t][b].qs + 64 * c;
         __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(),
@@ -146,19 +147,23 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
           s2 = _mm512_dpbusd_epi32(s2, hi[k], Bcast4(a + 32 + 4 * k));
           s3 = _mm512_dpbusd_epi32(s3, hi[k + 1], Bcast4(a + 32 + 4 * k + 4));
         }
-        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc_lo, scaled[t]);
-        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2, s3)), sc_hi, scaled[t]);
+        scaled_lo[t] = _mm512_add_epi32(scaled_lo[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc_lo));
+        scaled_hi[t] = _mm512_add_epi32(scaled_hi[t], _mm512_mullo_epi32(_mm512_add_epi32(s2, s3), sc_hi));
       }
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 32)));
     for (int t = 0; t < NT; ++t) {
-      __m512 mins = _mm512_setzero_ps();
+      __m512i mins = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j)
-        mins = _mm512_fmadd_ps(bytes16(o + 192 + j * 16),
-                               _mm512_set1_ps(static_cast<float>(y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1])), mins);
-      const __m512 v = _mm512_fmsub_ps(d, scaled[t], _mm512_mul_ps(dmin, mins));
-      acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(y[t][b].d), v, acc[t]);
+        mins = _mm512_add_epi32(mins, _mm512_mullo_epi32(bytes16(o + 192 + j * 16),
+                                                         _mm512_set1_epi32(y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1])));
+      // The high sums are exact multiples of 16.
+      const __m512i isc = _mm512_add_epi32(scaled_lo[t], _mm512_srai_epi32(scaled_hi[t], 4));
+      const __m512 da = _mm512_set1_ps(y[t][b].d);
+      const __m512 v = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(d, da), _mm512_cvtepi32_ps(isc)),
+                                     _mm512_mul_ps(_mm512_mul_ps(dmin, da), _mm512_cvtepi32_ps(mins)));
+      acc[t] = _mm512_add_ps(acc[t], v);
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
@@ -166,7 +171,7 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
 
 // A q6_Kx16 group against NT q8_K rows: per 16-weight sub-block, 4 vpdpbusd
 // give 16 rows' sums of (q + 32) a; the 32 a-sum comes off in integers
-// (sum (q + 32) a - 32 sum a) before the rows' int8 scales, in float.
+// (sum (q + 32) a - 32 sum a) before the rows' int8 scales, in integers too.
 template <int NT>
 void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
   const int64_t nb = n / QK_K;
@@ -180,8 +185,8 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
     PrefetchAhead(o, q6_Kx16_block_bytes());
-    __m512 scaled[NT];
-    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_ps();
+    __m512i scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_si512();
     for (int j = 0; j < 16; ++j) {
       // The sub-block's 6-bit quants from its two planes (quant/layouts.h):
       // low nibble of pair j/2, bits 2(j%4).. of quad j/4, moved to bits 4-5.
@@ -199,7 +204,7 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
         }
         wq[k] = _mm512_or_si512(l4, _mm512_and_si512(h2, hi2));
       }
-      const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16))));
+      const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16)));
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = y[t][b].qs + 16 * j;
         __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], Bcast4(a));
@@ -207,11 +212,12 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
         s0 = _mm512_dpbusd_epi32(s0, wq[2], Bcast4(a + 8));
         s1 = _mm512_dpbusd_epi32(s1, wq[3], Bcast4(a + 12));
         const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(32 * y[t][b].bsums[j]));
-        scaled[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, scaled[t]);
+        scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(s, sc));
       }
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(y[t][b].d), d), scaled[t], acc[t]);
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(y[t][b].d)), _mm512_cvtepi32_ps(scaled[t])));
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }

@@ -12,6 +12,7 @@
 
 #include "blocks.h"
 #include "common/error.h"
+#include "common/exact_math.h"
 #include "cpu/kernels.h"
 #include "fp16.h"
 
@@ -45,11 +46,11 @@ HWY_INLINE __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i sc
 // Signed x signed through the unsigned form: |a| * (b with a's sign).
 HWY_INLINE __m256i dot_s8s8(__m256i a, __m256i b) { return dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
 
-HWY_INLINE float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+HWY_INLINE int32_t hsum_i32x8(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
 }
 
 HWY_INLINE __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -67,7 +68,18 @@ HWY_INLINE __m256i unpack_nibbles(const uint8_t* p) {
 HWY_INLINE float h2f(uint16_t h) { return fp16_to_float(h); }
 #endif
 
-// Split q8_0 activations: quants, then float scales, then scale * sum of quants.
+// The one order every quantized dot product is summed in, on every target and
+// backend (docs/NUMERICS.md): a block's integer sum I (exact), its value
+// (d_weight * d_act) * I, and the block values added one after another from
+// the first block, each operation rounded to float (never fused). The Vulkan
+// shaders compute the same, so their logits equal these to the bit.
+HWY_INLINE float add_block(float sum, float dd, int32_t i) { return sum + dd * static_cast<float>(i); }
+// K-quants: (d * d_act) * I - (dmin * d_act) * Imin.
+HWY_INLINE float add_block_k(float sum, float d, float dmin, float da, int32_t i, int32_t imin) {
+  return sum + ((d * da) * static_cast<float>(i) - (dmin * da) * static_cast<float>(imin));
+}
+
+// Split q8_0 activations: quants, then float scales, then the blocks' sums of quants (exact, as floats).
 struct SplitAct {
   const int8_t* qs;
   const float* d;
@@ -81,27 +93,22 @@ struct SplitAct {
 #if HWY_TARGET == HWY_AVX3_DL
 // Two 32-weight blocks per 512-bit VNNI instruction; the offset trick turns
 // signed weights into the unsigned operand vpdpbusd takes:
-// sum w a = sum (w + c) a - c sum a, and d * sum a comes with the activations.
-HWY_INLINE __m512 block_scales(float s0, float s1) {
-  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
-}
-
+// sum w a = sum (w + c) a - c sum a, all in integers.
 // NT tokens at once: the weights are loaded and unpacked once for all of them.
-// act[t] is token t's split q8_0 activation row; out[t] gets the whole dot
-// product of the first nb2 (even) blocks, corr[t] the offset correction.
+// act[t] is token t's split q8_0 activation row; sum[t] is carried through the
+// first nb2 (even) blocks.
 template <int NT, bool kQ4>
-void DotQx_0_512(const void* w, const void* const* act, int64_t n, int64_t nb2, float* out, float* corr) {
-  __m512 acc[NT];
+void DotQx_0_512(const void* w, const void* const* act, int64_t n, int64_t nb2, float* sum) {
   const int8_t* qs[NT];
   const float* d[NT];
   const float* s[NT];
   for (int t = 0; t < NT; ++t) {
-    acc[t] = _mm512_setzero_ps();
     qs[t] = static_cast<const int8_t*>(act[t]);
     d[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
     s[t] = d[t] + n / QK;
   }
   const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const int32_t off = kQ4 ? 8 : 128;
   for (int64_t b = 0; b < nb2; b += 2) {
     __m512i q;
     float d0, d1;
@@ -120,14 +127,13 @@ void DotQx_0_512(const void* w, const void* const* act, int64_t n, int64_t nb2, 
       d0 = h2f(x[b].d);
       d1 = h2f(x[b + 1].d);
     }
-    const float off = kQ4 ? 8.0f : 128.0f;
     for (int t = 0; t < NT; ++t) {
       const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(qs[t] + QK * b));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), block_scales(d0 * d[t][b], d1 * d[t][b + 1]), acc[t]);
-      corr[t] += off * (d0 * s[t][b] + d1 * s[t][b + 1]);
+      const int32_t i0 = hsum_i32x8(_mm512_castsi512_si256(p)) - off * static_cast<int32_t>(s[t][b]);
+      const int32_t i1 = hsum_i32x8(_mm512_extracti64x4_epi64(p, 1)) - off * static_cast<int32_t>(s[t][b + 1]);
+      sum[t] = add_block(add_block(sum[t], d0 * d[t][b], i0), d1 * d[t][b + 1], i1);
     }
   }
-  for (int t = 0; t < NT; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 #endif
 
@@ -135,67 +141,48 @@ float DotQ8_0(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const block_q8_0*>(w);
   const SplitAct y(a, n);
   const int64_t nb = n / QK;
-#ifdef EDGERUN_X86_INT8
-  __m256 acc = _mm256_setzero_ps();
+  float sum = 0;
   int64_t b = 0;
 #if HWY_TARGET == HWY_AVX3_DL
-  float corr = 0, wide = 0;
   b = nb & ~int64_t{1};
-  DotQx_0_512<1, false>(w, &a, n, b, &wide, &corr);
-  wide -= corr;
-#else
-  const float wide = 0;
+  DotQx_0_512<1, false>(w, &a, n, b, &sum);
 #endif
   for (; b < nb; ++b) {
-    const __m256i p = dot_s8s8(load32(x[b].qs), load32(y.qs + QK * b));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * y.d[b]), _mm256_cvtepi32_ps(p), acc);
-  }
-  return wide + hsum(acc);
+#ifdef EDGERUN_X86_INT8
+    const int32_t s = hsum_i32x8(dot_s8s8(load32(x[b].qs), load32(y.qs + QK * b)));
 #else
-  float sum = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    int s = 0;
+    int32_t s = 0;
     for (int j = 0; j < QK; ++j) s += x[b].qs[j] * y.qs[QK * b + j];
-    sum += s * (h2f(x[b].d) * y.d[b]);
+#endif
+    sum = add_block(sum, h2f(x[b].d) * y.d[b], s);
   }
   return sum;
-#endif
 }
 
 // q4_0 weights are 0..15 with an offset of 8: sum (q - 8) a = sum q a - 8 sum a,
-// and d * sum a comes precomputed with the activations.
+// and sum a comes precomputed with the activations.
 float DotQ4_0(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const block_q4_0*>(w);
   const SplitAct y(a, n);
   const int64_t nb = n / QK;
-  float corr = 0;
-#ifdef EDGERUN_X86_INT8
-  __m256 acc = _mm256_setzero_ps();
+  float sum = 0;
   int64_t b = 0;
-  float wide = 0;
 #if HWY_TARGET == HWY_AVX3_DL
   b = nb & ~int64_t{1};
-  DotQx_0_512<1, true>(w, &a, n, b, &wide, &corr);
+  DotQx_0_512<1, true>(w, &a, n, b, &sum);
 #endif
   for (; b < nb; ++b) {
-    const float dw = h2f(x[b].d);
-    const __m256i p = dot_u8s8(unpack_nibbles(x[b].qs), load32(y.qs + QK * b));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * y.d[b]), _mm256_cvtepi32_ps(p), acc);
-    corr += 8 * dw * y.s[b];
-  }
-  return wide + hsum(acc) - corr;
-#else
-  float sum = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    int s = 0;
     const int8_t* q8 = y.qs + QK * b;
+#ifdef EDGERUN_X86_INT8
+    int32_t s = hsum_i32x8(dot_u8s8(unpack_nibbles(x[b].qs), load32(q8)));
+#else
+    int32_t s = 0;
     for (int j = 0; j < QK / 2; ++j) s += (x[b].qs[j] & 0x0F) * q8[j] + (x[b].qs[j] >> 4) * q8[j + QK / 2];
-    const float dw = h2f(x[b].d);
-    sum += s * (dw * y.d[b]);
-    corr += dw * y.s[b];
-  }
-  return sum - 8 * corr;
 #endif
+    s -= 8 * static_cast<int32_t>(y.s[b]);
+    sum = add_block(sum, h2f(x[b].d) * y.d[b], s);
+  }
+  return sum;
 }
 
 // Eight 6-bit scales and mins of a q4_K block.
@@ -234,12 +221,9 @@ HWY_INLINE void unpack_q4_K_scales(const uint8_t* s, uint8_t* out) {
 
 template <int NT>
 void DotQ4_K_512(const block_q4_K* x, const block_q8_K* const* ys, int64_t nb, float* out) {
-  __m512 acc[NT];
   float sum[NT];
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = _mm512_setzero_ps();
-    sum[t] = 0;
-  }
+  int32_t imin[NT];
+  for (int t = 0; t < NT; ++t) sum[t] = 0;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   // int16 lanes 0-15 take scale a, lanes 16-31 scale b (sub-blocks a and b).
   auto pair_index = [](int a, int b) { return _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(a), _mm512_set1_epi16(b)); };
@@ -255,7 +239,7 @@ void DotQ4_K_512(const block_q4_K* x, const block_q8_K* const* ys, int64_t nb, f
       const block_q8_K& y = ys[t][b];
       const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums)),
                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums + 8)));
-      sum[t] -= dmx * y.d * hsum_i32(_mm_madd_epi16(mins16, pairs));
+      imin[t] = hsum_i32(_mm_madd_epi16(mins16, pairs));
       isum[t] = _mm512_setzero_si512();
     }
     for (int p = 0; p < 2; ++p) {  // sub-blocks 4p .. 4p+3
@@ -270,19 +254,17 @@ void DotQ4_K_512(const block_q4_K* x, const block_q8_K* const* ys, int64_t nb, f
         isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(hi, _mm512_shuffle_i64x2(A, B, 0xEE)), shi);
       }
     }
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * ys[t][b].d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    for (int t = 0; t < NT; ++t)
+      sum[t] = add_block_k(sum[t], dx, dmx, ys[t][b].d, _mm512_reduce_add_epi32(isum[t]), imin[t]);
   }
-  for (int t = 0; t < NT; ++t) out[t] = sum[t] + _mm512_reduce_add_ps(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = sum[t];
 }
 
 template <int NT>
 void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, float* out) {
-  __m512 acc[NT];
   float sum[NT];
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = _mm512_setzero_ps();
-    sum[t] = 0;
-  }
+  int32_t ioff[NT];
+  for (int t = 0; t < NT; ++t) sum[t] = 0;
   const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
   // int16 lane l takes the scale of group l / 8.
   const __m512i idx01 = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0002000200020002, 0x0002000200020002,
@@ -295,7 +277,7 @@ void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, f
     for (int t = 0; t < NT; ++t) {
       const block_q8_K& y = ys[t][b];
       const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
-      sum[t] -= dx * y.d * 32 * hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(off), _mm256_extracti128_si256(off, 1)));
+      ioff[t] = 32 * hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(off), _mm256_extracti128_si256(off, 1)));
       isum[t] = _mm512_setzero_si512();
     }
     for (int half = 0; half < 2; ++half) {
@@ -313,9 +295,9 @@ void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, f
         isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(v23, _mm512_loadu_si512(q8 + 64)), s23);
       }
     }
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * ys[t][b].d), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    for (int t = 0; t < NT; ++t) sum[t] = add_block(sum[t], dx * ys[t][b].d, _mm512_reduce_add_epi32(isum[t]) - ioff[t]);
   }
-  for (int t = 0; t < NT; ++t) out[t] = sum[t] + _mm512_reduce_add_ps(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = sum[t];
 }
 #endif
 
@@ -330,7 +312,6 @@ float DotQ4_K(const void* w, const void* a, int64_t n) {
 #endif
   float sum = 0;
 #ifdef EDGERUN_X86_INT8
-  __m256 acc = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F);
 #endif
   for (int64_t b = 0; b < nb; ++b) {
@@ -338,17 +319,15 @@ float DotQ4_K(const void* w, const void* a, int64_t n) {
     scales_q4_K(x[b].scales, sc, mn);
     int32_t imin = 0;
     for (int j = 0; j < 8; ++j) imin += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
-    sum -= dmin * imin;
 #ifdef EDGERUN_X86_INT8
-    __m256i isum = _mm256_setzero_si256();
+    __m256i vsum = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
       const __m256i q = load32(x[b].qs + 32 * c);
       const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-      isum = dot_u8s8_scaled(isum, lo, load32(y[b].qs + 64 * c), _mm256_set1_epi16(sc[2 * c]));
-      isum = dot_u8s8_scaled(isum, hi, load32(y[b].qs + 64 * c + 32), _mm256_set1_epi16(sc[2 * c + 1]));
+      vsum = dot_u8s8_scaled(vsum, lo, load32(y[b].qs + 64 * c), _mm256_set1_epi16(sc[2 * c]));
+      vsum = dot_u8s8_scaled(vsum, hi, load32(y[b].qs + 64 * c + 32), _mm256_set1_epi16(sc[2 * c + 1]));
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    const int32_t isum = hsum_i32x8(vsum);
 #else
     int32_t isum = 0;
     for (int c = 0; c < 4; ++c) {
@@ -359,12 +338,9 @@ float DotQ4_K(const void* w, const void* a, int64_t n) {
       }
       isum += sc[2 * c] * slo + sc[2 * c + 1] * shi;
     }
-    sum += d * isum;
 #endif
+    sum = add_block_k(sum, h2f(x[b].d), h2f(x[b].dmin), y[b].d, isum, imin);
   }
-#ifdef EDGERUN_X86_INT8
-  sum += hsum(acc);
-#endif
   return sum;
 }
 
@@ -379,7 +355,6 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
 #endif
   float sum = 0;
 #ifdef EDGERUN_X86_INT8
-  __m256 acc = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
 #endif
   for (int64_t b = 0; b < nb; ++b) {
@@ -387,9 +362,8 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
     // Values are stored as q + 32 (0..63): take the 32 back through the sums.
     int32_t ioff = 0;
     for (int g = 0; g < 16; ++g) ioff += sc[g] * y[b].bsums[g];
-    const float d = h2f(x[b].d) * y[b].d;
 #ifdef EDGERUN_X86_INT8
-    __m256i isum = _mm256_setzero_si256();
+    __m256i vsum = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = x[b].ql + 64 * half;
       const __m256i l0 = load32(ql), l1 = load32(ql + 32), h = load32(x[b].qh + 32 * half);
@@ -402,11 +376,10 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
       for (int k = 0; k < 4; ++k) {
         const int g = 8 * half + 2 * k;  // two 16-weight groups per 32 bytes
         const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
-        isum = dot_u8s8_scaled(isum, v[k], load32(y[b].qs + 128 * half + 32 * k), s);
+        vsum = dot_u8s8_scaled(vsum, v[k], load32(y[b].qs + 128 * half + 32 * k), s);
       }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    sum -= d * 32 * ioff;
+    const int32_t isum = hsum_i32x8(vsum);
 #else
     int32_t isum = 0;
     for (int half = 0; half < 2; ++half) {
@@ -426,12 +399,9 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
       }
       for (int k = 0; k < 8; ++k) isum += sc[8 * half + k] * s[k];
     }
-    sum += d * (isum - 32 * ioff);
 #endif
+    sum = add_block(sum, h2f(x[b].d) * y[b].d, isum - 32 * ioff);
   }
-#ifdef EDGERUN_X86_INT8
-  sum += hsum(acc);
-#endif
   return sum;
 }
 
@@ -469,14 +439,72 @@ float DotF32(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
-// y += a * x, for attention's weighted sum of values (f32 or f16 rows).
+// q . k in the 16-lane order of core/common/exact_math.h (attention's scores,
+// on every backend the same bits): lane j of the sum is vector j / L, lane
+// j % L, for L-lane vectors (16 % L == 0).
+template <bool kF16>
+float Dot16(const float* q, const void* kv, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  const auto* k32 = static_cast<const float*>(kv);
+  const auto* k16 = static_cast<const uint16_t*>(kv);
+  alignas(64) float lanes[kSumLanes] = {};
+  int64_t i = 0;
+  if (L <= kSumLanes && kSumLanes % L == 0) {
+    const int64_t full = n / kSumLanes * kSumLanes;
+    for (int64_t v = 0; v < kSumLanes; v += L) {  // lanes v .. v + L - 1
+      auto acc = hn::Zero(df);
+      for (int64_t e = v; e < full; e += kSumLanes) {
+        if constexpr (kF16) {
+          const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+          const auto k = hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(k16 + e)));
+          acc = hn::Add(acc, hn::Mul(hn::LoadU(df, q + e), k));
+        } else {
+          acc = hn::Add(acc, hn::Mul(hn::LoadU(df, q + e), hn::LoadU(df, k32 + e)));
+        }
+      }
+      hn::StoreU(acc, df, lanes + v);
+    }
+    i = full;
+  }
+  for (int j = 0; i < n; ++i, j = (j + 1) % kSumLanes) lanes[j] = lanes[j] + q[i] * (kF16 ? fp16_to_float(k16[i]) : k32[i]);
+  return sum_lanes(lanes);
+}
+
+// out = silu(g) * u, lane by lane the operations of exact_math.h's
+// exact_silu (so the same bits as the scalar code and the GPU).
+void SiluMul(const float* g, const float* u, float* out, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const auto lo = hn::Set(df, -87.0f), one = hn::Set(df, 1.0f);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto x = hn::LoadU(df, g + i);
+    const auto nx = hn::Neg(x);
+    const auto t = hn::Min(nx, hn::Set(df, 87.0f));  // lanes past it are replaced below
+    const auto k = hn::Floor(hn::Add(hn::Mul(t, hn::Set(df, 1.44269502f)), hn::Set(df, 0.5f)));
+    const auto r = hn::Sub(hn::Sub(t, hn::Mul(k, hn::Set(df, 0.693359375f))), hn::Mul(k, hn::Set(df, -2.12194440e-4f)));
+    auto p = hn::Set(df, 1.98412698e-4f);
+    for (const float c : {1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.0f, 1.0f})
+      p = hn::Add(hn::Mul(p, r), hn::Set(df, c));
+    const auto two_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, k), hn::Set(di, 127))));
+    const auto e = hn::IfThenZeroElse(hn::Lt(nx, lo), hn::Mul(p, two_k));
+    const auto silu = hn::IfThenZeroElse(hn::Lt(x, lo), hn::Div(x, hn::Add(one, e)));
+    hn::StoreU(hn::Mul(silu, hn::LoadU(df, u + i)), df, out + i);
+  }
+  for (; i < n; ++i) out[i] = exact_silu(g[i]) * u[i];
+}
+
+// y += a * x, for attention's weighted sum of values (f32 or f16 rows),
+// multiplied and added in two roundings as every backend does (not fused).
 void AxpyF32(float a, const void* xv, float* y, int64_t n) {
   const hn::ScalableTag<float> df;
   const auto* x = static_cast<const float*>(xv);
   const auto va = hn::Set(df, a);
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(df, x + i), hn::LoadU(df, y + i)), df, y + i);
+  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(df, y + i), hn::Mul(va, hn::LoadU(df, x + i))), df, y + i);
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
@@ -487,7 +515,7 @@ void AxpyF16(float a, const void* xv, float* y, int64_t n) {
   const auto va = hn::Set(df, a);
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::PromoteTo(df, hn::LoadU(dh, x + i)), hn::LoadU(df, y + i)), df, y + i);
+  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(df, y + i), hn::Mul(va, hn::PromoteTo(df, hn::LoadU(dh, x + i)))), df, y + i);
   const auto* xh = static_cast<const uint16_t*>(xv);
   for (; i < n; ++i) y[i] += a * fp16_to_float(xh[i]);
 }
@@ -500,18 +528,17 @@ void DotMulti(const void* w, const void* const* act, int nt, float* out, int64_t
   if (kType == 0 || kType == 1) {  // q4_0, q8_0: even block counts take the wide path
     const int64_t nb = n / QK;
     if (nb % 2 == 0) {
-      float corr[kMaxTokens] = {0};
+      for (int t = 0; t < nt; ++t) out[t] = 0;
       switch (nt) {
-        case 8: DotQx_0_512<8, kType == 0>(w, act, n, nb, out, corr); break;
-        case 7: DotQx_0_512<7, kType == 0>(w, act, n, nb, out, corr); break;
-        case 6: DotQx_0_512<6, kType == 0>(w, act, n, nb, out, corr); break;
-        case 5: DotQx_0_512<5, kType == 0>(w, act, n, nb, out, corr); break;
-        case 4: DotQx_0_512<4, kType == 0>(w, act, n, nb, out, corr); break;
-        case 3: DotQx_0_512<3, kType == 0>(w, act, n, nb, out, corr); break;
-        case 2: DotQx_0_512<2, kType == 0>(w, act, n, nb, out, corr); break;
-        default: DotQx_0_512<1, kType == 0>(w, act, n, nb, out, corr); break;
+        case 8: DotQx_0_512<8, kType == 0>(w, act, n, nb, out); break;
+        case 7: DotQx_0_512<7, kType == 0>(w, act, n, nb, out); break;
+        case 6: DotQx_0_512<6, kType == 0>(w, act, n, nb, out); break;
+        case 5: DotQx_0_512<5, kType == 0>(w, act, n, nb, out); break;
+        case 4: DotQx_0_512<4, kType == 0>(w, act, n, nb, out); break;
+        case 3: DotQx_0_512<3, kType == 0>(w, act, n, nb, out); break;
+        case 2: DotQx_0_512<2, kType == 0>(w, act, n, nb, out); break;
+        default: DotQx_0_512<1, kType == 0>(w, act, n, nb, out); break;
       }
-      for (int t = 0; t < nt; ++t) out[t] -= corr[t];
       return;
     }
   }
@@ -556,6 +583,9 @@ void FillKernels(KernelSet* ks) {
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
   ks->axpy_f32 = &AxpyF32;
+  ks->dot16_f32 = &Dot16<false>;
+  ks->silu_mul = &SiluMul;
+  ks->dot16_f16 = &Dot16<true>;
   ks->axpy_f16 = &AxpyF16;
   ks->dotn_q4_0 = &DotMulti<DotQ4_0, 0>;
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
@@ -584,7 +614,7 @@ void split_q8_0(const void* blocks, void* out, int64_t n) {
     int sum = 0;
     for (int j = 0; j < QK; ++j) sum += x[b].qs[j];
     d[b] = fp16_to_float(x[b].d);
-    s[b] = d[b] * static_cast<float>(sum);
+    s[b] = static_cast<float>(sum);
   }
 }
 

@@ -23,7 +23,8 @@ using GroupDotFn = void (*)(const void* group, const void* const* act, int nt, f
 
 // q4_0 and q8_0 kernels take their 8-bit activations split: all n quants
 // contiguous (so wide loads span blocks), then each block's scale d as a float,
-// then d * (sum of the block's quants). Built once per token by split_q8_0().
+// then the sum of the block's quants (an integer, exact as a float). Built once
+// per token by split_q8_0().
 size_t split_q8_0_bytes(int64_t n);
 void split_q8_0(const void* q8_0_blocks, void* out, int64_t n);
 
@@ -41,7 +42,12 @@ struct KernelSet {
   // Only where they beat the row kernels (AVX-512 VNNI); else null.
   GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,
              group_f16x16 = nullptr;
-  // y += a * x over n elements, x f32 or f16 (attention's sum over values).
+  // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
+  void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
+  // q . k over n elements, k f32 or f16, in exact_math.h's lane order (attention's scores).
+  float (*dot16_f32)(const float* q, const void* k, int64_t n) = nullptr;
+  float (*dot16_f16)(const float* q, const void* k, int64_t n) = nullptr;
+  // y += a * x over n elements, x f32 or f16 (attention's sum over values), not fused.
   void (*axpy_f32)(float a, const void* x, float* y, int64_t n) = nullptr;
   void (*axpy_f16)(float a, const void* x, float* y, int64_t n) = nullptr;
   DotFn dot(DType t) const;  // nullptr: use the quant/ reference

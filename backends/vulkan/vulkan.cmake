@@ -25,11 +25,21 @@ if(EDGERUN_VULKAN)
     "attention_f32|attention.comp|" "attention_f32_sg|attention.comp|-DUSE_SUBGROUPS"
     "attention_f16|attention.comp|-DKV_F16" "attention_f16_sg|attention.comp|-DKV_F16 -DUSE_SUBGROUPS"
     "round_act_q8_0|round_act.comp|" "round_act_q8_k|round_act.comp|-DQ8_K"
+    "round_act_q8_0_packed|round_act.comp|-DPACKED" "round_act_q8_k_packed|round_act.comp|-DQ8_K -DPACKED"
     "add|eltwise.comp|-DOP_ADD" "swiglu|eltwise.comp|-DOP_SWIGLU" "copy|eltwise.comp|-DOP_COPY")
   foreach(t F32 F16 Q8_0 Q4_0 Q4_K Q6_K)
     string(TOLOWER ${t} _tl)
+    list(APPEND _variants "get_rows_${_tl}|get_rows.comp|-DTYPE_${t}")
+  endforeach()
+  # Float weights: products in any order (they round nothing afterwards); quantized ones in the cpu's.
+  foreach(t F32 F16)
+    string(TOLOWER ${t} _tl)
     list(APPEND _variants "matvec_${_tl}|matvec.comp|-DTYPE_${t}" "matvec_${_tl}_sg|matvec.comp|-DTYPE_${t} -DUSE_SUBGROUPS"
-         "get_rows_${_tl}|get_rows.comp|-DTYPE_${t}" "matmul_${_tl}|matmul.comp|-DTYPE_${t}")
+         "matmul_${_tl}|matmul.comp|-DTYPE_${t}")
+  endforeach()
+  foreach(t Q8_0 Q4_0 Q4_K Q6_K)
+    string(TOLOWER ${t} _tl)
+    list(APPEND _variants "qmatmul_${_tl}|qmatmul.comp|-DTYPE_${t}")
   endforeach()
 
   set(_spv_files "")
@@ -48,6 +58,7 @@ if(EDGERUN_VULKAN)
       OUTPUT ${_spv_dir}/${name}.spv
       COMMAND ${GLSLC_EXECUTABLE} --target-env=vulkan1.2 -O -Werror ${defs} ${_vk_dir}/shaders/${src} -o ${_spv_dir}/${name}.spv
       DEPENDS ${_vk_dir}/shaders/${src} ${_vk_dir}/shaders/common.glsl ${_vk_dir}/shaders/dequant.glsl
+              ${_vk_dir}/shaders/exact_math.glsl
       COMMENT "glslc ${name}"
       VERBATIM)
     list(APPEND _spv_files ${_spv_dir}/${name}.spv)

@@ -106,8 +106,12 @@ std::unique_ptr<Weight> VkBackend::upload(const TensorDesc& d) {
   }
   w->storage = storage_type(d.type);
   const std::string suffix = shader_suffix(w->storage);
-  w->matvec = "matvec_" + suffix + (cx_->use_subgroups ? "_sg" : "");
-  w->matmul = "matmul_" + suffix;
+  if (w->storage == DType::F32 || w->storage == DType::F16) {
+    w->matvec = "matvec_" + suffix + (cx_->use_subgroups ? "_sg" : "");
+    w->matmul = "matmul_" + suffix;
+  } else {  // one shader for any number of tokens, in the cpu's order
+    w->matvec = w->matmul = "qmatmul_" + suffix;
+  }
   w->get_rows = "get_rows_" + suffix;
   size_t row_bytes = 0;
   try {
@@ -139,26 +143,33 @@ std::unique_ptr<Backend> make_vulkan_backend(const VulkanOptions& opts) {
   // The self-test runs once per device and process: a driver that computes
   // garbage is refused before it can produce a single token.
   static std::mutex mu;
-  static std::map<std::string, std::string> verdicts;
-  std::string verdict;
+  static std::map<std::string, std::pair<std::string, std::string>> verdicts;  // failure, exactness note
+  std::pair<std::string, std::string> verdict;
   {
     std::lock_guard<std::mutex> lock(mu);
     const std::string key = be->context().info.uuid + be->context().info.name;
     auto it = verdicts.find(key);
     if (it == verdicts.end()) {
+      std::string note;
       try {
-        vk::self_test(*be);
+        note = vk::self_test(*be);
       } catch (const Error& e) {
-        verdicts[key] = e.what();
+        verdicts[key] = {e.what(), ""};
         throw;
       }
-      it = verdicts.emplace(key, "").first;
+      it = verdicts.emplace(key, std::make_pair(std::string(), note)).first;
     }
     verdict = it->second;
   }
-  if (!verdict.empty()) throw Error(verdict);
+  if (!verdict.first.empty()) throw Error(verdict.first);
+  be->exactness_note = verdict.second;
   if (opts.automatic) vk::check_faster_than_cpu(*be);
   return be;
+}
+
+std::string vulkan_exactness_note(const Backend& b) {
+  const auto* vb = dynamic_cast<const vk::VkBackend*>(&b);
+  return vb ? vb->exactness_note : "not a vulkan backend";
 }
 
 bool vulkan_candidate_exists() {

@@ -20,6 +20,11 @@ struct VulkanOptions {
 // the device cannot be used.
 std::unique_ptr<Backend> make_vulkan_backend(const VulkanOptions& opts);
 
+// What the self-test found: "" when every op on this device gives the cpu
+// backend's results to the bit, else the first op that does not (by float
+// rounding only: more, and the backend is refused).
+std::string vulkan_exactness_note(const Backend& vulkan_backend);
+
 // Whether `auto` should try Vulkan at all: a loader and a GPU (or a device
 // named by EDGERUN_VULKAN_DEVICE) exist. Never throws.
 bool vulkan_candidate_exists();

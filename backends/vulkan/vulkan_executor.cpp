@@ -282,27 +282,32 @@ void VkExecutor::rms_norm(const Buffer& x, const Weight& w, int n_rows, int dim,
 
 void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, int n, Buffer& out) {
   const VkWeight& w = vw(wt);
+  const bool quantized = w.storage != DType::F32 && w.storage != DType::F16;
   const bool tiled = tiles_ && n > 8 && w.cols % 32 == 0;
   // Tokens in chunks whose activations fit one binding (only huge logit batches need more than one).
   const uint64_t widest = static_cast<uint64_t>(std::max(w.rows, w.cols)) * 4;
   const uint64_t room = (cx_.info.max_storage_range & ~uint64_t(3)) - cx_.binding_alignment;
   const int chunk = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(n, room / widest)));
   const Span bias_span = bias ? vw(*bias).pieces[0].span : Span{dummy_.buffer, 0, dummy_.size, nullptr};
-  // Quantized weights meet activations rounded to 8 bits, as on the cpu.
+  // Quantized weights meet activations rounded to 8 bits, as on the cpu: as
+  // 8-bit quants and scales for the quantized shaders, as floats for weights
+  // the GPU holds as floats (types it has no shader for).
   const Buffer* in = &x;
   const DType act = quant_ops(w.type).vec_dot_type;
+  int64_t scales_at = 0;
   if (act == DType::Q8_0 || act == DType::Q8_1 || act == DType::Q8_K) {
     const int64_t block = act == DType::Q8_K ? 256 : 32, total = static_cast<int64_t>(n) * w.cols;
     if (w.cols % block != 0) fail(w.name, "rows do not fit the activation blocks");
-    if (rounded_of_.from != &x || rounded_of_.n != total || rounded_of_.type != act) {
+    if (rounded_of_.from != &x || rounded_of_.n != total || rounded_of_.type != act || rounded_of_.packed != quantized) {
       if (!rounded_ || rounded_->size < total) rounded_ = alloc(total);
       Push rp;
       rp.u[0] = u32(total / block);
-      dispatch_rows(act == DType::Q8_K ? "round_act_q8_k" : "round_act_q8_0", {arg(x, 0, total), arg(*rounded_, 0, total)},
-                    rp, total / block);
-      rounded_of_ = {&x, total, act};
+      const std::string shader = std::string(act == DType::Q8_K ? "round_act_q8_k" : "round_act_q8_0") + (quantized ? "_packed" : "");
+      dispatch_rows(shader.c_str(), {arg(x, 0, total), arg(*rounded_, 0, total)}, rp, total / block);
+      rounded_of_ = {&x, total, act, quantized};
     }
     in = rounded_.get();
+    scales_at = total / 4;
   }
   in_matmul_ = true;  // the products below write `out` only
   struct Reset {
@@ -319,8 +324,15 @@ void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, i
       pc.u[3] = u32(p.row0);
       pc.u[4] = u32(w.rows);
       pc.u[5] = bias ? 1 : 0;
-      const std::initializer_list<Arg> args = {{p.span}, arg(*in, uint64_t(t0) * w.cols, uint64_t(c) * w.cols),
-                                               arg(out, uint64_t(t0) * w.rows, uint64_t(c) * w.rows), {bias_span}};
+      const Arg out_arg = arg(out, uint64_t(t0) * w.rows, uint64_t(c) * w.rows);
+      if (quantized) {  // the rounded activations of all tokens: quants, then scales
+        pc.u[6] = u32(t0);
+        pc.u[7] = u32(scales_at);
+        dispatch_rows(w.matvec.c_str(), {{p.span}, arg(*in), out_arg, {bias_span}}, pc, ceil_div(p.rows, 8), u32(ceil_div(c, 8)));
+        continue;
+      }
+      const std::initializer_list<Arg> args = {{p.span}, arg(*in, uint64_t(t0) * w.cols, uint64_t(c) * w.cols), out_arg,
+                                               {bias_span}};
       if (tiled)  // prompts: 64 x 32 tiles through shared memory
         dispatch(w.matmul.c_str(), args, pc, u32(ceil_div(p.rows, 64)), u32(ceil_div(c, 32)), 1);
       else

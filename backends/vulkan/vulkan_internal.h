@@ -141,7 +141,7 @@ class VkExecutor : public Executor {
   std::unique_ptr<Buffer> rounded_;  // activations rounded as the cpu rounds them (round_act.comp)
   // What rounded_ holds: q, k and v (gate and up) share one input, rounded once.
   // Any op other than a matrix product may change buffers, and forgets it.
-  struct { const Buffer* from = nullptr; int64_t n = 0; DType type = DType::F32; } rounded_of_;
+  struct { const Buffer* from = nullptr; int64_t n = 0; DType type = DType::F32; bool packed = false; } rounded_of_;
   bool in_matmul_ = false;
   const bool tiles_;  // the tiled prompt shader (EDGERUN_VULKAN_NO_TILES=1 turns it off, to compare)
 };

@@ -1,18 +1,22 @@
 #version 450
 // Causal attention of one query head of one token over the cache, one
-// workgroup each: scores for WG positions at a time, an online softmax
-// (running max and sum), and each invocation accumulating a few output dims.
+// workgroup each, in the cpu's order (exact_math.glsl): scores q.k in 16
+// lanes, times the scale; their max; e = exp(score - max) summed in 16 lanes
+// over positions; then out = sum over positions, in order, of (e / sum) v.
+// Three passes over the positions (the scores are recomputed rather than
+// kept: a context's worth does not fit shared memory), WG at a time.
 #include "common.glsl"
+#include "exact_math.glsl"
 layout(binding = 0) readonly buffer Q { float q[]; };
 #ifdef KV_F16
 layout(binding = 1) readonly buffer KC { uint kc[]; };
 layout(binding = 2) readonly buffer VC { uint vc[]; };
-vec2 k_pair(uint e) { return unpackHalf2x16(kc[pc.o1 + e / 2]); }
+float k_at(uint e) { return unpackHalf2x16(kc[pc.o1 + e / 2])[e & 1u]; }
 float v_at(uint e) { return unpackHalf2x16(vc[pc.o2 + e / 2])[e & 1u]; }
 #else
 layout(binding = 1) readonly buffer KC { float kc[]; };
 layout(binding = 2) readonly buffer VC { float vc[]; };
-vec2 k_pair(uint e) { return vec2(kc[pc.o1 + e], kc[pc.o1 + e + 1]); }
+float k_at(uint e) { return kc[pc.o1 + e]; }
 float v_at(uint e) { return vc[pc.o2 + e]; }
 #endif
 layout(binding = 3) writeonly buffer O { float o[]; };
@@ -20,7 +24,23 @@ layout(binding = 3) writeonly buffer O { float o[]; };
 #define MAX_DIMS 4  // head_dim <= MAX_DIMS * WG
 
 shared float q_s[MAX_DIMS * WG];
-shared float p_s[WG];
+shared float e_s[WG];
+shared float lanes_[16];
+shared float inv_;
+
+float score(uint j, uint hd, uint kv_off) {
+  const uint row = j * pc.u3 + kv_off;
+  float l[16];
+  [[unroll]] for (uint i = 0; i < 16; ++i) l[i] = 0.0;
+  for (uint d = 0; d < hd; d += 16)
+    [[unroll]] for (uint i = 0; i < 16; ++i)
+      if (d + i < hd) {
+        precise float v = l[i] + q_s[d + i] * k_at(row + d + i);
+        l[i] = v;
+      }
+  precise float s = sum_lanes16(l) * pc.f0;
+  return s;
+}
 
 void main() {
   const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
@@ -29,39 +49,53 @@ void main() {
   for (uint d = lid; d < hd; d += WG) q_s[d] = q[q_off + d];
   barrier();
   const uint n_kv = pc.u4 + t + 1;
-  float m = -1e30, l = 0.0;
+  // 1: the largest score (a max is exact in any order).
+  float m = -1e30;
+  for (uint j = lid; j < n_kv; j += WG) m = max(m, score(j, hd, kv_off));
+  m = wg_max(m);
+  // 2: the sum of exps, lane j % 16 of position j, in order.
+  precise float lane = 0.0;
+  for (uint base = 0; base < n_kv; base += WG) {
+    const uint j = base + lid;
+    e_s[lid] = j < n_kv ? exact_exp(score(j, hd, kv_off) - m) : 0.0;
+    barrier();
+    if (lid < 16)
+      for (uint k = lid; k < WG && base + k < n_kv; k += 16) lane = lane + e_s[k];
+    barrier();
+  }
+  if (lid < 16) lanes_[lid] = lane;
+  barrier();
+  if (lid == 0) {
+    float l[16];
+    for (uint j = 0; j < 16; ++j) l[j] = lanes_[j];
+    inv_ = div_rn(1.0, sum_lanes16(l));
+  }
+  barrier();
+  const float inv = inv_;
+  // 3: out = sum of (e * inv) v over positions, in order, one dim per invocation.
   float acc[MAX_DIMS];
   [[unroll]] for (uint k = 0; k < MAX_DIMS; ++k) acc[k] = 0.0;
   for (uint base = 0; base < n_kv; base += WG) {
     const uint j = base + lid;
-    float s = -1e30;
     if (j < n_kv) {
-      float dotv = 0.0;
-      const uint row = j * pc.u3 + kv_off;
-      for (uint d = 0; d < hd; d += 2) dotv += dot(vec2(q_s[d], q_s[d + 1]), k_pair(row + d));
-      s = dotv * pc.f0;
+      precise float p = exact_exp(score(j, hd, kv_off) - m) * inv;
+      e_s[lid] = p;
     }
-    const float m_new = max(m, wg_max(s));
-    const float p = j < n_kv ? exp(s - m_new) : 0.0;
-    p_s[lid] = p;
-    const float block_sum = wg_sum(p);  // its barriers also publish p_s
-    const float corr = exp(m - m_new);
-    l = l * corr + block_sum;
+    barrier();
     const uint cnt = min(uint(WG), n_kv - base);
     [[unroll]] for (uint k = 0; k < MAX_DIMS; ++k) {
       const uint d = lid + k * WG;
       if (d < hd) {
-        float a = acc[k] * corr;
-        for (uint jj = 0; jj < cnt; ++jj) a += p_s[jj] * v_at((base + jj) * pc.u3 + kv_off + d);
+        precise float a = acc[k];
+        for (uint jj = 0; jj < cnt; ++jj) a = a + e_s[jj] * v_at((base + jj) * pc.u3 + kv_off + d);
         acc[k] = a;
       }
     }
-    m = m_new;
-    barrier();  // p_s is rewritten by the next block
+    barrier();  // e_s is rewritten by the next block
   }
   const uint out_off = pc.o3 + (t * pc.u0 + h) * hd;
   [[unroll]] for (uint k = 0; k < MAX_DIMS; ++k) {
     const uint d = lid + k * WG;
-    if (d < hd) o[out_off + d] = acc[k] / l;
+    if (d < hd) o[out_off + d] = acc[k];
   }
 }

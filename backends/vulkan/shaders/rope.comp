@@ -14,6 +14,7 @@ void main() {
   const uint base = pc.o0 + (t * pc.u1 + h) * pc.u2;
   const uint a = base + (pc.u4 != 0 ? i : 2 * i), b = base + (pc.u4 != 0 ? i + half_ : 2 * i + 1);
   const float x0 = X[a], x1 = X[b];
-  X[a] = x0 * c - x1 * s;
-  X[b] = x0 * s + x1 * c;
+  precise float y0 = x0 * c - x1 * s, y1 = x0 * s + x1 * c;  // two roundings each, as on the cpu
+  X[a] = y0;
+  X[b] = y1;
 }

@@ -1,0 +1,134 @@
+#version 450
+// y[t, row0 + r] = W[r, :] . x[t, :] (+ bias) for quantized W, in the order
+// every backend sums (backends/cpu/kernels.cpp, docs/NUMERICS.md): per block
+// an exact integer sum I of weight quants times the activations' 8-bit
+// quants (round_act.comp), the block's value (d_w d_a) I (K-quants:
+// (d d_a) I - (dmin d_a) Imin), and the blocks added in order from the first,
+// each step rounded to float. A workgroup takes 8 rows x 8 tokens: per pass
+// over 8 blocks, invocation (r, s) works out block s of row r for every token
+// into shared memory, then adds the 8 values of token s to its sum, in order.
+#include "common.glsl"
+layout(binding = 0) readonly buffer Weights { uint W[]; };
+layout(binding = 1) readonly buffer Act { uint A[]; };
+layout(binding = 2) writeonly buffer Out { float Y[]; };
+layout(binding = 3) readonly buffer Bias { float B[]; };
+// u0 rows in the piece, u1 cols, u2 tokens, u3 row0, u4 output row length, u5 has bias,
+// u6 first token in the rounded activations, u7 word where their scales start
+
+ivec4 s8x4(uint w) { return ivec4(int(w << 24) >> 24, int(w << 16) >> 24, int(w << 8) >> 24, int(w) >> 24); }
+ivec4 u8x4(uint w) { return ivec4(w & 255u, (w >> 8) & 255u, (w >> 16) & 255u, w >> 24); }
+int dot4(ivec4 a, ivec4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+int sum4(ivec4 a) { return a.x + a.y + a.z + a.w; }
+
+// Weight blocks as vulkan_weights.cpp stores them (dequant.glsl describes them).
+#if defined(TYPE_Q8_0)
+#define QK 32
+#define BW 9
+#elif defined(TYPE_Q4_0)
+#define QK 32
+#define BW 5
+#elif defined(TYPE_Q4_K)
+#define QK 256
+#define BW 36
+#elif defined(TYPE_Q6_K)
+#define QK 256
+#define BW 53
+#else
+#error "no weight type defined"
+#endif
+
+// The value of weight block wb (word offset) against the activation block
+// whose quants start at word ab, with scale da.
+float block_value(uint wb, uint ab, float da) {
+#if defined(TYPE_Q8_0)
+  int i = 0;
+  [[unroll]] for (uint k = 0; k < 8; ++k) i += dot4(s8x4(W[wb + 1 + k]), s8x4(A[ab + k]));
+  precise float v = (unpackHalf2x16(W[wb]).x * da) * float(i);
+  return v;
+#elif defined(TYPE_Q4_0)
+  int i = 0;  // byte k of the 16: element k in its low nibble, k + 16 in its high one
+  [[unroll]] for (uint k = 0; k < 4; ++k) {
+    const uint w = W[wb + 1 + k];
+    i += dot4(u8x4(w & 0x0F0F0F0Fu) - 8, s8x4(A[ab + k])) + dot4(u8x4((w >> 4) & 0x0F0F0F0Fu) - 8, s8x4(A[ab + 4 + k]));
+  }
+  precise float v = (unpackHalf2x16(W[wb]).x * da) * float(i);
+  return v;
+#elif defined(TYPE_Q4_K)
+  int isc = 0, imin = 0;
+  [[unroll]] for (uint j = 0; j < 8; ++j) {
+    // The 6-bit scale and min of sub-block j, from the 12 scale bytes.
+    const uint lo = j < 4 ? j : j + 4, c0 = (W[wb + 1 + (lo >> 2)] >> ((lo & 3u) * 8u)) & 255u;
+    uint sc, m;
+    if (j < 4) {
+      const uint c1 = (W[wb + 1 + ((j + 4) >> 2)] >> (((j + 4) & 3u) * 8u)) & 255u;
+      sc = c0 & 63u;
+      m = c1 & 63u;
+    } else {
+      const uint a = (W[wb + 1 + ((j - 4) >> 2)] >> (((j - 4) & 3u) * 8u)) & 255u;
+      const uint b = (W[wb + 1 + (j >> 2)] >> ((j & 3u) * 8u)) & 255u;
+      sc = (c0 & 15u) | ((a >> 6) << 4);
+      m = (c0 >> 4) | ((b >> 6) << 4);
+    }
+    int s = 0, sa = 0;
+    const uint sh = (j & 1u) * 4u;
+    [[unroll]] for (uint k = 0; k < 8; ++k) {
+      const ivec4 a = s8x4(A[ab + 8 * j + k]);
+      s += dot4(u8x4((W[wb + 4 + 8 * (j >> 1) + k] >> sh) & 0x0F0F0F0Fu), a);
+      sa += sum4(a);
+    }
+    isc += int(sc) * s;
+    imin += int(m) * sa;
+  }
+  const vec2 dm = unpackHalf2x16(W[wb]);
+  precise float v = (dm.x * da) * float(isc) - (dm.y * da) * float(imin);
+  return v;
+#elif defined(TYPE_Q6_K)
+  // 6-bit values q + 32: low 4 bits in ql (words 0..31), high 2 in qh (32..47);
+  // element 128 h + 32 k + l from ql byte 64 h + l (+ 32 for k odd; high
+  // nibble for k >= 2) and bits 2k.. of qh byte 32 h + l.
+  int isum = 0;
+  [[unroll]] for (uint h = 0; h < 2; ++h)
+    for (uint u = 0; u < 8; ++u) {
+      const uint qa = W[wb + 16 * h + u], qb = W[wb + 16 * h + 8 + u], qh = W[wb + 32 + 8 * h + u];
+      const uint qv[4] = uint[4]((qa & 0x0F0F0F0Fu) | ((qh & 0x03030303u) << 4),
+                                (qb & 0x0F0F0F0Fu) | (((qh >> 2) & 0x03030303u) << 4),
+                                ((qa >> 4) & 0x0F0F0F0Fu) | (((qh >> 4) & 0x03030303u) << 4),
+                                ((qb >> 4) & 0x0F0F0F0Fu) | (((qh >> 6) & 0x03030303u) << 4));
+      [[unroll]] for (uint k = 0; k < 4; ++k) {
+        const uint e = 128 * h + 32 * k + 4 * u, g = e / 16;
+        const int sc = int(W[wb + 48 + (g >> 2)] << (24 - 8 * (g & 3u))) >> 24;
+        isum += sc * dot4(u8x4(qv[k]) - 32, s8x4(A[ab + e / 4]));
+      }
+    }
+  precise float v = (unpackHalf2x16(W[wb + 52]).x * da) * float(isum);
+  return v;
+#endif
+}
+
+shared float vals_[8 * 8 * 8];  // [row][block][token]
+
+void main() {
+  const uint lid = gl_LocalInvocationID.x, r = lid / 8, s = lid % 8;
+  const uint row = group_row() * 8 + r, cols = pc.u1, nb = cols / QK;
+  const uint t0 = gl_WorkGroupID.y * 8, tn = min(8u, pc.u2 - t0);
+  const bool live = row < pc.u0;
+  precise float acc = 0.0;
+  for (uint b0 = 0; b0 < nb; b0 += 8) {
+    const uint b = b0 + s;
+    if (live && b < nb)
+      for (uint t = 0; t < tn; ++t) {
+        const uint tok = pc.u6 + t0 + t;
+        vals_[(r * 8 + s) * 8 + t] = block_value(row * nb * BW + b * BW, pc.o1 + tok * (cols / 4) + b * (QK / 4),
+                                                 uintBitsToFloat(A[pc.o1 + pc.u7 + tok * nb + b]));
+      }
+    barrier();
+    if (live && s < tn)
+      for (uint k = 0; k < min(8u, nb - b0); ++k) acc = acc + vals_[(r * 8 + k) * 8 + s];
+    barrier();
+  }
+  if (live && s < tn) {
+    precise float y = acc;
+    if (pc.u5 != 0) y = acc + B[pc.o3 + pc.u3 + row];
+    Y[pc.o2 + (t0 + s) * pc.u4 + pc.u3 + row] = y;
+  }
+}
