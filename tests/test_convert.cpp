@@ -182,6 +182,13 @@ TEST_CASE("--rows keeps GGUF's layout; grouped and row files give the same logit
     }
     CHECK(avx2[1] == avx2[0]);
     CHECK(avx2[0].size() > 1000);
+    if (q != "f16") {  // quantized: the same bits on every SIMD target too (docs/NUMERICS.md)
+      const std::string out = test::temp_path("best.f32");
+      const auto r = test::run_cli("logits -m '" + rows + "' --kv-type f32 --tokens 1,2,3,4 -o '" + out + "'");
+      REQUIRE(r.code == 0);
+      CHECK(test::read_floats(out) == avx2[0]);
+      std::remove(out.c_str());
+    }
   }
   std::remove(grouped.c_str());
   std::remove(rows.c_str());

@@ -61,17 +61,35 @@ TEST_CASE("SwiGLU on every target equals exact_math.h's exact_silu to the bit", 
   }
 }
 
-TEST_CASE("attention's q.k on every target equals exact_math.h's 16-lane sum to the bit", "[kernels]") {
+TEST_CASE("attention's scores and exps on every target equal exact_math.h's to the bit", "[kernels]") {
   for (const auto& ks : cpu::kernels_for_each_target()) {
     for (int64_t n : {8, 64, 100, 128, 256}) {
-      const auto q = random_row(n, 11), k = random_row(n, 12);
-      std::vector<uint16_t> kh(n);
-      std::vector<float> k16(n);
-      for (int64_t i = 0; i < n; ++i) k16[i] = fp16_to_float(kh[i] = float_to_fp16(k[i]));
-      INFO(ks.target << " n=" << n);
-      CHECK(ks.dot16_f32(q.data(), k.data(), n) == exact_dot(q.data(), k.data(), n));
-      CHECK(ks.dot16_f16(q.data(), kh.data(), n) == exact_dot(q.data(), k16.data(), n));
+      const int n_pos = 7;
+      const int64_t stride = n + 3;
+      const auto q = random_row(n, 11), k = random_row(n_pos * stride, 12);
+      std::vector<uint16_t> kh(k.size());
+      std::vector<float> k16(k.size());
+      for (size_t i = 0; i < k.size(); ++i) k16[i] = fp16_to_float(kh[i] = float_to_fp16(k[i]));
+      float got32[n_pos], got16[n_pos];
+      ks.scores16_f32(q.data(), k.data(), stride, n_pos, n, 0.125f, got32);
+      ks.scores16_f16(q.data(), kh.data(), stride, n_pos, n, 0.125f, got16);
+      for (int p = 0; p < n_pos; ++p) {
+        INFO(ks.target << " n=" << n << " key " << p);
+        CHECK(got32[p] == exact_dot(q.data(), k.data() + p * stride, n) * 0.125f);
+        CHECK(got16[p] == exact_dot(q.data(), k16.data() + p * stride, n) * 0.125f);
+      }
     }
+    auto x = random_row(1003, 15);
+    for (size_t i = 0; i < x.size(); ++i) x[i] *= 30.0f;  // past -87 after the shift
+    std::vector<float> e(x.size());
+    ks.exp_sub(x.data(), 12.5f, e.data(), static_cast<int64_t>(x.size()));
+    int64_t differ = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float want = exact_exp(x[i] - 12.5f);
+      differ += std::memcmp(&e[i], &want, 4) != 0;
+    }
+    INFO(ks.target);
+    CHECK(differ == 0);
   }
 }
 

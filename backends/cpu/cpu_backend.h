@@ -322,13 +322,11 @@ class CpuExecutor : public Executor {
         // Keys and values are read through the SIMD kernels, f32 or f16 alike.
         const bool f16 = kv.type == KVType::F16;
         // Scores, softmax and the sum over values in exact_math.h's order.
-        float mx = -INFINITY;
-        for (int p = 0; p < n_keys; ++p) {
-          const size_t off = kv.offset(layer, p) + kvh * hd;
-          sc[p] = (f16 ? kernels_.dot16_f16(qh, &kv.k16[off], hd) : kernels_.dot16_f32(qh, &kv.k32[off], hd)) * s.scale;
-          mx = std::max(mx, sc[p]);
-        }
-        for (int p = 0; p < n_keys; ++p) sc[p] = exact_exp(sc[p] - mx);
+        const size_t k0 = kv.offset(layer, 0) + kvh * hd;
+        if (f16) kernels_.scores16_f16(qh, &kv.k16[k0], kv_dim, n_keys, hd, s.scale, sc.data());
+        else kernels_.scores16_f32(qh, &kv.k32[k0], kv_dim, n_keys, hd, s.scale, sc.data());
+        const float mx = *std::max_element(sc.data(), sc.data() + n_keys);
+        kernels_.exp_sub(sc.data(), mx, sc.data(), n_keys);
         const float inv = 1.0f / exact_sum(n_keys, [&](int64_t p) { return sc[p]; });
         std::fill(acc, acc + hd, 0.0f);
         const auto axpy = f16 ? kernels_.axpy_f16 : kernels_.axpy_f32;

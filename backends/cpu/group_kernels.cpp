@@ -62,16 +62,15 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
   const int8_t* aq[NT];
   const float* ad[NT];
-  const float* as[NT];
+  const int32_t* as[NT];
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) {
     aq[t] = static_cast<const int8_t*>(act[t]);
     ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    as[t] = ad[t] + nb;
+    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
     acc[t] = _mm512_setzero_ps();
   }
   const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
-  const int32_t off = 128;  // q8_0's offset, or q4_0's 8 times its 16
   const float unit = kQ4 ? 1.0f / 16 : 1.0f;
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
@@ -92,8 +91,8 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
       // Two chains per half, or vpdpbusd's latency is the limit with few tokens.
       __m512i lo0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], Bcast4(a));
       __m512i lo1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
-      // The offset's share, -c sum a, seeds a chain (q4_0: in the 16-fold high sums).
-      __m512i hi0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-off * static_cast<int32_t>(as[t][b])), wq[4], Bcast4(a + 16));
+      // The offset's share, -128 sum a (q4_0: 8 in the 16-fold high sums), seeds a chain.
+      __m512i hi0 = _mm512_dpbusd_epi32(Bcast4(as[t] + b), wq[4], Bcast4(a + 16));
       __m512i hi1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[5], Bcast4(a + 20));
       lo0 = _mm512_dpbusd_epi32(lo0, wq[2], Bcast4(a + 8));
       lo1 = _mm512_dpbusd_epi32(lo1, wq[3], Bcast4(a + 12));

@@ -79,15 +79,16 @@ HWY_INLINE float add_block_k(float sum, float d, float dmin, float da, int32_t i
   return sum + ((d * da) * static_cast<float>(i) - (dmin * da) * static_cast<float>(imin));
 }
 
-// Split q8_0 activations: quants, then float scales, then the blocks' sums of quants (exact, as floats).
+// Split q8_0 activations: quants, then float scales, then per block -128 x
+// the sum of its quants (kernels.h).
 struct SplitAct {
   const int8_t* qs;
   const float* d;
-  const float* s;
+  const int32_t* s;
   SplitAct(const void* a, int64_t n)
       : qs(static_cast<const int8_t*>(a)),
         d(reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + n)),
-        s(d + n / QK) {}
+        s(reinterpret_cast<const int32_t*>(d + n / QK)) {}
 };
 
 #if HWY_TARGET == HWY_AVX3_DL
@@ -101,14 +102,14 @@ template <int NT, bool kQ4>
 void DotQx_0_512(const void* w, const void* const* act, int64_t n, int64_t nb2, float* sum) {
   const int8_t* qs[NT];
   const float* d[NT];
-  const float* s[NT];
+  const int32_t* s[NT];
   for (int t = 0; t < NT; ++t) {
     qs[t] = static_cast<const int8_t*>(act[t]);
     d[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    s[t] = d[t] + n / QK;
+    s[t] = reinterpret_cast<const int32_t*>(d[t] + n / QK);
   }
   const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const int32_t off = kQ4 ? 8 : 128;
+  const int32_t unit = kQ4 ? 16 : 1;  // the stored offset share is q8_0's (128); q4_0's is 8
   for (int64_t b = 0; b < nb2; b += 2) {
     __m512i q;
     float d0, d1;
@@ -129,8 +130,8 @@ void DotQx_0_512(const void* w, const void* const* act, int64_t n, int64_t nb2, 
     }
     for (int t = 0; t < NT; ++t) {
       const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(qs[t] + QK * b));
-      const int32_t i0 = hsum_i32x8(_mm512_castsi512_si256(p)) - off * static_cast<int32_t>(s[t][b]);
-      const int32_t i1 = hsum_i32x8(_mm512_extracti64x4_epi64(p, 1)) - off * static_cast<int32_t>(s[t][b + 1]);
+      const int32_t i0 = hsum_i32x8(_mm512_castsi512_si256(p)) + s[t][b] / unit;
+      const int32_t i1 = hsum_i32x8(_mm512_extracti64x4_epi64(p, 1)) + s[t][b + 1] / unit;
       sum[t] = add_block(add_block(sum[t], d0 * d[t][b], i0), d1 * d[t][b + 1], i1);
     }
   }
@@ -179,7 +180,7 @@ float DotQ4_0(const void* w, const void* a, int64_t n) {
     int32_t s = 0;
     for (int j = 0; j < QK / 2; ++j) s += (x[b].qs[j] & 0x0F) * q8[j] + (x[b].qs[j] >> 4) * q8[j + QK / 2];
 #endif
-    s -= 8 * static_cast<int32_t>(y.s[b]);
+    s += y.s[b] / 16;  // -8 x the sum of the activation quants
     sum = add_block(sum, h2f(x[b].d) * y.d[b], s);
   }
   return sum;
@@ -439,36 +440,78 @@ float DotF32(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
-// q . k in the 16-lane order of core/common/exact_math.h (attention's scores,
-// on every backend the same bits): lane j of the sum is vector j / L, lane
-// j % L, for L-lane vectors (16 % L == 0).
+// Attention's scores: out[p] = (q . k_p) * scale for n_pos keys k_p = k +
+// p * stride, each dot product in the 16-lane order of core/common/exact_math.h
+// (on every backend the same bits): lane j of the sum is vector j / L, lane
+// j % L, for L-lane vectors (16 % L == 0). Four keys at a time, so that four
+// chains of adds hide each other's latency.
 template <bool kF16>
-float Dot16(const float* q, const void* kv, int64_t n) {
+void Scores16(const float* q, const void* kv, int64_t stride, int n_pos, int64_t n, float scale, float* out) {
   const hn::ScalableTag<float> df;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
-  const auto* k32 = static_cast<const float*>(kv);
-  const auto* k16 = static_cast<const uint16_t*>(kv);
-  alignas(64) float lanes[kSumLanes] = {};
-  int64_t i = 0;
-  if (L <= kSumLanes && kSumLanes % L == 0) {
-    const int64_t full = n / kSumLanes * kSumLanes;
-    for (int64_t v = 0; v < kSumLanes; v += L) {  // lanes v .. v + L - 1
-      auto acc = hn::Zero(df);
-      for (int64_t e = v; e < full; e += kSumLanes) {
-        if constexpr (kF16) {
-          const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-          const auto k = hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(k16 + e)));
-          acc = hn::Add(acc, hn::Mul(hn::LoadU(df, q + e), k));
-        } else {
-          acc = hn::Add(acc, hn::Mul(hn::LoadU(df, q + e), hn::LoadU(df, k32 + e)));
-        }
-      }
-      hn::StoreU(acc, df, lanes + v);
+  const bool simd = L <= kSumLanes && kSumLanes % L == 0;
+  const int64_t full = simd ? n / kSumLanes * kSumLanes : 0;
+  auto load_k = [&](int p, int64_t e) {
+    if constexpr (kF16) {
+      const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+      return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(static_cast<const uint16_t*>(kv) + p * stride + e)));
+    } else {
+      return hn::LoadU(df, static_cast<const float*>(kv) + p * stride + e);
     }
-    i = full;
+  };
+  auto k_at = [&](int p, int64_t e) {
+    if constexpr (kF16) return fp16_to_float(static_cast<const uint16_t*>(kv)[p * stride + e]);
+    else return static_cast<const float*>(kv)[p * stride + e];
+  };
+  alignas(64) float lanes[4][kSumLanes];
+  for (int p0 = 0; p0 < n_pos; p0 += 4) {
+    const int np = std::min(4, n_pos - p0);
+    for (int j = 0; j < np; ++j)
+      for (float& l : lanes[j]) l = 0.0f;
+    if (full > 0) {
+      for (int64_t v = 0; v < kSumLanes; v += L) {  // lanes v .. v + L - 1
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        const int p1 = p0 + std::min(1, np - 1), p2 = p0 + std::min(2, np - 1), p3 = p0 + std::min(3, np - 1);
+        for (int64_t e = v; e < full; e += kSumLanes) {
+          const auto qe = hn::LoadU(df, q + e);
+          a0 = hn::Add(a0, hn::Mul(qe, load_k(p0, e)));
+          a1 = hn::Add(a1, hn::Mul(qe, load_k(p1, e)));
+          a2 = hn::Add(a2, hn::Mul(qe, load_k(p2, e)));
+          a3 = hn::Add(a3, hn::Mul(qe, load_k(p3, e)));
+        }
+        hn::StoreU(a0, df, lanes[0] + v);
+        hn::StoreU(a1, df, lanes[1] + v);
+        hn::StoreU(a2, df, lanes[2] + v);
+        hn::StoreU(a3, df, lanes[3] + v);
+      }
+    }
+    for (int j = 0; j < np; ++j) {
+      for (int64_t e = full; e < n; ++e) lanes[j][e % kSumLanes] = lanes[j][e % kSumLanes] + q[e] * k_at(p0 + j, e);
+      out[p0 + j] = sum_lanes(lanes[j]) * scale;
+    }
   }
-  for (int j = 0; i < n; ++i, j = (j + 1) % kSumLanes) lanes[j] = lanes[j] + q[i] * (kF16 ? fp16_to_float(k16[i]) : k32[i]);
-  return sum_lanes(lanes);
+}
+
+// out[i] = exact_exp(x[i] - m) (exact_math.h), lane by lane the same operations.
+void ExpSub(const float* x, float m, float* out, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto y = hn::Sub(hn::LoadU(df, x + i), hn::Set(df, m));
+    const auto t = hn::Min(hn::Max(y, hn::Set(df, -87.0f)), hn::Set(df, 88.0f));  // out-of-range lanes replaced below
+    const auto k = hn::Floor(hn::Add(hn::Mul(t, hn::Set(df, 1.44269502f)), hn::Set(df, 0.5f)));
+    const auto r = hn::Sub(hn::Sub(t, hn::Mul(k, hn::Set(df, 0.693359375f))), hn::Mul(k, hn::Set(df, -2.12194440e-4f)));
+    auto p = hn::Set(df, 1.98412698e-4f);
+    for (const float c : {1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.0f, 1.0f})
+      p = hn::Add(hn::Mul(p, r), hn::Set(df, c));
+    const auto two_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, k), hn::Set(di, 127))));
+    auto e = hn::IfThenZeroElse(hn::Lt(y, hn::Set(df, -87.0f)), hn::Mul(p, two_k));
+    e = hn::IfThenElse(hn::Gt(y, hn::Set(df, 88.0f)), hn::Set(df, INFINITY), e);
+    hn::StoreU(e, df, out + i);
+  }
+  for (; i < n; ++i) out[i] = exact_exp(x[i] - m);
 }
 
 // out = silu(g) * u, lane by lane the operations of exact_math.h's
@@ -583,9 +626,10 @@ void FillKernels(KernelSet* ks) {
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
   ks->axpy_f32 = &AxpyF32;
-  ks->dot16_f32 = &Dot16<false>;
+  ks->scores16_f32 = &Scores16<false>;
+  ks->exp_sub = &ExpSub;
   ks->silu_mul = &SiluMul;
-  ks->dot16_f16 = &Dot16<true>;
+  ks->scores16_f16 = &Scores16<true>;
   ks->axpy_f16 = &AxpyF16;
   ks->dotn_q4_0 = &DotMulti<DotQ4_0, 0>;
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
@@ -608,13 +652,13 @@ void split_q8_0(const void* blocks, void* out, int64_t n) {
   const auto* x = static_cast<const block_q8_0*>(blocks);
   auto* qs = static_cast<int8_t*>(out);
   auto* d = reinterpret_cast<float*>(static_cast<uint8_t*>(out) + n);
-  float* s = d + n / QK;
+  auto* s = reinterpret_cast<int32_t*>(d + n / QK);
   for (int64_t b = 0; b < n / QK; ++b) {
     std::memcpy(qs + QK * b, x[b].qs, QK);
     int sum = 0;
     for (int j = 0; j < QK; ++j) sum += x[b].qs[j];
     d[b] = fp16_to_float(x[b].d);
-    s[b] = static_cast<float>(sum);
+    s[b] = -128 * sum;
   }
 }
 

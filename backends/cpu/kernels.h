@@ -23,8 +23,9 @@ using GroupDotFn = void (*)(const void* group, const void* const* act, int nt, f
 
 // q4_0 and q8_0 kernels take their 8-bit activations split: all n quants
 // contiguous (so wide loads span blocks), then each block's scale d as a float,
-// then the sum of the block's quants (an integer, exact as a float). Built once
-// per token by split_q8_0().
+// then each block's -128 x (sum of its quants) as an int32: the offset's share
+// for q8_0 weights stored as q + 128 (q4_0: a 16th of it), ready to seed a
+// dot-product chain from memory. Built once per token by split_q8_0().
 size_t split_q8_0_bytes(int64_t n);
 void split_q8_0(const void* q8_0_blocks, void* out, int64_t n);
 
@@ -44,9 +45,12 @@ struct KernelSet {
              group_f16x16 = nullptr;
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
-  // q . k over n elements, k f32 or f16, in exact_math.h's lane order (attention's scores).
-  float (*dot16_f32)(const float* q, const void* k, int64_t n) = nullptr;
-  float (*dot16_f16)(const float* q, const void* k, int64_t n) = nullptr;
+  // Attention's scores out[p] = (q . k_p) * scale, k_p = k + p * stride (elements, f32 or
+  // f16), each q . k over n elements in exact_math.h's lane order.
+  using ScoresFn = void (*)(const float* q, const void* k, int64_t stride, int n_pos, int64_t n, float scale, float* out);
+  ScoresFn scores16_f32 = nullptr, scores16_f16 = nullptr;
+  // out[i] = exact_exp(x[i] - m) (softmax).
+  void (*exp_sub)(const float* x, float m, float* out, int64_t n) = nullptr;
   // y += a * x over n elements, x f32 or f16 (attention's sum over values), not fused.
   void (*axpy_f32)(float a, const void* x, float* y, int64_t n) = nullptr;
   void (*axpy_f16)(float a, const void* x, float* y, int64_t n) = nullptr;

@@ -3,6 +3,8 @@
 // computes a tile of 64 rows x 32 tokens, 32 columns at a time; weights are
 // dequantized once per tile into shared memory, and each invocation keeps a
 // 4 x 8 block of results. (matvec.comp serves batches of up to 8 tokens.)
+// Built for float weights (f32, f16) only: quantized ones go through
+// qmatmul.comp, in the cpu's order of operations.
 #include "common.glsl"
 layout(binding = 0) readonly buffer Weights { uint W[]; };
 layout(binding = 1) readonly buffer In { float X[]; };

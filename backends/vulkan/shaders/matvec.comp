@@ -2,6 +2,8 @@
 // y[t, row0 + r] = W[r, :] . x[t, :] (+ bias), for a piece of W's rows and up
 // to TN tokens per workgroup: each weight block is dequantized once and used
 // for all of them. One workgroup per row; gl_WorkGroupID.y picks the tokens.
+// Built for float weights (f32, f16) only: quantized ones go through
+// qmatmul.comp, in the cpu's order of operations.
 #include "common.glsl"
 layout(binding = 0) readonly buffer Weights { uint W[]; };
 layout(binding = 1) readonly buffer In { float X[]; };
