@@ -152,11 +152,16 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 32)));
+    // Each row's min of sub-block j twice as an int16 pair, to meet the two
+    // 16-element sums of the sub-block (one 32-bit word of bsums) in vpdpwssd.
+    __m512i min_pairs[8];
+    for (int j = 0; j < 8; ++j) {
+      const __m512i m = bytes16(o + 192 + j * 16);
+      min_pairs[j] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+    }
     for (int t = 0; t < NT; ++t) {
       __m512i mins = _mm512_setzero_si512();
-      for (int j = 0; j < 8; ++j)
-        mins = _mm512_add_epi32(mins, _mm512_mullo_epi32(bytes16(o + 192 + j * 16),
-                                                         _mm512_set1_epi32(y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1])));
+      for (int j = 0; j < 8; ++j) mins = _mm512_dpwssd_epi32(mins, min_pairs[j], Bcast4(y[t][b].bsums + 2 * j));
       // The high sums are exact multiples of 16.
       const __m512i isc = _mm512_add_epi32(scaled_lo[t], _mm512_srai_epi32(scaled_hi[t], 4));
       const __m512 da = _mm512_set1_ps(y[t][b].d);
