@@ -108,6 +108,10 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
+// Byte control for the q4_K mins: 32-bit lane g (of 16) takes byte g of a
+// broadcast 16-byte row of mins twice, zero-extended: (m_g, 0, m_g, 0).
+alignas(64) constexpr int8_t kMinPairCtl[64] = {0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128, 4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128, 8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128, 12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128};
+
 // A q4_Kx16 group against NT q8_K rows (NT <= 4: the unpacked chunk takes 16
 // registers). Per 64-weight chunk the 8 quant vectors are unpacked once for all tokens; each sub-block's 16 row
 // sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in integers; the mins
@@ -123,6 +127,7 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
   }
   const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
   auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+  const __m512i pair_ctl = _mm512_load_si512(kMinPairCtl);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
     PrefetchAhead(o, q4_Kx16_block_bytes());
@@ -155,9 +160,9 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
     // Each row's min of sub-block j twice as an int16 pair, to meet the two
     // 16-element sums of the sub-block (one 32-bit word of bsums) in vpdpwssd.
     __m512i min_pairs[8];
-    for (int j = 0; j < 8; ++j) {
-      const __m512i m = bytes16(o + 192 + j * 16);
-      min_pairs[j] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+    for (int j = 0; j < 8; ++j) {  // 32-bit lane r = bytes (m_r, 0, m_r, 0): one shuffle of the 16 bytes
+      const __m512i m = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 192 + j * 16)));
+      min_pairs[j] = _mm512_shuffle_epi8(m, pair_ctl);
     }
     for (int t = 0; t < NT; ++t) {
       __m512i mins = _mm512_setzero_si512();
