@@ -492,48 +492,38 @@ void Scores16(const float* q, const void* kv, int64_t stride, int n_pos, int64_t
   }
 }
 
-// out[i] = exact_exp(x[i] - m) (exact_math.h), lane by lane the same operations.
+// exact_math.h's exact_exp, lane by lane the same operations (so the same bits).
+template <class D>
+HWY_INLINE hn::Vec<D> ExactExp(D df, hn::Vec<D> x) {
+  const hn::RebindToSigned<D> di;
+  const auto t = hn::Min(hn::Max(x, hn::Set(df, -87.0f)), hn::Set(df, 88.0f));  // out-of-range lanes replaced below
+  const auto k = hn::Floor(hn::Add(hn::Mul(t, hn::Set(df, kExpLog2e)), hn::Set(df, 0.5f)));
+  const auto r = hn::Sub(hn::Sub(t, hn::Mul(k, hn::Set(df, kExpLn2Hi))), hn::Mul(k, hn::Set(df, kExpLn2Lo)));
+  auto p = hn::Set(df, kExpTop);
+  for (const float c : kExpPoly) p = hn::Add(hn::Mul(p, r), hn::Set(df, c));
+  const auto two_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, k), hn::Set(di, 127))));
+  const auto e = hn::IfThenZeroElse(hn::Lt(x, hn::Set(df, -87.0f)), hn::Mul(p, two_k));
+  return hn::IfThenElse(hn::Gt(x, hn::Set(df, 88.0f)), hn::Set(df, INFINITY), e);
+}
+
+// out[i] = exact_exp(x[i] - m) (softmax).
 void ExpSub(const float* x, float m, float* out, int64_t n) {
   const hn::ScalableTag<float> df;
-  const hn::RebindToSigned<decltype(df)> di;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
-  for (; i + N <= n; i += N) {
-    const auto y = hn::Sub(hn::LoadU(df, x + i), hn::Set(df, m));
-    const auto t = hn::Min(hn::Max(y, hn::Set(df, -87.0f)), hn::Set(df, 88.0f));  // out-of-range lanes replaced below
-    const auto k = hn::Floor(hn::Add(hn::Mul(t, hn::Set(df, 1.44269502f)), hn::Set(df, 0.5f)));
-    const auto r = hn::Sub(hn::Sub(t, hn::Mul(k, hn::Set(df, 0.693359375f))), hn::Mul(k, hn::Set(df, -2.12194440e-4f)));
-    auto p = hn::Set(df, 1.98412698e-4f);
-    for (const float c : {1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.0f, 1.0f})
-      p = hn::Add(hn::Mul(p, r), hn::Set(df, c));
-    const auto two_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, k), hn::Set(di, 127))));
-    auto e = hn::IfThenZeroElse(hn::Lt(y, hn::Set(df, -87.0f)), hn::Mul(p, two_k));
-    e = hn::IfThenElse(hn::Gt(y, hn::Set(df, 88.0f)), hn::Set(df, INFINITY), e);
-    hn::StoreU(e, df, out + i);
-  }
+  for (; i + N <= n; i += N) hn::StoreU(ExactExp(df, hn::Sub(hn::LoadU(df, x + i), hn::Set(df, m))), df, out + i);
   for (; i < n; ++i) out[i] = exact_exp(x[i] - m);
 }
 
-// out = silu(g) * u, lane by lane the operations of exact_math.h's
-// exact_silu (so the same bits as the scalar code and the GPU).
+// out = exact_silu(g) * u (SwiGLU), lane by lane the scalar operations.
 void SiluMul(const float* g, const float* u, float* out, int64_t n) {
   const hn::ScalableTag<float> df;
-  const hn::RebindToSigned<decltype(df)> di;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   const auto lo = hn::Set(df, -87.0f), one = hn::Set(df, 1.0f);
   int64_t i = 0;
   for (; i + N <= n; i += N) {
     const auto x = hn::LoadU(df, g + i);
-    const auto nx = hn::Neg(x);
-    const auto t = hn::Min(nx, hn::Set(df, 87.0f));  // lanes past it are replaced below
-    const auto k = hn::Floor(hn::Add(hn::Mul(t, hn::Set(df, 1.44269502f)), hn::Set(df, 0.5f)));
-    const auto r = hn::Sub(hn::Sub(t, hn::Mul(k, hn::Set(df, 0.693359375f))), hn::Mul(k, hn::Set(df, -2.12194440e-4f)));
-    auto p = hn::Set(df, 1.98412698e-4f);
-    for (const float c : {1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.0f, 1.0f})
-      p = hn::Add(hn::Mul(p, r), hn::Set(df, c));
-    const auto two_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, k), hn::Set(di, 127))));
-    const auto e = hn::IfThenZeroElse(hn::Lt(nx, lo), hn::Mul(p, two_k));
-    const auto silu = hn::IfThenZeroElse(hn::Lt(x, lo), hn::Div(x, hn::Add(one, e)));
+    const auto silu = hn::IfThenZeroElse(hn::Lt(x, lo), hn::Div(x, hn::Add(one, ExactExp(df, hn::Neg(x)))));
     hn::StoreU(hn::Mul(silu, hn::LoadU(df, u + i)), df, out + i);
   }
   for (; i < n; ++i) out[i] = exact_silu(g[i]) * u[i];

@@ -48,19 +48,18 @@ inline float exact_dot(const float* a, const float* b, int64_t n) {
 // e^x for x <= 88 (0 below -87): x = k ln2 + r, |r| <= ln2 / 2 (ln2 in two
 // parts, the first exact in 10 bits), e^r by its Taylor series to r^7 (error
 // < 1e-8, below a float's rounding), times 2^k built from exponent bits.
+// The SIMD kernels (backends/cpu/kernels.cpp) use these constants too.
+constexpr float kExpLog2e = 1.44269502f, kExpLn2Hi = 0.693359375f, kExpLn2Lo = -2.12194440e-4f;
+constexpr float kExpTop = 1.98412698e-4f;  // 1/7!, then Horner's steps down to 1:
+constexpr float kExpPoly[7] = {1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.0f, 1.0f};
+
 inline float exact_exp(float x) {
   if (x < -87.0f) return 0.0f;
   if (x > 88.0f) return INFINITY;
-  const float k = std::floor(x * 1.44269502f + 0.5f);
-  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
-  float p = 1.98412698e-4f;
-  p = p * r + 1.38888889e-3f;
-  p = p * r + 8.33333333e-3f;
-  p = p * r + 4.16666667e-2f;
-  p = p * r + 1.66666667e-1f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  const float k = std::floor(x * kExpLog2e + 0.5f);
+  const float r = (x - k * kExpLn2Hi) - k * kExpLn2Lo;
+  float p = kExpTop;
+  for (const float c : kExpPoly) p = p * r + c;
   return p * bits_to_float(static_cast<uint32_t>(static_cast<int32_t>(k) + 127) << 23);
 }
 
