@@ -79,7 +79,7 @@ std::string f16_model(const std::string& model) {
 
 }  // namespace
 
-TEST_CASE("vulkan: every fixture model and type gives the cpu's argmax and close logits", "[vulkan]") {
+TEST_CASE("vulkan: every fixture model and type: the cpu's argmax everywhere, quantized logits to the bit", "[vulkan]") {
   const int dev = device();
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
     const std::string dir = test::fixtures() + "/models/" + model;
@@ -232,6 +232,14 @@ TEST_CASE("vulkan: without --gpu-layers, as many layers as the device memory hol
                          "EDGERUN_VULKAN_MEMORY_BUDGET=1048576");
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("0 of ") && Catch::Contains("layers fit on"));
+}
+
+TEST_CASE("vulkan: edgerun bench --backend vulkan runs", "[vulkan]") {
+  const auto r = test::run_cli("bench -m '" + test::stories_gguf() + "' --backend vulkan -t 1 -p 8 -n 4 -r 1",
+                               "EDGERUN_VULKAN_DEVICE=" + std::to_string(device()));
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("| vulkan") && Catch::Contains("pp8") && Catch::Contains("tg4"));
 }
 
 TEST_CASE("vulkan: no device or no driver: auto quietly uses the cpu, --backend vulkan is an error", "[vulkan]") {
