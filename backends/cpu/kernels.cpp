@@ -46,11 +46,14 @@ HWY_INLINE __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i sc
 // Signed x signed through the unsigned form: |a| * (b with a's sign).
 HWY_INLINE __m256i dot_s8s8(__m256i a, __m256i b) { return dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
 
+HWY_INLINE int32_t hsum_i32(__m128i v) {
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+  return _mm_cvtsi128_si32(v);
+}
+
 HWY_INLINE int32_t hsum_i32x8(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
+  return hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
 }
 
 HWY_INLINE __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -201,12 +204,6 @@ HWY_INLINE void scales_q4_K(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
 // instruction, scales applied in the int16 pair sums, no scalar work left but
 // unpacking the super-block's scales.
 
-HWY_INLINE int32_t hsum_i32(__m128i v) {
-  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
-  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
-  return _mm_cvtsi128_si32(v);
-}
-
 // q4_K's 12 scale bytes -> sc[0..7] in bytes 0..7, mins in bytes 8..15.
 HWY_INLINE void unpack_q4_K_scales(const uint8_t* s, uint8_t* out) {
   uint32_t u[4];
@@ -278,7 +275,7 @@ void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, f
     for (int t = 0; t < NT; ++t) {
       const block_q8_K& y = ys[t][b];
       const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
-      ioff[t] = 32 * hsum_i32(_mm_add_epi32(_mm256_castsi256_si128(off), _mm256_extracti128_si256(off, 1)));
+      ioff[t] = 32 * hsum_i32x8(off);
       isum[t] = _mm512_setzero_si512();
     }
     for (int half = 0; half < 2; ++half) {
@@ -616,11 +613,11 @@ void FillKernels(KernelSet* ks) {
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
   ks->axpy_f32 = &AxpyF32;
+  ks->axpy_f16 = &AxpyF16;
   ks->scores16_f32 = &Scores16<false>;
+  ks->scores16_f16 = &Scores16<true>;
   ks->exp_sub = &ExpSub;
   ks->silu_mul = &SiluMul;
-  ks->scores16_f16 = &Scores16<true>;
-  ks->axpy_f16 = &AxpyF16;
   ks->dotn_q4_0 = &DotMulti<DotQ4_0, 0>;
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;
   ks->dotn_q4_K = &DotMulti<DotQ4_K, 2>;

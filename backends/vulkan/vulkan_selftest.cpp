@@ -48,7 +48,7 @@ std::vector<uint8_t> encode(DType type, const std::vector<float>& f, int64_t row
   return out;
 }
 
-// Fails beyond `rel`; notes the first op that is not exact in *inexact.
+// Fails beyond `rel`; notes the first op that is not exact in *inexact (when given).
 void compare(const std::string& what, const std::vector<float>& got, const std::vector<float>& want, double rel,
              std::string* inexact) {
   double max_ref = 0, max_diff = 0;
@@ -63,7 +63,7 @@ void compare(const std::string& what, const std::vector<float>& got, const std::
                   what.c_str(), max_diff, max_ref);
     fail("vulkan", msg);
   }
-  if (max_diff > 0 && inexact->empty()) {
+  if (max_diff > 0 && inexact && inexact->empty()) {
     char msg[256];
     std::snprintf(msg, sizeof msg, "%s differs from the cpu's by %.3g (largest value %.3g)", what.c_str(), max_diff, max_ref);
     *inexact = msg;
@@ -87,8 +87,7 @@ struct Pair {  // the same buffers on the device and on the cpu
     std::vector<float> a(n), b(n);
     gpu.read(*g[i], a.data(), n);
     cpu.read(*c[i], b.data(), n);
-    std::string ignored;
-    compare(what, a, b, rel, must_be_exact ? inexact : &ignored);
+    compare(what, a, b, rel, must_be_exact ? inexact : nullptr);
   }
 };
 
@@ -104,9 +103,8 @@ std::string self_test(VkBackend& be) {
   Pair p{*gpu, *cpu, &inexact, {}, {}};
 
   // Matrix-vector and matrix products of every shader type, against the cpu
-  // backend's and (for the tolerance) the float reference of the same
-  // weights. 70 rows (more than one 64-row tile), 40 tokens (the tiled
-  // prompt shader), 3 and 1 (matvec).
+  // backend's of the same weights. 70 rows (more than one 64-row tile), 40
+  // tokens (the tiled prompt shader), 3 and 1 (matvec).
   const int64_t rows = 70, cols = 512;
   const int NT = 40;
   const std::vector<float> x = rng.vec(NT * cols);
@@ -117,40 +115,15 @@ std::string self_test(VkBackend& be) {
     auto b = be.upload({"self-test bias", DType::F32, 1, rows, bias.data()});
     auto wc = cpu_be->upload({"self-test", t, rows, cols, data.data()});
     auto bc = cpu_be->upload({"self-test bias", DType::F32, 1, rows, bias.data()});
-    // The cpu rounds activations to 8 bits for quantized weights; so must the device.
-    std::vector<float> xr = x;
-    const QuantOps& act = quant_ops(quant_ops(t).vec_dot_type);
-    if (act.quantize_activation) {
-      std::vector<uint8_t> q(dtype_row_bytes(quant_ops(t).vec_dot_type, cols));
-      for (int tok = 0; tok < NT; ++tok) {
-        act.quantize_activation(x.data() + tok * cols, q.data(), cols);
-        act.dequantize(q.data(), xr.data() + tok * cols, cols);
-      }
-    }
-    std::vector<float> ref(NT * rows), row(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      dequantize_row(t, data.data() + r * dtype_row_bytes(t, cols), row.data(), cols);
-      for (int tok = 0; tok < NT; ++tok) {
-        double s = bias[r];
-        for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(row[c]) * xr[tok * cols + c];
-        ref[tok * rows + r] = static_cast<float>(s);
-      }
-    }
     const int in = p.make(x), out = p.make(std::vector<float>(NT * rows));
-    // Quantized: a rare tie in the 8-bit rounding of one activation may fall the other way.
+    // Quantized: one 8-bit activation rounding a step off (a device that is not exact) moves a product that much.
     const double tol = is_quantized(t) ? 5e-4 : 1e-4;
-    std::vector<float> got(NT * rows);
     for (const int n : {NT, 3, 1}) {  // the single-token product without the bias
-      const std::string what = std::string("a ") + dtype_name(t) + " product of " + std::to_string(n) + " tokens";
       gpu->matmul(*w, n > 1 ? b.get() : nullptr, *p.g[in], n, *p.g[out]);
       cpu->matmul(*wc, n > 1 ? bc.get() : nullptr, *p.c[in], n, *p.c[out]);
-      if (n == 1)
-        for (int64_t r = 0; r < rows; ++r) ref[r] -= bias[r];
-      gpu->read(*p.g[out], got.data(), n * rows);
-      std::string ignored;
-      compare(what, {got.begin(), got.begin() + n * rows}, {ref.begin(), ref.begin() + n * rows}, tol, &ignored);
       // Float weights are multiplied in the device's own order (their products round nothing afterwards).
-      p.check(what, out, tol, is_quantized(t));
+      p.check(std::string("a ") + dtype_name(t) + " product of " + std::to_string(n) + " tokens", out, tol,
+              is_quantized(t));
     }
     {  // the embedding lookup
       const int32_t ids[2] = {7, 31};

@@ -25,8 +25,6 @@ layout(binding = 3) writeonly buffer O { float o[]; };
 
 shared float q_s[MAX_DIMS * WG];
 shared float e_s[WG];
-shared float lanes_[16];
-shared float inv_;
 
 float score(uint j, uint hd, uint kv_off) {
   const uint row = j * pc.u3 + kv_off;
@@ -63,15 +61,7 @@ void main() {
       for (uint k = lid; k < WG && base + k < n_kv; k += 16) lane = lane + e_s[k];
     barrier();
   }
-  if (lid < 16) lanes_[lid] = lane;
-  barrier();
-  if (lid == 0) {
-    float l[16];
-    for (uint j = 0; j < 16; ++j) l[j] = lanes_[j];
-    inv_ = div_rn(1.0, sum_lanes16(l));
-  }
-  barrier();
-  const float inv = inv_;
+  const float inv = div_rn(1.0, wg_sum_lanes16(lane));
   // 3: out = sum of (e * inv) v over positions, in order, one dim per invocation.
   float acc[MAX_DIMS];
   [[unroll]] for (uint k = 0; k < MAX_DIMS; ++k) acc[k] = 0.0;

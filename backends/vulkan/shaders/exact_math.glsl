@@ -72,6 +72,20 @@ float sum_lanes16(float l[16]) {
   return v[0];
 }
 
+// The 16-lane sum of a workgroup: invocations 0..15 pass their lanes (the
+// others' values are not read), every invocation gets the pairwise total.
+// Every invocation must call it.
+shared float lanes16_[16];
+float wg_sum_lanes16(float lane) {
+  if (gl_LocalInvocationID.x < 16) lanes16_[gl_LocalInvocationID.x] = lane;
+  barrier();
+  float l[16];
+  for (uint j = 0; j < 16; ++j) l[j] = lanes16_[j];
+  const float total = sum_lanes16(l);
+  barrier();
+  return total;
+}
+
 float exact_exp(float x) {
   if (x < -87.0) return 0.0;
   if (x > 88.0) return uintBitsToFloat(0x7f800000u);
