@@ -59,10 +59,8 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
 #define QK 256
 #define BW 36
 uint q4k_byte(uint b, uint i) { return (W[b + 1 + (i >> 2)] >> ((i & 3u) * 8u)) & 255u; }
-void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
-  vec2 dm = unpackHalf2x16(W[b]);
-  uint sb = j >> 2;  // 32-element sub-block
-  uint sc, m;
+// The 6-bit scale and min of 32-element sub-block sb (0..7) of block b.
+void q4k_scale_min(uint b, uint sb, out uint sc, out uint m) {
   if (sb < 4) {
     sc = q4k_byte(b, sb) & 63u;
     m = q4k_byte(b, sb + 4) & 63u;
@@ -70,6 +68,12 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
     sc = (q4k_byte(b, sb + 4) & 15u) | ((q4k_byte(b, sb - 4) >> 6) << 4);
     m = (q4k_byte(b, sb + 4) >> 4) | ((q4k_byte(b, sb) >> 6) << 4);
   }
+}
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  vec2 dm = unpackHalf2x16(W[b]);
+  uint sb = j >> 2;  // 32-element sub-block
+  uint sc, m;
+  q4k_scale_min(b, sb, sc, m);
   float d = dm.x * float(sc), mn = dm.y * float(m);
   uint w = b + 4 + 8 * (sb >> 1) + 2 * (j & 3u);
   uint sh = (sb & 1u) * 4u;

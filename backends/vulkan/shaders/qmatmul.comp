@@ -15,65 +15,40 @@ layout(binding = 3) readonly buffer Bias { float B[]; };
 // u0 rows in the piece, u1 cols, u2 tokens, u3 row0, u4 output row length, u5 has bias,
 // u6 first token in the rounded activations, u7 word where their scales start
 
-ivec4 s8x4(uint w) { return ivec4(int(w << 24) >> 24, int(w << 16) >> 24, int(w << 8) >> 24, int(w) >> 24); }
-ivec4 u8x4(uint w) { return ivec4(w & 255u, (w >> 8) & 255u, (w >> 16) & 255u, w >> 24); }
+// Weight blocks as vulkan_weights.cpp stores them: QK, BW and q4_K's scales from dequant.glsl.
+#include "dequant.glsl"
+
+ivec4 i8x4(uint w) { return ivec4(int(w << 24) >> 24, int(w << 16) >> 24, int(w << 8) >> 24, int(w) >> 24); }
+ivec4 iu8x4(uint w) { return ivec4(w & 255u, (w >> 8) & 255u, (w >> 16) & 255u, w >> 24); }
 int dot4(ivec4 a, ivec4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
 int sum4(ivec4 a) { return a.x + a.y + a.z + a.w; }
-
-// Weight blocks as vulkan_weights.cpp stores them (dequant.glsl describes them).
-#if defined(TYPE_Q8_0)
-#define QK 32
-#define BW 9
-#elif defined(TYPE_Q4_0)
-#define QK 32
-#define BW 5
-#elif defined(TYPE_Q4_K)
-#define QK 256
-#define BW 36
-#elif defined(TYPE_Q6_K)
-#define QK 256
-#define BW 53
-#else
-#error "no weight type defined"
-#endif
 
 // The value of weight block wb (word offset) against the activation block
 // whose quants start at word ab, with scale da.
 float block_value(uint wb, uint ab, float da) {
 #if defined(TYPE_Q8_0)
   int i = 0;
-  [[unroll]] for (uint k = 0; k < 8; ++k) i += dot4(s8x4(W[wb + 1 + k]), s8x4(A[ab + k]));
+  [[unroll]] for (uint k = 0; k < 8; ++k) i += dot4(i8x4(W[wb + 1 + k]), i8x4(A[ab + k]));
   precise float v = (unpackHalf2x16(W[wb]).x * da) * float(i);
   return v;
 #elif defined(TYPE_Q4_0)
   int i = 0;  // byte k of the 16: element k in its low nibble, k + 16 in its high one
   [[unroll]] for (uint k = 0; k < 4; ++k) {
     const uint w = W[wb + 1 + k];
-    i += dot4(u8x4(w & 0x0F0F0F0Fu) - 8, s8x4(A[ab + k])) + dot4(u8x4((w >> 4) & 0x0F0F0F0Fu) - 8, s8x4(A[ab + 4 + k]));
+    i += dot4(iu8x4(w & 0x0F0F0F0Fu) - 8, i8x4(A[ab + k])) + dot4(iu8x4((w >> 4) & 0x0F0F0F0Fu) - 8, i8x4(A[ab + 4 + k]));
   }
   precise float v = (unpackHalf2x16(W[wb]).x * da) * float(i);
   return v;
 #elif defined(TYPE_Q4_K)
   int isc = 0, imin = 0;
   [[unroll]] for (uint j = 0; j < 8; ++j) {
-    // The 6-bit scale and min of sub-block j, from the 12 scale bytes.
-    const uint lo = j < 4 ? j : j + 4, c0 = (W[wb + 1 + (lo >> 2)] >> ((lo & 3u) * 8u)) & 255u;
     uint sc, m;
-    if (j < 4) {
-      const uint c1 = (W[wb + 1 + ((j + 4) >> 2)] >> (((j + 4) & 3u) * 8u)) & 255u;
-      sc = c0 & 63u;
-      m = c1 & 63u;
-    } else {
-      const uint a = (W[wb + 1 + ((j - 4) >> 2)] >> (((j - 4) & 3u) * 8u)) & 255u;
-      const uint b = (W[wb + 1 + (j >> 2)] >> ((j & 3u) * 8u)) & 255u;
-      sc = (c0 & 15u) | ((a >> 6) << 4);
-      m = (c0 >> 4) | ((b >> 6) << 4);
-    }
+    q4k_scale_min(wb, j, sc, m);
     int s = 0, sa = 0;
     const uint sh = (j & 1u) * 4u;
     [[unroll]] for (uint k = 0; k < 8; ++k) {
-      const ivec4 a = s8x4(A[ab + 8 * j + k]);
-      s += dot4(u8x4((W[wb + 4 + 8 * (j >> 1) + k] >> sh) & 0x0F0F0F0Fu), a);
+      const ivec4 a = i8x4(A[ab + 8 * j + k]);
+      s += dot4(iu8x4((W[wb + 4 + 8 * (j >> 1) + k] >> sh) & 0x0F0F0F0Fu), a);
       sa += sum4(a);
     }
     isc += int(sc) * s;
@@ -97,7 +72,7 @@ float block_value(uint wb, uint ab, float da) {
       [[unroll]] for (uint k = 0; k < 4; ++k) {
         const uint e = 128 * h + 32 * k + 4 * u, g = e / 16;
         const int sc = int(W[wb + 48 + (g >> 2)] << (24 - 8 * (g & 3u))) >> 24;
-        isum += sc * dot4(u8x4(qv[k]) - 32, s8x4(A[ab + e / 4]));
+        isum += sc * dot4(iu8x4(qv[k]) - 32, i8x4(A[ab + e / 4]));
       }
     }
   precise float v = (unpackHalf2x16(W[wb + 52]).x * da) * float(isum);
