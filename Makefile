@@ -7,9 +7,11 @@ JOBS       ?= 2
 MODEL      ?= examples/models/stories260K/stories260K.gguf
 PROMPT     ?= Once upon a time
 
-# Debian 12 packages the build needs.
+# Debian 12 packages the build and the tests need, all of them: `make deps` installs
+# without recommends, so a package that another only recommends is named here
+# (ocl-icd-opencl-dev: Debian's oneDNN CMake package requires OpenCL's headers).
 PACKAGES := cmake g++ make pkg-config libicu-dev nlohmann-json3-dev libcli11-dev catch2 \
-            libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev \
+            libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev ocl-icd-opencl-dev \
             libvulkan-dev glslc mesa-vulkan-drivers
 
 # The arm64 test build: a cross compiler, the arm64 -dev packages (Debian
@@ -19,7 +21,7 @@ ARM_PACKAGES := g++-aarch64-linux-gnu qemu-user libicu-dev:arm64 libhwy-dev:arm6
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-arm64 run test test-asan test-arm64 clean
+.PHONY: all build deps deps-arm64 run test test-asan test-arm64 test-fresh clean
 
 all: build
 
@@ -66,6 +68,11 @@ test-arm64: deps-arm64
 	  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;-cpu;max"
 	cmake --build $(ARM_BUILD) -j$(JOBS)
 	cd $(ARM_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# `make run` and `make test` as the README says, in a bare Debian 12 root that has
+# nothing but `make` (tests/fresh/test-fresh.sh): the check that a fresh machine works.
+test-fresh:
+	$(SUDO) tests/fresh/test-fresh.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM_BUILD)

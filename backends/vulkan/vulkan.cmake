@@ -1,18 +1,21 @@
-# The Vulkan backend: on when the Vulkan headers and glslc are found. The
+# The Vulkan backend: built when the Vulkan headers and glslc are found. The
 # loader (libvulkan.so.1) is opened at run time, so it is not linked. Every
 # shader variant is compiled here; a shader that does not compile fails the build.
-find_path(VULKAN_INCLUDE_DIR vulkan/vulkan.h)
-find_program(GLSLC_EXECUTABLE glslc)
-set(_vulkan_default OFF)
-if(VULKAN_INCLUDE_DIR AND GLSLC_EXECUTABLE)
-  set(_vulkan_default ON)
-endif()
-option(EDGERUN_VULKAN "Build the Vulkan backend (needs vulkan headers and glslc)" ${_vulkan_default})
-
-if(EDGERUN_VULKAN)
-  if(NOT VULKAN_INCLUDE_DIR OR NOT GLSLC_EXECUTABLE)
-    message(FATAL_ERROR "EDGERUN_VULKAN needs the Vulkan headers (libvulkan-dev) and glslc")
+edgerun_backend_mode(VULKAN "Build the Vulkan backend")
+set(EDGERUN_HAVE_VULKAN OFF)
+if(NOT EDGERUN_VULKAN_MODE STREQUAL "OFF")
+  find_path(VULKAN_INCLUDE_DIR vulkan/vulkan.h)
+  find_program(GLSLC_EXECUTABLE glslc)
+  if(VULKAN_INCLUDE_DIR AND GLSLC_EXECUTABLE)
+    set(EDGERUN_HAVE_VULKAN ON)
+  elseif(EDGERUN_VULKAN_MODE STREQUAL "ON")
+    message(FATAL_ERROR "EDGERUN_VULKAN=ON needs the Vulkan headers (libvulkan-dev) and glslc")
+  else()
+    edgerun_backend_left_out(Vulkan "vulkan/vulkan.h or glslc not found (Debian: libvulkan-dev and glslc)")
   endif()
+endif()
+
+if(EDGERUN_HAVE_VULKAN)
   set(_vk_dir ${CMAKE_CURRENT_SOURCE_DIR}/backends/vulkan)
   set(_spv_dir ${CMAKE_CURRENT_BINARY_DIR}/spirv)
   file(MAKE_DIRECTORY ${_spv_dir})

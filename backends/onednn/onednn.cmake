@@ -1,0 +1,31 @@
+# The oneDNN backend (libdnnl-dev, and OpenMP from the compiler). Debian's dnnl CMake
+# package requires OpenCL's headers (ocl-icd-opencl-dev), which libdnnl-dev only
+# recommends; so under AUTO the package is loaded in a child configure first, and a
+# package that fails to load leaves the backend out instead of stopping the build.
+edgerun_backend_mode(ONEDNN "Build the oneDNN backend")
+set(EDGERUN_HAVE_ONEDNN OFF)
+if(EDGERUN_ONEDNN_MODE STREQUAL "ON")
+  find_package(dnnl CONFIG REQUIRED)
+  find_package(OpenMP REQUIRED)
+  set(EDGERUN_HAVE_ONEDNN ON)
+elseif(EDGERUN_ONEDNN_MODE STREQUAL "AUTO")
+  edgerun_probe_package(dnnl _dnnl_ok _dnnl_why)
+  if(NOT _dnnl_ok)
+    edgerun_backend_left_out(oneDNN "${_dnnl_why} (Debian: libdnnl-dev and ocl-icd-opencl-dev)")
+  else()
+    find_package(dnnl CONFIG REQUIRED)
+    find_package(OpenMP QUIET)
+    if(OpenMP_CXX_FOUND)
+      set(EDGERUN_HAVE_ONEDNN ON)
+    else()
+      edgerun_backend_left_out(oneDNN "the compiler has no OpenMP")
+    endif()
+  endif()
+endif()
+
+if(EDGERUN_HAVE_ONEDNN)
+  target_sources(edgerun_obj PRIVATE backends/onednn/onednn_backend.cpp backends/onednn/onednn_int8.cpp)
+  target_compile_definitions(edgerun_obj PUBLIC EDGERUN_WITH_ONEDNN)
+  target_link_libraries(edgerun_obj PUBLIC DNNL::dnnl OpenMP::OpenMP_CXX)
+  target_link_libraries(edgerun_shared PRIVATE DNNL::dnnl OpenMP::OpenMP_CXX)
+endif()
