@@ -42,10 +42,11 @@ host_mirror() {
       tolower($1) == "types:"  { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
       tolower($1) == "uris:"   { uri = $2 }
       tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
-      END { if (uri != "" && ok && deb) print uri }' "$f" | head -n 1
+      END { if (uri != "" && ok && deb) print uri }' "$f"
   done
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
     awk -v s="$suite" '$1 == "deb" { sub(/ \[[^]]*\]/, ""); if ($3 == s) { print $2; exit } }'
+  return 0
 }
 mirror=$(host_mirror | head -n 1)
 [ -n "$mirror" ] || { echo "test-fresh: no apt source for Debian $suite found on this machine" >&2; exit 2; }
