@@ -82,8 +82,8 @@ size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType type) {
 }
 
 Session::Session(const Model& model, const SessionOptions& opts) : model_(model), n_ctx_(opts.n_ctx), n_batch_(opts.n_batch) {
-  if (n_ctx_ < 1 || n_ctx_ > (1 << 24)) fail("-c", "context size must be between 1 and 16777216, got " + std::to_string(n_ctx_));
-  if (n_batch_ < 1) fail("--batch", "batch size must be positive");
+  if (n_ctx_ < 1 || n_ctx_ > (1 << 24)) fail("context size", "must be between 1 and 16777216, got " + std::to_string(n_ctx_));
+  if (n_batch_ < 1) fail("batch size", "must be positive, got " + std::to_string(n_batch_));
   ExecutorOptions eo;
   eo.n_threads = opts.n_threads > 0 ? opts.n_threads : default_thread_count();
   eo.n_threads_batch = opts.n_threads_batch > 0 ? opts.n_threads_batch : eo.n_threads;
@@ -96,22 +96,43 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
 
 Session::~Session() = default;
 
+void Session::truncate(int n) {
+  if (n < 0 || n > static_cast<int>(tokens_.size()))
+    fail("", "cannot keep " + std::to_string(n) + " tokens: the session holds " + std::to_string(tokens_.size()));
+  tokens_.resize(n);
+  n_past_ = std::min(n_past_, n);
+}
+
 std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_logits) {
   if (tokens.empty()) fail("", "nothing to evaluate (no tokens)");
-  if (n_past_ + static_cast<int>(tokens.size()) > n_ctx_)
-    fail("-c", "context is full: " + std::to_string(n_past_) + " + " + std::to_string(tokens.size()) +
-                   " tokens do not fit the context size " + std::to_string(n_ctx_));
+  if (tokens_.size() + tokens.size() > static_cast<size_t>(n_ctx_))
+    fail("", "context is full: " + std::to_string(tokens_.size()) + " + " + std::to_string(tokens.size()) +
+                 " tokens do not fit the context size " + std::to_string(n_ctx_));
   const int n_vocab = model_.hparams().n_vocab;
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab)
       fail("", "token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")");
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  return evaluate_waiting(all_logits ? static_cast<int>(tokens.size()) : 1);
+}
+
+std::vector<float> Session::evaluate_waiting(int n_rows) {
+  const int n_vocab = model_.hparams().n_vocab;
+  const int end = static_cast<int>(tokens_.size());
+  const int first_row = end - n_rows;
   std::vector<float> out;
-  for (size_t i = 0; i < tokens.size(); i += n_batch_) {
-    const int n = static_cast<int>(std::min<size_t>(n_batch_, tokens.size() - i));
-    const bool last = i + n == tokens.size();
-    auto logits = forward(model_, state_, tokens.data() + i, n, n_past_, all_logits);
+  while (n_past_ < end) {
+    const int n = std::min(n_batch_, end - n_past_);
+    // Logits are computed for every token of a batch only when some are wanted.
+    const bool want_all = n_rows > 1 && n_past_ + n > first_row;
+    auto logits = forward(model_, state_, tokens_.data() + n_past_, n, n_past_, want_all);
+    if (want_all) {
+      const int skip = std::max(0, first_row - n_past_);
+      out.insert(out.end(), logits.begin() + static_cast<size_t>(skip) * n_vocab, logits.end());
+    } else if (n_past_ + n == end) {
+      out = std::move(logits);
+    }
     n_past_ += n;
-    if (all_logits || last) out.insert(out.end(), logits.begin(), logits.end());
   }
   return out;
 }
@@ -120,10 +141,12 @@ GenerateStats Session::generate(const std::vector<int32_t>& prompt, Sampler& sam
                                 const std::function<bool(int32_t)>& on_token) {
   GenerateStats st;
   st.n_prompt = static_cast<int>(prompt.size());
-  if (prompt.empty()) fail("-p", "the prompt has no tokens");
-  if (n_past_ + st.n_prompt > n_ctx_)
-    fail("-p", "the prompt has " + std::to_string(st.n_prompt) + " tokens, more than the context size " +
-                   std::to_string(n_ctx_) + " (-c) allows");
+  if (prompt.empty()) fail("", "the prompt has no tokens");
+  if (tokens_.size() + prompt.size() > static_cast<size_t>(n_ctx_))
+    fail("", "the prompt has " + std::to_string(st.n_prompt) + " tokens, more than " +
+                 (tokens_.empty() ? "the context size " + std::to_string(n_ctx_)
+                                  : "the " + std::to_string(n_ctx_ - tokens_.size()) + " left in the context (size " +
+                                        std::to_string(n_ctx_) + ")"));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> logits = eval(prompt);
   st.prompt_seconds = seconds_since(t0);
@@ -133,16 +156,24 @@ GenerateStats Session::generate(const std::vector<int32_t>& prompt, Sampler& sam
   const Tokenizer& tok = model_.tokenizer();
   const int n_vocab = model_.hparams().n_vocab;
   while (st.n_generated < n_predict) {
+    if (tokens_.size() >= static_cast<size_t>(n_ctx_)) {
+      st.context_full = true;
+      break;
+    }
     const int32_t id = sampler.sample(logits.data(), n_vocab);
     sampler.accept(id);
+    tokens_.push_back(id);  // evaluated by the next forward pass, here or in the next eval
     if (tok.is_eog(id)) {
       st.stopped_at_eog = true;
       break;
     }
     ++st.n_generated;
-    if (!on_token(id)) break;
-    if (st.n_generated == n_predict || n_past_ >= n_ctx_) break;
-    logits = eval({id});
+    if (!on_token(id) || st.n_generated == n_predict) break;
+    if (tokens_.size() >= static_cast<size_t>(n_ctx_)) {
+      st.context_full = true;
+      break;
+    }
+    logits = evaluate_waiting(1);
   }
   st.gen_seconds = seconds_since(t1);
   return st;

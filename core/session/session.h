@@ -27,6 +27,7 @@ struct GenerateStats {
   int n_prompt = 0;
   int n_generated = 0;
   bool stopped_at_eog = false;
+  bool context_full = false;  // stopped because the next token had no room in the context
   double prompt_seconds = 0;
   double gen_seconds = 0;
 };
@@ -38,16 +39,24 @@ class Session {
 
   const Model& model() const { return model_; }
   int n_ctx() const { return n_ctx_; }
+  // Every token of the session, in order. The first n_past() are in the KV
+  // cache; the token generate() sampled last waits there until the next eval,
+  // which evaluates it first, so a conversation continues without a gap.
+  const std::vector<int32_t>& tokens() const { return tokens_; }
   int n_past() const { return n_past_; }
-  void reset() { n_past_ = 0; }
+  // Keeps the first n tokens and forgets the rest (their KV cells are simply
+  // overwritten later). Throws Error when n is more than the session holds.
+  void truncate(int n);
+  void reset() { truncate(0); }
 
-  // Evaluates tokens at the current position. Returns the logits of every
-  // token (all_logits) or of the last one. Throws Error when the context
-  // would overflow or an id is outside the vocabulary.
+  // Appends tokens and evaluates them (after any waiting token). Returns the
+  // logits of every token given (all_logits) or of the last one. Throws Error
+  // when the context would overflow or an id is outside the vocabulary.
   std::vector<float> eval(const std::vector<int32_t>& tokens, bool all_logits = false);
 
   // Feeds the prompt, then samples up to n_predict tokens, calling on_token for
-  // each; stops early at any end-of-generation token or when on_token returns false.
+  // each; stops early at any end-of-generation token (which stays in tokens()),
+  // when on_token returns false, or when the context is full.
   GenerateStats generate(const std::vector<int32_t>& prompt, Sampler& sampler, int n_predict,
                          const std::function<bool(int32_t)>& on_token);
 
@@ -55,10 +64,14 @@ class Session {
   static size_t kv_bytes(const HParams& hp, int n_ctx, KVType type);
 
  private:
+  // Evaluates tokens_[n_past_, end): the logits of the last n_rows of them.
+  std::vector<float> evaluate_waiting(int n_rows);
+
   const Model& model_;
   int n_ctx_;
   int n_batch_;
-  int n_past_ = 0;
+  std::vector<int32_t> tokens_;
+  int n_past_ = 0;  // tokens_[0, n_past_) are in the KV cache
   ForwardState state_;
 };
 
