@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
+#include "runtime/chat.h"
 #include "session/session.h"
 
 namespace edgerun {
