@@ -10,9 +10,10 @@ PROMPT     ?= Once upon a time
 # Debian 12 packages the build and the tests need, all of them: `make deps` installs
 # without recommends, so a package that another only recommends is named here
 # (ocl-icd-opencl-dev: Debian's oneDNN CMake package requires OpenCL's headers).
+# tmux drives `chat` in a real terminal in the tests.
 PACKAGES := cmake g++ make pkg-config libicu-dev nlohmann-json3-dev libcli11-dev catch2 \
             libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev ocl-icd-opencl-dev \
-            libvulkan-dev glslc mesa-vulkan-drivers
+            libvulkan-dev glslc mesa-vulkan-drivers libedit-dev tmux
 
 # The arm64 test build: a cross compiler, the arm64 -dev packages (Debian
 # multiarch) and qemu-user to run the suite.

@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "sampling/sampler.h"
 #include "runtime/chat.h"
+#include "runtime/generation_defaults.h"
 #include "session/session.h"
 
 namespace edgerun {

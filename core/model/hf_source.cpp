@@ -105,6 +105,7 @@ class HfSource : public ModelSource {
     if (file_exists(gen_path)) {
       const json gen = read_json(gen_path);
       if (gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], eog);
+      read_sampling_defaults(gen, gen_path);
     }
     if (!eog.empty()) meta_.set_int_array(keys::kEogIds, eog);
 
@@ -132,6 +133,26 @@ class HfSource : public ModelSource {
   }
 
  private:
+  // generation_config.json's sampling, as the GGUF keys llama.cpp's converter
+  // writes (general.sampling.*), so a converted .erm keeps them too.
+  void read_sampling_defaults(const json& gen, const std::string& where) {
+    auto number = [&](const char* key) -> const json* {
+      if (!gen.contains(key) || gen[key].is_null()) return nullptr;
+      if (!gen[key].is_number()) fail(where, std::string("'") + key + "' must be a number");
+      return &gen[key];
+    };
+    if (gen.contains("do_sample") && !gen["do_sample"].is_boolean()) fail(where, "'do_sample' must be true or false");
+    const bool sample = gen.value("do_sample", true);
+    if (!sample) {
+      meta_.set_float("general.sampling.temp", 0.0);  // greedy, whatever temperature says
+    } else if (const json* t = number("temperature")) {
+      meta_.set_float("general.sampling.temp", t->get<double>());
+    }
+    if (const json* v = number("top_p")) meta_.set_float("general.sampling.top_p", v->get<double>());
+    if (const json* v = number("min_p")) meta_.set_float("general.sampling.min_p", v->get<double>());
+    if (const json* v = number("top_k")) meta_.set_uint("general.sampling.top_k", static_cast<uint64_t>(std::max<int64_t>(0, v->get<int64_t>())));
+  }
+
   static void add_ids(const json& v, std::vector<int32_t>& out) {
     if (v.is_number_integer()) out.push_back(v.get<int32_t>());
     else if (v.is_array())

@@ -233,6 +233,7 @@ TurnStats Chat::respond(const TurnParams& params, const std::function<bool(const
 
   GeneratedText generated{static_cast<size_t>(keep) + prompt.size(), 0, ""};
   Sampler sampler(params.sampling);
+  if (params.ignore_eog) sampler.ban(tok.eog_ids());
   int remaining = params.max_tokens < 0 ? INT_MAX : params.max_tokens;
   bool close_reasoning = false;
   const auto t0 = std::chrono::steady_clock::now();

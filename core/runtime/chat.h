@@ -41,6 +41,7 @@ struct TurnParams {
   int max_tokens = -1;               // -1: until the context is full
   std::vector<std::string> stop;     // stop strings, on the answer's text
   int reasoning_budget = -1;         // -1: unlimited; else the reasoning is closed after this many tokens
+  bool ignore_eog = false;           // never end the turn at an end-of-generation token
 };
 
 struct TurnStats {

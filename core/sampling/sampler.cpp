@@ -29,6 +29,8 @@ void Sampler::accept(int32_t token) {
 int32_t Sampler::sample(const float* logits, int n_vocab) {
   cand_.resize(n_vocab);
   for (int i = 0; i < n_vocab; ++i) cand_[i] = {logits[i], i};
+  for (int32_t id : banned_)
+    if (id >= 0 && id < n_vocab) cand_[id].first = -INFINITY;
 
   if (p_.repeat_penalty != 1.0f && !recent_.empty()) {
     // As in the CTRL paper and llama.cpp: divide positive logits, multiply negative ones.

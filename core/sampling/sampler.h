@@ -27,12 +27,15 @@ class Sampler {
   int32_t sample(const float* logits, int n_vocab);
   // Records a token that is now part of the context (prompt or generated).
   void accept(int32_t token);
+  // Tokens never to be picked (e.g. the end-of-generation ones, to ignore them).
+  void ban(std::vector<int32_t> ids) { banned_ = std::move(ids); }
   void reset();
 
  private:
   SamplerParams p_;
   std::mt19937_64 rng_;
   std::deque<int32_t> recent_;
+  std::vector<int32_t> banned_;
   std::vector<std::pair<float, int32_t>> cand_;
 };
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include "chat_output.h"
 #include "commands.h"
 #include "common/files.h"
 #include "cpu/kernels.h"
@@ -16,8 +17,12 @@ struct RunOptions {
   std::string prompt;
   std::string prompt_file;
   int n_predict = 128;
-  SamplerParams sampling;
+  SamplingOptions sampling;
   bool verbose = false;
+  bool chat = false;
+  std::string system;
+  std::string reasoning = "show";
+  bool no_think = false;
 };
 
 void run(const RunOptions& o) {
@@ -44,9 +49,30 @@ void run(const RunOptions& o) {
     std::fprintf(stderr, "edgerun: tensor types%s; kernels: SIMD for q4_0 q8_0 q4_k q6_k f16 f32, scalar reference for the rest; %s\n",
                  types.c_str(), cpu::best_kernels().group_q4_0x16 ? "q4_0/q8_0/q4_K/q6_K/f16 rows regrouped 16 at a time (cpu)" : "row layout");
   }
+  std::string origin;
+  const SamplerParams sampling = o.sampling.resolve(**model, &origin);
+  if (o.verbose) std::fprintf(stderr, "edgerun: sampling: %s\n", origin.c_str());
+  if (o.chat) {
+    ChatOptions co;
+    if (o.no_think) co.enable_thinking = false;
+    Chat chat(**session, co);
+    chat.set_system(o.system);
+    chat.add("user", prompt);
+    TurnParams tp;
+    tp.sampling = sampling;
+    tp.max_tokens = o.n_predict;
+    PieceWriter writer(parse_reasoning_mode(o.reasoning), false, stdout);
+    const TurnStats ts = chat.respond(tp, [&](const Piece& p) {
+      writer.write(p);
+      return true;
+    });
+    writer.finish();
+    std::fprintf(stderr, "edgerun: %s\n", describe_turn(ts).c_str());
+    return;
+  }
   std::fputs(prompt.c_str(), stdout);
   std::fflush(stdout);
-  auto st = generate(**session, prompt, o.sampling, o.n_predict < 0 ? (*session)->n_ctx() : o.n_predict,
+  auto st = generate(**session, prompt, sampling, o.n_predict < 0 ? (*session)->n_ctx() : o.n_predict,
                      [](const std::string& piece) {
                        std::fwrite(piece.data(), 1, piece.size(), stdout);
                        std::fflush(stdout);
@@ -70,13 +96,12 @@ void add_run(CLI::App& app) {
   sub->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
   sub->add_option("-n,--n-predict", o->n_predict, "tokens to generate (-1: until the context is full)")
       ->check(CLI::Range(-1, 1 << 24));
-  sub->add_option("--temp", o->sampling.temperature, "temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
-  sub->add_option("--top-k", o->sampling.top_k, "top-k (0: off)")->check(CLI::Range(0, 1 << 24));
-  sub->add_option("--top-p", o->sampling.top_p, "top-p (1: off)")->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--min-p", o->sampling.min_p, "min-p (0: off)")->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--repeat-penalty", o->sampling.repeat_penalty, "repetition penalty (1: off)")->check(CLI::Range(0.0, 100.0));
-  sub->add_option("--repeat-last-n", o->sampling.repeat_last_n, "tokens the penalty looks back at")->check(CLI::Range(0, 1 << 20));
-  sub->add_option("-s,--seed", o->sampling.seed, "random seed (the same seed gives the same text)");
+  o->sampling.add_to(*sub);
+  sub->add_flag("--chat", o->chat, "one turn through the model's chat template (the prompt is the user's message)");
+  sub->add_option("--system", o->system, "--chat: system prompt");
+  sub->add_option("--reasoning", o->reasoning, "--chat: thinking models' reasoning: show, hide or raw")
+      ->check(CLI::IsMember({"show", "hide", "raw"}));
+  sub->add_flag("--no-think", o->no_think, "--chat: ask the template not to think (enable_thinking false)");
   sub->add_flag("-v,--verbose", o->verbose, "print what was chosen");
   sub->callback([o] { run(*o); });
 }

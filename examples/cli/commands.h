@@ -25,7 +25,23 @@ struct EvalOptions {
   SessionOptions session() const;
 };
 
+// Sampling flags shared by run and chat. A flag the user gives wins; then the
+// model's recommended value (generation_config.json, GGUF general.sampling.*);
+// then edgerun's default.
+struct SamplingOptions {
+  SamplerParams params;
+  CLI::Option* temp = nullptr;
+  CLI::Option* top_k = nullptr;
+  CLI::Option* top_p = nullptr;
+  CLI::Option* min_p = nullptr;
+
+  void add_to(CLI::App& app);
+  // The sampling to use with `model`; `origin` (if given) gets one line saying where each value came from.
+  SamplerParams resolve(const Model& model, std::string* origin) const;
+};
+
 void add_run(CLI::App& app);
+void add_chat(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_info(CLI::App& app);
 void add_tokenize(CLI::App& app);

@@ -2,9 +2,11 @@
 #include <string>
 #include <vector>
 #include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 #include "commands.h"
+#include "model/source.h"
 
 namespace edgerun::cli {
 
@@ -18,6 +20,40 @@ void EvalOptions::add_to(CLI::App& app) {
   app.add_option("--device", device, "GPU backends: device index (edgerun info --backends)")->check(CLI::Range(0, 1000));
   app.add_option("--gpu-layers", gpu_layers, "GPU backends: layers on the GPU, the last ones; the rest on the cpu (also -ngl; default all)")
       ->check(CLI::Range(0, 100000));
+}
+
+void SamplingOptions::add_to(CLI::App& app) {
+  temp = app.add_option("--temp", params.temperature, "temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
+  top_k = app.add_option("--top-k", params.top_k, "top-k (0: off)")->check(CLI::Range(0, 1 << 24));
+  top_p = app.add_option("--top-p", params.top_p, "top-p (1: off)")->check(CLI::Range(0.0, 1.0));
+  min_p = app.add_option("--min-p", params.min_p, "min-p (0: off)")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--repeat-penalty", params.repeat_penalty, "repetition penalty (1: off)")->check(CLI::Range(0.0, 100.0));
+  app.add_option("--repeat-last-n", params.repeat_last_n, "tokens the penalty looks back at")->check(CLI::Range(0, 1 << 20));
+  app.add_option("-s,--seed", params.seed, "random seed (the same seed gives the same text)");
+}
+
+SamplerParams SamplingOptions::resolve(const Model& model, std::string* origin) const {
+  SamplerParams p = params;
+  const SamplingDefaults d = sampling_defaults(model.source().metadata());
+  std::string line;
+  auto pick = [&](const char* name, CLI::Option* flag, const auto& model_value, auto& value) {
+    const char* from = "default";
+    if (flag && flag->count() > 0) {
+      from = "flag";
+    } else if (model_value) {
+      value = *model_value;
+      from = "model";
+    }
+    std::ostringstream v;
+    v << value;
+    line += std::string(line.empty() ? "" : ", ") + name + " " + v.str() + " (" + from + ")";
+  };
+  pick("temperature", temp, d.temperature, p.temperature);
+  pick("top-k", top_k, d.top_k, p.top_k);
+  pick("top-p", top_p, d.top_p, p.top_p);
+  pick("min-p", min_p, d.min_p, p.min_p);
+  if (origin) *origin = line;
+  return p;
 }
 
 SessionOptions EvalOptions::session() const {
@@ -63,6 +99,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgerun 0.1.0");
   edgerun::cli::add_run(app);
+  edgerun::cli::add_chat(app);
   edgerun::cli::add_logits(app);
   edgerun::cli::add_info(app);
   edgerun::cli::add_tokenize(app);
