@@ -4,6 +4,7 @@
 
 #include "edgerun.h"
 #include "helpers.h"
+#include "model/source.h"
 #include "runtime/stop_strings.h"
 #include "template/chat_template.h"
 
@@ -282,4 +283,30 @@ TEST_CASE("a conversation saved as JSON loads back; a malformed file changes not
     CHECK(chat.messages().size() == keep);
   }
   CHECK_THROWS_WITH(chat.add("wizard", "x"), Catch::Contains("wizard"));
+}
+
+TEST_CASE("--no-think: enable_thinking false reaches the template", "[chat]") {
+  auto model = load_model(model_path("tiny-qwen3/model-q8_0.gguf"), LoadOptions{"cpu"});
+  REQUIRE(model.ok());
+  Session s(**model, opts(512));
+  ChatOptions co;
+  co.enable_thinking = false;
+  Chat quiet(s, co);
+  quiet.add("user", "hi");
+  CHECK_THAT(quiet.render(), Catch::EndsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+  Chat normal(s);
+  normal.add("user", "hi");
+  CHECK_THAT(normal.render(), Catch::EndsWith("<|im_start|>assistant\n"));
+}
+
+TEST_CASE("sampling defaults come from generation_config.json and survive conversion", "[chat]") {
+  auto hf = load_model(model_path("tiny-qwen3/hf"), LoadOptions{"cpu"});
+  REQUIRE(hf.ok());
+  const SamplingDefaults d = sampling_defaults((*hf)->source().metadata());
+  REQUIRE(d.temperature.has_value());
+  CHECK(*d.temperature == 0.0f);  // do_sample false: greedy
+  CHECK_FALSE(d.top_p.has_value());
+  auto gguf = load_model(model_path("tiny-qwen3/model-q8_0.gguf"), LoadOptions{"cpu"});
+  REQUIRE(gguf.ok());
+  CHECK_FALSE(sampling_defaults((*gguf)->source().metadata()).temperature.has_value());
 }

@@ -62,6 +62,23 @@ TEST_CASE("chat through a pipe: one turn per line, later turns evaluate only wha
     CHECK(t[i].evaluated <= 30);  // the new message and the template's lines around it
   }
   CHECK_THAT(r.err, Catch::Contains("sampling: temperature 0 (flag)"));
+
+  // A trailing backslash continues the message on the next line: two lines, one turn.
+  const auto c = chat("-m " + kQwen2 + " -n 4 --temp 0 -v", "first line \\\nsecond line\n");
+  CHECK(turns(c.err).size() == 1);
+}
+
+TEST_CASE("chat: sampling defaults from the model, flags win, and a converted .erm keeps them", "[cli]") {
+  const std::string hf = model("tiny-qwen3/hf");
+  auto r = chat("-m " + hf + " -n 2 -v", "hi\n");
+  CHECK_THAT(r.err, Catch::Contains("temperature 0 (model)") && Catch::Contains("top-p 0.95 (default)"));
+  r = chat("-m " + hf + " -n 2 -v --temp 0.5", "hi\n");
+  CHECK_THAT(r.err, Catch::Contains("temperature 0.5 (flag)"));
+  const std::string erm = test::temp_path("defaults.erm");
+  REQUIRE(test::run_cli("convert " + hf + " -o " + quote(erm) + " --quant q8_0").code == 0);
+  r = chat("-m " + quote(erm) + " -n 2 -v", "hi\n");
+  CHECK_THAT(r.err, Catch::Contains("temperature 0 (model)"));
+  std::remove(erm.c_str());
 }
 
 TEST_CASE("chat: /save then /load restores the conversation and the next answer is the same", "[cli]") {
