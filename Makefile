@@ -22,7 +22,9 @@ ARM_PACKAGES := g++-aarch64-linux-gnu qemu-user libicu-dev:arm64 libhwy-dev:arm6
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-arm64 run test test-asan test-arm64 test-fresh clean
+PREFIX     ?= /usr/local
+
+.PHONY: all build deps deps-arm64 run test test-asan test-arm64 test-fresh install clean
 
 all: build
 
@@ -69,6 +71,11 @@ test-arm64: deps-arm64
 	  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;-cpu;max"
 	cmake --build $(ARM_BUILD) -j$(JOBS)
 	cd $(ARM_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The C header, libedgerun.so/.a, edgerun.pc, the CMake package and the CLI under
+# $(PREFIX); DESTDIR stages them elsewhere (packaging).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
 
 # `make run` and `make test` as the README says, in a bare Debian 12 root that has
 # nothing but `make` (tests/fresh/test-fresh.sh): the check that a fresh machine works.

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "cpu/cpu_backend.h"
 #ifdef EDGERUN_WITH_BLAS
 #include "blas/blas_backend.h"
@@ -60,7 +61,7 @@ std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOp
       try {
         return b.create(opts, true);
       } catch (const Error& e) {
-        std::fprintf(stderr, "edgerun: not using %s (%s); using %s\n", b.name.c_str(), e.what(), pick.c_str());
+        log_message(LogLevel::Info, "not using " + b.name + " (" + e.what() + "); using " + pick);
       }
     }
     for (const auto& b : registered_backends()) {
@@ -68,7 +69,7 @@ std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOp
       try {
         return b.create(opts, true);
       } catch (const Error& e) {
-        std::fprintf(stderr, "edgerun: backend %s cannot start (%s); using cpu\n", pick.c_str(), e.what());
+        log_message(LogLevel::Warn, "backend " + pick + " cannot start (" + e.what() + "); using cpu");
       }
     }
     return make_cpu_backend();

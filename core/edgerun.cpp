@@ -1,4 +1,4 @@
-#include "edgerun.h"
+#include "edgerun.hpp"
 
 #include "model/source.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 
 namespace test {
 

@@ -13,7 +13,7 @@
 
 #include "agreement.h"
 #include "cpu/thread_pool.h"
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "helpers.h"
 #include "layouts.h"
 #include "registry.h"

@@ -2,7 +2,7 @@
 // with prefix reuse, the context policy, and saved conversations.
 #include <catch2/catch.hpp>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "helpers.h"
 #include "model/source.h"
 #include "runtime/stop_strings.h"

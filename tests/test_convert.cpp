@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "converter.h"
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "formats/erm.h"
 #include "formats/gguf.h"
 #include "helpers.h"

@@ -1,7 +1,7 @@
 // GGUF reading and every kind of damaged or wrong model file.
 #include <catch2/catch.hpp>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "formats/gguf.h"
 #include "gguf_writer.h"
 #include "helpers.h"

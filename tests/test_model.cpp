@@ -4,7 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "helpers.h"
 
 using namespace edgerun;

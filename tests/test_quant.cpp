@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "formats/gguf.h"
 #include "helpers.h"
 #include "layouts.h"

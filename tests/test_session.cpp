@@ -1,7 +1,7 @@
 // Session: the tokens a session holds, generation and continuing after it.
 #include <catch2/catch.hpp>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "helpers.h"
 
 using namespace edgerun;

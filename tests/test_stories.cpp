@@ -3,7 +3,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "helpers.h"
 
 using namespace edgerun;

@@ -15,7 +15,7 @@
 #include "agreement.h"
 #include "converter.h"
 #include "cpu/cpu_backend.h"
-#include "edgerun.h"
+#include "edgerun.hpp"
 #include "helpers.h"
 #include "registry.h"
 #include "vulkan/vulkan_backend.h"

@@ -12,14 +12,23 @@
 
 namespace edgerun {
 
+// What kind of failure, for APIs that report a code beside the message (the C
+// API's er_status). Most errors leave it Unspecified: the caller knows what it
+// was doing (loading a model, parsing a request) and maps that.
+enum class ErrorKind { Unspecified, IO, Unsupported, ContextFull };
+
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& msg) : std::runtime_error(msg) {}
+  explicit Error(const std::string& msg, ErrorKind kind = ErrorKind::Unspecified) : std::runtime_error(msg), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
 };
 
 // Throws Error with the message "<where>: <what>".
-[[noreturn]] inline void fail(const std::string& where, const std::string& what) {
-  throw Error(where.empty() ? what : where + ": " + what);
+[[noreturn]] inline void fail(const std::string& where, const std::string& what, ErrorKind kind = ErrorKind::Unspecified) {
+  throw Error(where.empty() ? what : where + ": " + what, kind);
 }
 
 template <typename T>

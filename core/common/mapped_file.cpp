@@ -15,11 +15,11 @@ namespace edgerun {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno), ErrorKind::IO);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    fail(path, "not a regular file");
+    fail(path, "not a regular file", ErrorKind::IO);
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {

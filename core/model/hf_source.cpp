@@ -191,7 +191,7 @@ class HfSource : public ModelSource {
     }
     for (const auto& shard : shard_names) {
       const std::string p = dir_ + "/" + shard;
-      if (!file_exists(p)) fail(p, "cannot open (a shard listed in model.safetensors.index.json is missing)");
+      if (!file_exists(p)) fail(p, "cannot open (a shard listed in model.safetensors.index.json is missing)", ErrorKind::IO);
       files_.push_back(SafetensorsFile::open(p));
       for (const auto& t : files_.back()->tensors()) {
         auto it = names.find(t.info.name);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "model/source.h"
 #include "registry.h"
 
@@ -121,8 +122,8 @@ int Model::layers_that_fit(const Backend& gpu) const {
   int fit = 0;
   for (int l = n - 1; l >= 0 && used + layer[l] + kv <= budget; --l, ++fit) used += layer[l] + kv;
   if (fit < n)
-    std::fprintf(stderr, "edgerun: %d of %d layers fit on %s (%llu MiB); the others run on the cpu (--gpu-layers to choose)\n",
-                 fit, n, gpu.device_name().c_str(), static_cast<unsigned long long>(budget >> 20));
+    log_message(LogLevel::Info, std::to_string(fit) + " of " + std::to_string(n) + " layers fit on " + gpu.device_name() + " (" +
+                                    std::to_string(budget >> 20) + " MiB); the others run on the cpu");
   return fit;
 }
 

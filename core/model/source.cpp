@@ -54,7 +54,7 @@ std::unique_ptr<ModelSource> open_erm(const std::string& path);  // below
 
 std::unique_ptr<ModelSource> open_model_source(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno), ErrorKind::IO);
   if (S_ISDIR(st.st_mode)) return open_hf_folder(path);
   char magic[8] = {};
   std::ifstream f(path, std::ios::binary);

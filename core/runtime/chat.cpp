@@ -45,7 +45,7 @@ Chat::Chat(Session& session, ChatOptions opts) : session_(session), opts_(opts) 
   const Tokenizer& tok = session_.model().tokenizer();
   const bool own = opts_.chat_template.empty();
   const std::string& source = own ? tok.chat_template() : opts_.chat_template;
-  if (source.empty()) fail(session_.model().path(), "the model has no chat template, so it cannot hold a conversation");
+  if (source.empty()) fail(session_.model().path(), "the model has no chat template, so it cannot hold a conversation", ErrorKind::Unsupported);
   template_ = std::make_unique<ChatTemplate>(source, own ? session_.model().path() + ": chat template" : "chat template");
   tags_ = detect_reasoning(source, &tok);
 }
@@ -72,6 +72,19 @@ void Chat::set_messages(std::vector<ChatMessage> messages) {
     messages[i].reasoning = utf8::sanitize(messages[i].reasoning);
   }
   messages_ = std::move(messages);
+}
+
+void Chat::reset() {
+  messages_.clear();
+  generated_.clear();
+  session_.reset();
+}
+
+void Chat::restore(std::vector<ChatMessage> messages, std::vector<GeneratedText> generated) {
+  set_messages(std::move(messages));
+  for (const auto& g : generated)
+    if (g.begin >= g.end || g.end > session_.tokens().size()) fail("saved state", "an answer's token range is outside the session");
+  generated_ = std::move(generated);
 }
 
 void Chat::clear() { messages_.erase(messages_.begin() + static_cast<long>(system_count()), messages_.end()); }
@@ -189,7 +202,8 @@ TurnStats Chat::respond(const TurnParams& params, const std::function<bool(const
       messages_.pop_back();
       fail("message", "the message takes " + std::to_string(full.size()) +
                           " tokens with the conversation's fixed part, more than the context of " + std::to_string(n_ctx) +
-                          " tokens holds");
+                          " tokens holds",
+           ErrorKind::ContextFull);
     }
     // One turn: a message and the answers after it, so the history starts with a user message.
     msgs.erase(msgs.begin() + static_cast<long>(sys));

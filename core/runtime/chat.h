@@ -79,6 +79,12 @@ class Chat {
   void set_messages(std::vector<ChatMessage> messages);
   // Forgets every message but the system prompt.
   void clear();
+  // Forgets every message, the system prompt too, and what the session holds.
+  void reset();
+  // Saved states keep, besides the messages, the answers as they were generated,
+  // so that a restored conversation reuses its KV prefix as before.
+  const std::vector<GeneratedText>& generated() const { return generated_; }
+  void restore(std::vector<ChatMessage> messages, std::vector<GeneratedText> generated);
 
   // Renders the conversation with a generation prompt and generates the
   // assistant's answer, streaming pieces to on_piece (whole UTF-8; returning

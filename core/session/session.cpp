@@ -107,7 +107,7 @@ std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_lo
   if (tokens.empty()) fail("", "nothing to evaluate (no tokens)");
   if (tokens_.size() + tokens.size() > static_cast<size_t>(n_ctx_))
     fail("", "context is full: " + std::to_string(tokens_.size()) + " + " + std::to_string(tokens.size()) +
-                 " tokens do not fit the context size " + std::to_string(n_ctx_));
+                 " tokens do not fit the context size " + std::to_string(n_ctx_), ErrorKind::ContextFull);
   const int n_vocab = model_.hparams().n_vocab;
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab)
@@ -146,7 +146,8 @@ GenerateStats Session::generate(const std::vector<int32_t>& prompt, Sampler& sam
     fail("", "the prompt has " + std::to_string(st.n_prompt) + " tokens, more than " +
                  (tokens_.empty() ? "the context size " + std::to_string(n_ctx_)
                                   : "the " + std::to_string(n_ctx_ - tokens_.size()) + " left in the context (size " +
-                                        std::to_string(n_ctx_) + ")"));
+                                        std::to_string(n_ctx_) + ")"),
+         ErrorKind::ContextFull);
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> logits = eval(prompt);
   st.prompt_seconds = seconds_since(t0);

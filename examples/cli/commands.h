@@ -4,7 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "edgerun.h"
+#include "edgerun.hpp"
 
 namespace edgerun::cli {
 

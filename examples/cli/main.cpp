@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "common/log.h"
 #include "model/source.h"
 
 namespace edgerun::cli {
@@ -95,6 +96,8 @@ std::string human_bytes(double b) {
 }  // namespace edgerun::cli
 
 int main(int argc, char** argv) {
+  // The library never prints: its messages come here.
+  edgerun::set_log_sink([](edgerun::LogLevel, const char* message, void*) { std::fprintf(stderr, "edgerun: %s\n", message); }, nullptr);
   CLI::App app{"edgerun: run small language models on CPUs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgerun 0.1.0");

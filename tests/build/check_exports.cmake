@@ -1,0 +1,30 @@
+# CTest entry `abi`: libedgerun.so exports exactly the symbols listed in
+# core/include/edgerun.symbols, so adding or removing one without updating the
+# list (an ABI change) fails.
+# Run as: cmake -DLIB=<libedgerun.so> -DLIST=<edgerun.symbols> -DNM=<nm> -P check_exports.cmake
+execute_process(COMMAND ${NM} -D --defined-only ${LIB} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${LIB}: ${err}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(exported "")
+foreach(line IN LISTS lines)
+  # "<address> <type> <name>[@@VERSION]"; the version node itself has type A.
+  if(line MATCHES "^[0-9a-fA-F]+ ([A-Za-z]) ([^@ ]+)")
+    if(NOT CMAKE_MATCH_1 STREQUAL "A")
+      list(APPEND exported ${CMAKE_MATCH_2})
+    endif()
+  endif()
+endforeach()
+list(SORT exported)
+file(STRINGS ${LIST} expected)
+list(SORT expected)
+if(NOT exported STREQUAL expected)
+  set(added ${exported})
+  list(REMOVE_ITEM added ${expected})
+  set(missing ${expected})
+  list(REMOVE_ITEM missing ${exported})
+  message(FATAL_ERROR "libedgerun.so's exported symbols differ from ${LIST}:\n  exported but not listed: ${added}\n  listed but not exported: ${missing}\nAn ABI change: update the list (and ER_ABI_VERSION if an existing symbol changed).")
+endif()
+list(LENGTH exported n)
+message(STATUS "ok: ${n} exported symbols, as listed")
