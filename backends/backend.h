@@ -124,7 +124,7 @@ class Backend {
   virtual std::string name() const = 0;
   // The device it computes on, for messages ("" for the host CPU).
   virtual std::string device_name() const { return ""; }
-  // A GPU backend: layers can be split between it and a cpu backend (--gpu-layers).
+  // A GPU backend: layers can be split between it and a cpu backend (LoadOptions::gpu_layers).
   virtual bool is_gpu() const { return false; }
   // GPU backends: bytes of device memory a model may fill (0: unknown, or host memory).
   virtual uint64_t memory_budget() const { return 0; }

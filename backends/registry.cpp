@@ -30,7 +30,7 @@ const std::vector<BackendInfo>& registered_backends() {
        [](const BackendOptions&, bool) { return make_blas_backend(); }, nullptr},
 #endif
 #ifdef EDGERUN_WITH_VULKAN
-      {"vulkan", "Vulkan compute shaders: the whole forward pass on a GPU (--device, --gpu-layers)",
+      {"vulkan", "Vulkan compute shaders: the whole forward pass on a GPU (a device index; layers can be split with the cpu)",
        [](const BackendOptions& o, bool automatic) { return make_vulkan_backend(VulkanOptions{o.device, automatic}); },
        [] { return vulkan_candidate_exists(); }},
 #endif
@@ -79,7 +79,7 @@ std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOp
     if (b.name == wanted) return b.create(opts, false);  // an explicit choice that cannot start is an error
     names += (names.empty() ? "" : ", ") + b.name;
   }
-  fail("--backend", "unknown backend '" + wanted + "' (available here: auto, " + names + ")");
+  fail("backend", "unknown backend '" + wanted + "' (available here: auto, " + names + ")");
 }
 
 }  // namespace edgerun

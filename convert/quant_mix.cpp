@@ -60,7 +60,7 @@ QuantMix::QuantMix(const std::string& name, int n_layer, bool has_output) : name
   if (!known) {
     std::string list;
     for (const auto& n : names()) list += (list.empty() ? "" : ", ") + n;
-    fail("--quant", "unknown quantization '" + name + "' (known: " + list + ")");
+    fail("quantization", "unknown quantization '" + name + "' (known: " + list + ")");
   }
 }
 

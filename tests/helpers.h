@@ -11,7 +11,27 @@
 #include <sys/wait.h>
 #include <vector>
 
+#include "settings.h"
+
 namespace test {
+
+// Changes the backend settings for a scope and restores them after it, also
+// when a check in between fails, so one test cannot change the next.
+class ScopedSettings {
+ public:
+  template <typename F>
+  explicit ScopedSettings(F change) : saved_(edgerun::backend_settings()) {
+    edgerun::BackendSettings s = saved_;
+    change(s);
+    edgerun::set_backend_settings(s);
+  }
+  ~ScopedSettings() { edgerun::set_backend_settings(saved_); }
+  ScopedSettings(const ScopedSettings&) = delete;
+  ScopedSettings& operator=(const ScopedSettings&) = delete;
+
+ private:
+  edgerun::BackendSettings saved_;
+};
 
 inline std::string source_dir() { return EDGERUN_SOURCE_DIR; }
 inline std::string fixtures() { return source_dir() + "/../shared/fixtures"; }

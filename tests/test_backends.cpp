@@ -56,7 +56,9 @@ TEST_CASE("every backend gives the cpu backend's argmax at every position", "[ba
     // As users run them (forced = false) the library backends leave short
     // prompts (and, on VNNI CPUs, every quantized type) to the cpu kernels;
     // forced, they take every product here, so their own paths are tested.
-    if (forced) ::setenv("EDGERUN_GEMM_MIN_TOKENS", "1", 1);
+    test::ScopedSettings library_everywhere([&](BackendSettings& b) {
+      if (forced) b.gemm_min_tokens = 1;
+    });
     for (const auto& be : registered_backends()) {
       if (be.name == "cpu" || be.gpu_present) continue;  // GPU backends: test_vulkan.cpp, on a chosen device
       for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
@@ -80,7 +82,6 @@ TEST_CASE("every backend gives the cpu backend's argmax at every position", "[ba
       }
     }
   }
-  ::unsetenv("EDGERUN_GEMM_MIN_TOKENS");
 }
 
 namespace {
@@ -190,17 +191,19 @@ TEST_CASE("onednn int8: its product is the exact product of its 8-bit numbers", 
 }
 
 TEST_CASE("onednn's lossy precisions stay within their documented error", "[backends]") {
-  // EDGERUN_ONEDNN_TYPE=int8 and bf16 trade exactness for speed (docs/BACKENDS.md):
+  // onednn_type int8 and bf16 (EDGERUN_ONEDNN_TYPE) trade exactness for speed (docs/BACKENDS.md):
   // measured RMS against the cpu 0.07-0.09 (int8; q8_0's own error against
   // f32 is 0.06-0.08 on these models) and 0.02-0.055 (bf16), argmax
   // differing only where the cpu's top two are less than 0.18 apart.
-  ::setenv("EDGERUN_GEMM_MIN_TOKENS", "1", 1);
   std::vector<std::string> types = {"int8"};
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx512bf16")) types.push_back("bf16");
 #endif
   for (const std::string& type : types) {
-    ::setenv("EDGERUN_ONEDNN_TYPE", type.c_str(), 1);
+    test::ScopedSettings lossy([&](BackendSettings& b) {
+      b.gemm_min_tokens = 1;
+      b.onednn_type = type;
+    });
     for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
       for (const std::string q : {"f32", "q8_0", "q4_0", "q4_k_m"}) {
         const Agreement a = against_cpu("onednn", model, q, 0.25f);
@@ -216,8 +219,6 @@ TEST_CASE("onednn's lossy precisions stay within their documented error", "[back
       }
     }
   }
-  ::unsetenv("EDGERUN_ONEDNN_TYPE");
-  ::unsetenv("EDGERUN_GEMM_MIN_TOKENS");
 }
 #endif
 

@@ -217,11 +217,12 @@ TEST_CASE("vulkan: --gpu-layers splits layers between the GPU and the cpu", "[vu
 TEST_CASE("vulkan: without --gpu-layers, as many layers as the device memory holds", "[vulkan]") {
   const int dev = device();
   const std::string path = test::fixtures() + "/models/tiny-llama/model-q8_0.gguf";
-  ::setenv("EDGERUN_VULKAN_MEMORY_BUDGET", "1048576", 1);  // 1 MiB: not even the reserve fits
-  auto none = load_model(path, LoadOptions{"vulkan", dev});
-  ::setenv("EDGERUN_VULKAN_MEMORY_BUDGET", "1099511627776", 1);
-  auto all = load_model(path, LoadOptions{"vulkan", dev});
-  ::unsetenv("EDGERUN_VULKAN_MEMORY_BUDGET");
+  auto with_budget = [&](uint64_t bytes) {
+    test::ScopedSettings budget([&](BackendSettings& b) { b.vulkan_memory_budget = bytes; });
+    return load_model(path, LoadOptions{"vulkan", dev});
+  };
+  auto none = with_budget(1048576);  // 1 MiB: not even the reserve fits
+  auto all = with_budget(1099511627776ull);
   REQUIRE(none.ok());
   REQUIRE(all.ok());
   CHECK((*none)->n_backends() == 1);

@@ -1,3 +1,4 @@
+#include "settings.h"
 #include "cpu/cpu_backend.h"
 
 #include <sys/mman.h>
@@ -23,10 +24,10 @@ GroupDotFn group_kernel(DType t) {
 
 void regroup_if_it_pays(CpuWeight& w) {
   const GroupDotFn kernel = group_kernel(w.type);
-  // EDGERUN_NO_REGROUP=1 keeps the row layout (to compare the two); groups
-  // from the file are always read as groups.
+  // BackendSettings::no_regroup keeps the row layout (to compare the two);
+  // groups from the file are always read as groups.
   if (!kernel || !x16_stored(w.type, w.rows, w.cols)) return;
-  if (!w.file_groups && std::getenv("EDGERUN_NO_REGROUP")) return;
+  if (!w.file_groups && backend_settings().no_regroup) return;
   w.group_dot = kernel;
   w.group_bytes = x16_tensor_bytes(w.type, kGroupRows, w.cols);
   const size_t bytes = static_cast<size_t>(w.rows / kGroupRows) * w.group_bytes;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "settings.h"
 #include "backend.h"
 #include "common/error.h"
 #include "common/exact_math.h"
@@ -72,11 +73,11 @@ struct CpuKV : KVCache {
 // win; for q4_0/q8_0 the library wins from about 384 tokens (dequantizing
 // costs per call, not per token); float weights and the types with only a
 // scalar kernel go to the library from a few dozen tokens.
-// EDGERUN_GEMM_MIN_TOKENS=N overrides the rule: the library from N tokens
-// for every type (tests use it to exercise the library paths).
+// BackendSettings::gemm_min_tokens = N overrides the rule: the library from N
+// tokens for every type (tests use it to exercise the library paths).
 inline bool library_gemm_pays(const CpuWeight& w, int n) {
   if (!w.data) return false;  // groups from the file: no rows to dequantize
-  if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
+  if (const int from = backend_settings().gemm_min_tokens; from > 0) return n >= from;
   if (has_groups(w)) return false;  // the group kernels beat a float GEMM at every size
   switch (w.type) {
     case DType::Q4_K: case DType::Q6_K: return false;

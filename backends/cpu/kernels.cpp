@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "settings.h"
 #include "blocks.h"
 #include "common/error.h"
 #include "common/exact_math.h"
@@ -683,16 +684,17 @@ KernelSet dispatched_kernels() {
 
 const KernelSet& best_kernels() {
   static const KernelSet ks = [] {
-    // EDGERUN_SIMD=AVX2 (a Highway target name) runs a lesser target this CPU
-    // also has: to compare targets, and to test what other CPUs run.
-    const char* want = std::getenv("EDGERUN_SIMD");
-    if (!want || !*want) return dispatched_kernels();
+    // BackendSettings::simd = "AVX2" (a Highway target name) runs a lesser target
+    // this CPU also has: to compare targets, and to test what other CPUs run.
+    const std::string& wanted = backend_settings().simd;
+    if (wanted.empty()) return dispatched_kernels();
+    const char* want = wanted.c_str();
     std::string have;
     for (const KernelSet& k : kernels_for_each_target()) {
       if (strcasecmp(k.target, want) == 0) return k;
       have += std::string(have.empty() ? "" : ", ") + k.target;
     }
-    fail("EDGERUN_SIMD", std::string("no SIMD target '") + want + "' here (this CPU and build have: " + have + ")");
+    fail("simd target", std::string("no SIMD target '") + want + "' here (this CPU and build have: " + have + ")");
   }();
   return ks;
 }

@@ -4,6 +4,7 @@
 // same products as the cpu backend, to float rounding); EDGERUN_ONEDNN_TYPE=bf16
 // (where the CPU has AVX512_BF16) or =int8 (onednn_int8.h) trade exactness
 // for speed.
+#include "settings.h"
 #include "onednn/onednn_backend.h"
 
 #include <omp.h>
@@ -26,9 +27,9 @@ constexpr int kInt8MinTokens = 32;
 enum class Precision { F32, BF16, INT8 };
 
 // Whether the int8 product takes n tokens of a quantized weight (measured,
-// docs/BACKENDS.md; EDGERUN_GEMM_MIN_TOKENS overrides it as for the float GEMM).
+// docs/BACKENDS.md; BackendSettings::gemm_min_tokens overrides it as for the float GEMM).
 bool int8_pays(int n) {
-  if (const char* v = std::getenv("EDGERUN_GEMM_MIN_TOKENS")) return n >= std::max(1, std::atoi(v));
+  if (const int from = backend_settings().gemm_min_tokens; from > 0) return n >= from;
   return n >= kInt8MinTokens;
 }
 
@@ -130,12 +131,11 @@ class OnednnExecutor : public cpu::CpuExecutor {
 };
 
 Precision wanted_precision() {
-  const char* t = std::getenv("EDGERUN_ONEDNN_TYPE");
-  const std::string type = t ? t : "f32";
+  const std::string& type = backend_settings().onednn_type;
   if (type == "f32") return Precision::F32;
   if (type == "int8") return Precision::INT8;
-  if (type != "bf16") fail("EDGERUN_ONEDNN_TYPE", "unknown type '" + type + "' (f32, bf16 or int8)");
-  if (!cpu_has_bf16()) fail("EDGERUN_ONEDNN_TYPE", "bf16 needs a CPU with AVX512_BF16");
+  if (type != "bf16") fail("onednn type", "unknown type '" + type + "' (f32, bf16 or int8)");
+  if (!cpu_has_bf16()) fail("onednn type", "bf16 needs a CPU with AVX512_BF16");
   return Precision::BF16;
 }
 

@@ -1,3 +1,4 @@
+#include "settings.h"
 #include "vk_context.h"
 
 #include <sys/stat.h>
@@ -96,12 +97,8 @@ DeviceInfo describe(Api& a, VkPhysicalDevice pd, int index) {
   return d;
 }
 
-std::string cache_dir() {
-  if (const char* e = std::getenv("EDGERUN_CACHE_DIR"); e && *e) return e;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/edgerun";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/edgerun";
-  return "";
-}
+// "" (an app that names none): no pipeline cache on disk.
+std::string cache_dir() { return backend_settings().cache_dir; }
 
 bool make_dirs(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i)
@@ -146,13 +143,7 @@ int preferred_device(const std::vector<DeviceInfo>& devices) {
 
 int requested_device(int from_options) {
   if (from_options >= 0) return from_options;
-  if (const char* e = std::getenv("EDGERUN_VULKAN_DEVICE"); e && *e) {
-    char* end = nullptr;
-    const long v = std::strtol(e, &end, 10);
-    if (*end || v < 0 || v > 1000) fail("EDGERUN_VULKAN_DEVICE", std::string("not a device index: '") + e + "'");
-    return static_cast<int>(v);
-  }
-  return -1;
+  return backend_settings().vulkan_device;
 }
 
 Context::Context(int device_index) : vk(api()) {
@@ -167,10 +158,10 @@ Context::Context(int device_index) : vk(api()) {
       if (pick < 0)
         fail("vulkan", infos.empty() ? "no Vulkan device found"
                                      : "no GPU found (CPU-type Vulkan devices such as " + infos[0].name +
-                                           " are used only when named with --device or EDGERUN_VULKAN_DEVICE)");
+                                           " are used only when a device index names them)");
     }
     if (pick >= static_cast<int>(infos.size()))
-      fail("--device", "there is no Vulkan device " + std::to_string(pick) + " (" + std::to_string(infos.size()) +
+      fail("device", "there is no Vulkan device " + std::to_string(pick) + " (" + std::to_string(infos.size()) +
                            " found; see edgerun info --backends)");
     info = infos[pick];
     physical = pds[pick];
@@ -181,8 +172,7 @@ Context::Context(int device_index) : vk(api()) {
     binding_alignment = std::max<VkDeviceSize>(256, limits.minStorageBufferOffsetAlignment);
     vk.vkGetPhysicalDeviceMemoryProperties(physical, &mem_props_);
     if (limits.maxPushConstantsSize < kPushBytes) fail("vulkan", "device '" + info.name + "' has too few push-constant bytes");
-    const char* sg = std::getenv("EDGERUN_VULKAN_SUBGROUPS");
-    use_subgroups = info.subgroup_arithmetic && !(sg && std::string(sg) == "0");
+    use_subgroups = info.subgroup_arithmetic && backend_settings().vulkan_subgroups;
 
     uint32_t nq = 0;
     vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
@@ -337,7 +327,7 @@ Allocation Context::allocate(VkDeviceSize bytes, Memory kind) {
   if (r != VK_SUCCESS) {
     vk.vkDestroyBuffer(device, a.buffer, nullptr);
     fail("vulkan", "cannot allocate " + std::to_string(bytes >> 20) + " MiB on '" + info.name + "': " + result_name(r) +
-                       " (try --gpu-layers with fewer layers)");
+                       " (try fewer layers on the GPU)");
   }
   check(vk.vkBindBufferMemory(device, a.buffer, a.memory, 0), "vkBindBufferMemory");
   if (mem_props_.memoryTypes[ai.memoryTypeIndex].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)

@@ -35,7 +35,7 @@ std::vector<DeviceInfo> list_devices();
 // devices (lavapipe, SwiftShader) only when named. -1 when none qualifies.
 int preferred_device(const std::vector<DeviceInfo>& devices);
 
-// A requested device index: --device, else EDGERUN_VULKAN_DEVICE, else -1.
+// A requested device index: the one given, else BackendSettings::vulkan_device, else -1.
 int requested_device(int from_options);
 
 // A piece of device memory with the buffer spanning it.
@@ -70,7 +70,7 @@ class Context {
   uint32_t queue_family = 0;
   DeviceInfo info;
   VkPhysicalDeviceLimits limits{};
-  bool use_subgroups = false;  // subgroup shader variants (EDGERUN_VULKAN_SUBGROUPS=0 turns them off)
+  bool use_subgroups = false;  // subgroup shader variants (BackendSettings::vulkan_subgroups)
   VkDeviceSize binding_alignment = 256;
 
   Allocation allocate(VkDeviceSize bytes, Memory kind);  // throws Error when out of memory

@@ -1,3 +1,4 @@
+#include "settings.h"
 #include "vulkan_backend.h"
 
 #include <algorithm>
@@ -70,8 +71,8 @@ VkBackend::~VkBackend() {
 
 uint64_t VkBackend::memory_budget() const {
   // The device-local memory, less a tenth for the driver and other programs;
-  // EDGERUN_VULKAN_MEMORY_BUDGET (bytes) overrides it, to try out smaller devices.
-  if (const char* e = std::getenv("EDGERUN_VULKAN_MEMORY_BUDGET"); e && *e) return std::strtoull(e, nullptr, 10);
+  // BackendSettings::vulkan_memory_budget (bytes) overrides it, to try out smaller devices.
+  if (const uint64_t b = backend_settings().vulkan_memory_budget; b > 0) return b;
   return cx_->info.device_local_bytes / 10 * 9;
 }
 

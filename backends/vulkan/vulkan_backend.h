@@ -12,7 +12,7 @@
 namespace edgerun {
 
 struct VulkanOptions {
-  int device = -1;         // index as `edgerun info --backends` lists them; -1: EDGERUN_VULKAN_DEVICE or the best GPU
+  int device = -1;         // index as `edgerun info --backends` lists them; -1: BackendSettings::vulkan_device or the best GPU
   bool automatic = false;  // chosen by `auto`: also refuse a device slower than the cpu
 };
 
@@ -26,7 +26,7 @@ std::unique_ptr<Backend> make_vulkan_backend(const VulkanOptions& opts);
 std::string vulkan_exactness_note(const Backend& vulkan_backend);
 
 // Whether `auto` should try Vulkan at all: a loader and a GPU (or a device
-// named by EDGERUN_VULKAN_DEVICE) exist. Never throws.
+// named by BackendSettings::vulkan_device) exist. Never throws.
 bool vulkan_candidate_exists();
 
 // One line per device for `edgerun info --backends`, or the reason there are none.

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "settings.h"
 #include "common/error.h"
 #include "quant.h"
 #include "vulkan_internal.h"
@@ -29,7 +30,7 @@ VkKV::~VkKV() {
 }
 
 VkExecutor::VkExecutor(Context& cx, WeightStore& store)
-    : cx_(cx), store_(store), tiles_(std::getenv("EDGERUN_VULKAN_NO_TILES") == nullptr) {
+    : cx_(cx), store_(store), tiles_(backend_settings().vulkan_tiles) {
   auto& vk = cx_.vk;
   VkCommandPoolCreateInfo cp{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   cp.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -247,9 +248,9 @@ std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim
   if (kv_dim % 2 != 0) fail("vulkan", "the KV width must be even");
   const VkDeviceSize bytes = static_cast<VkDeviceSize>(n_ctx) * kv_dim * (type == KVType::F32 ? 4 : 2);
   if (bytes > cx_.info.max_storage_range)
-    fail("-c", "a context of " + std::to_string(n_ctx) + " needs " + std::to_string(bytes >> 20) +
+    fail("context size", "a context of " + std::to_string(n_ctx) + " needs " + std::to_string(bytes >> 20) +
                    " MiB per layer of KV cache, more than one binding on '" + cx_.info.name + "' holds (" +
-                   std::to_string(cx_.info.max_storage_range >> 20) + " MiB); use a smaller -c or --kv-type f16");
+                   std::to_string(cx_.info.max_storage_range >> 20) + " MiB); use a smaller context or an f16 KV cache");
   for (int l = 0; l < n_layer; ++l) {
     kv->k.push_back(cx_.allocate(bytes, Memory::DeviceLocal));
     kv->v.push_back(cx_.allocate(bytes, Memory::DeviceLocal));

@@ -29,7 +29,7 @@ std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* 
   for (int t = 0; t < n; ++t) pos[t] = pos0 + t;
   AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
 
-  // Layers may be split between backends (--gpu-layers): the residual stream
+  // Layers may be split between backends (LoadOptions::gpu_layers): the residual stream
   // moves when the next layer lives elsewhere.
   int cur = model.layer_backend(0);
   ensure_capacity(hp, *st.ex[cur], st.scratch[cur], n);

@@ -84,7 +84,7 @@ void Model::place_layers(const LoadOptions& opts) {
   const int n = hp_.n_layer;
   int on_gpu = n;
   if (primary->is_gpu()) {
-    if (opts.gpu_layers < -1) fail("--gpu-layers", "must be -1 (all) or a count of layers");
+    if (opts.gpu_layers < -1) fail("gpu layers", "must be -1 (all) or a count of layers");
     on_gpu = opts.gpu_layers < 0 ? layers_that_fit(*primary) : std::min(opts.gpu_layers, n);
   }
   if (on_gpu == n) {

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 #include <fstream>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "env_settings.h"
 #include "common/log.h"
 #include "model/source.h"
 
@@ -95,6 +97,19 @@ std::string human_bytes(double b) {
 
 }  // namespace edgerun::cli
 
+namespace {
+// The library names the setting an error is about; the command line names its flag.
+std::string with_flag_names(std::string msg) {
+  static const std::pair<const char*, const char*> flags[] = {
+      {"context size: ", "-c: "}, {"batch size: ", "-b: "}, {"backend: ", "--backend: "}, {"device: ", "--device: "},
+      {"gpu layers: ", "--gpu-layers: "}, {"quantization: ", "--quant: "}, {"simd target: ", "EDGERUN_SIMD: "},
+      {"onednn type: ", "EDGERUN_ONEDNN_TYPE: "}};
+  for (const auto& [field, flag] : flags)
+    if (msg.rfind(field, 0) == 0) return flag + msg.substr(std::strlen(field));
+  return msg;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   // The library never prints: its messages come here.
   edgerun::set_log_sink([](edgerun::LogLevel, const char* message, void*) { std::fprintf(stderr, "edgerun: %s\n", message); }, nullptr);
@@ -118,12 +133,13 @@ int main(int argc, char** argv) {
     args.push_back(w.data());
   }
   try {
+    edgerun::set_backend_settings(edgerun::cli::settings_from_environment());
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const edgerun::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "edgerun: error: %s\n", e.what());
+    std::fprintf(stderr, "edgerun: error: %s\n", with_flag_names(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
