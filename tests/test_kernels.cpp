@@ -6,7 +6,7 @@
 #include <cstring>
 #include <random>
 
-#include "common/exact_math.h"
+#include "exact_math.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
 #include "fp16.h"

@@ -13,7 +13,7 @@
 #include "settings.h"
 #include "backend.h"
 #include "common/error.h"
-#include "common/exact_math.h"
+#include "exact_math.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
 #include "cpu/thread_pool.h"

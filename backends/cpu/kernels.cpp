@@ -13,7 +13,7 @@
 #include "settings.h"
 #include "blocks.h"
 #include "common/error.h"
-#include "common/exact_math.h"
+#include "exact_math.h"
 #include "cpu/kernels.h"
 #include "fp16.h"
 
@@ -439,7 +439,7 @@ float DotF32(const void* w, const void* a, int64_t n) {
 }
 
 // Attention's scores: out[p] = (q . k_p) * scale for n_pos keys k_p = k +
-// p * stride, each dot product in the 16-lane order of core/common/exact_math.h
+// p * stride, each dot product in the 16-lane order of quant/exact_math.h
 // (on every backend the same bits): lane j of the sum is vector j / L, lane
 // j % L, for L-lane vectors (16 % L == 0). Four keys at a time, so that four
 // chains of adds hide each other's latency.

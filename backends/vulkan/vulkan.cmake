@@ -76,7 +76,7 @@ if(EDGERUN_HAVE_VULKAN)
     COMMENT "embedding SPIR-V"
     VERBATIM)
 
-  target_sources(edgerun_obj PRIVATE
+  target_sources(edgerun_backends PRIVATE
     backends/vulkan/vk_loader.cpp
     backends/vulkan/vk_context.cpp
     backends/vulkan/vulkan_weights.cpp
@@ -87,8 +87,7 @@ if(EDGERUN_HAVE_VULKAN)
   # Vulkan structs are zero-initialised with only sType given, by design.
   set_source_files_properties(backends/vulkan/vk_context.cpp backends/vulkan/vulkan_executor.cpp
     backends/vulkan/vulkan_backend.cpp PROPERTIES COMPILE_OPTIONS -Wno-missing-field-initializers)
-  target_include_directories(edgerun_obj PRIVATE ${VULKAN_INCLUDE_DIR} ${_vk_dir})
-  target_compile_definitions(edgerun_obj PUBLIC EDGERUN_WITH_VULKAN)
-  target_link_libraries(edgerun_obj PUBLIC ${CMAKE_DL_LIBS})
-  target_link_libraries(edgerun_shared PRIVATE ${CMAKE_DL_LIBS})
+  target_include_directories(edgerun_backends PRIVATE ${VULKAN_INCLUDE_DIR} ${_vk_dir})
+  add_compile_definitions(EDGERUN_WITH_VULKAN)
+  list(APPEND EDGERUN_EXTRA_LIBS ${CMAKE_DL_LIBS})
 endif()

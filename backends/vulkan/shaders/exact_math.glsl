@@ -1,4 +1,4 @@
-// core/common/exact_math.h in GLSL: the same operations in the same order, so
+// quant/exact_math.h in GLSL: the same operations in the same order, so
 // that the shaders give the cpu's bits (docs/NUMERICS.md). Every result that
 // must match is `precise` (SPIR-V NoContraction), or a driver may fuse a
 // multiply and an add into one rounding where the cpu rounds twice.

@@ -1,0 +1,58 @@
+# The library's layers, each an object library that sees only its own headers
+# and those of the layers below it, so an include that points up the stack
+# fails to compile. Bottom to top:
+#   base (core/common) -> quant -> formats -> text (tokenizer, Jinja templates)
+#   -> backends -> model -> runtime (session, sampling, chat) -> convert -> api
+# Headers are included by paths from four roots (core/, quant/, backends/,
+# convert/). quant/, backends/ and convert/ hold one layer each, so a layer
+# gets them as they are; core/ holds many, so each layer gets a view of it: a
+# folder in the build tree with links to the core/ folders it may use.
+set(EDGERUN_LAYERS "")
+
+# edgerun_layer(NAME CORE <core/ folders or files> ROOTS <roots> SOURCES <files>)
+function(edgerun_layer name)
+  cmake_parse_arguments(L "" "" "CORE;ROOTS;SOURCES" ${ARGN})
+  set(view ${CMAKE_BINARY_DIR}/layers/${name})
+  file(REMOVE_RECURSE ${view})
+  file(MAKE_DIRECTORY ${view})
+  foreach(entry IN LISTS L_CORE)
+    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/core/${entry} ${view}/${entry} SYMBOLIC)
+  endforeach()
+  set(roots "")
+  foreach(r IN LISTS L_ROOTS)
+    list(APPEND roots ${PROJECT_SOURCE_DIR}/${r})
+  endforeach()
+  add_library(edgerun_${name} OBJECT ${L_SOURCES})
+  target_include_directories(edgerun_${name} PRIVATE ${view} ${roots})
+  # Only the C API is exported from libedgerun.so (ER_API in core/include/edgerun.h).
+  set_target_properties(edgerun_${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  target_link_libraries(edgerun_${name} PRIVATE Threads::Threads nlohmann_json::nlohmann_json)
+  set(EDGERUN_LAYERS ${EDGERUN_LAYERS} edgerun_${name} PARENT_SCOPE)
+endfunction()
+
+edgerun_layer(base CORE common SOURCES
+  core/common/mapped_file.cpp core/common/files.cpp core/common/log.cpp)
+edgerun_layer(quant CORE common ROOTS quant SOURCES
+  quant/types.cpp quant/quant.cpp quant/ref_legacy.cpp quant/ref_kquants.cpp quant/quantize_kquants.cpp quant/layouts.cpp)
+edgerun_layer(formats CORE common formats ROOTS quant SOURCES
+  core/formats/metadata.cpp core/formats/gguf.cpp core/formats/kv_codec.cpp core/formats/erm.cpp core/formats/safetensors.cpp)
+target_link_libraries(edgerun_formats PRIVATE zstd::libzstd_shared)
+edgerun_layer(text CORE common formats tokenizer template ROOTS quant SOURCES
+  core/tokenizer/utf8.cpp core/tokenizer/pretokenizer.cpp core/tokenizer/tokenizer.cpp core/tokenizer/tokenizer_load.cpp
+  core/tokenizer/hf_json.cpp core/template/value.cpp core/template/parser.cpp core/template/eval.cpp
+  core/template/builtins.cpp core/template/chat_template.cpp)
+target_link_libraries(edgerun_text PRIVATE ICU::uc ICU::i18n)
+edgerun_layer(backends CORE common ROOTS quant backends SOURCES
+  backends/registry.cpp backends/settings.cpp backends/cpu/cpu_backend.cpp backends/cpu/thread_pool.cpp
+  backends/cpu/kernels.cpp backends/cpu/group_kernels.cpp)
+target_link_libraries(edgerun_backends PRIVATE hwy::hwy)
+edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES
+  core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp)
+edgerun_layer(runtime CORE common formats tokenizer template model session sampling runtime ROOTS quant backends SOURCES
+  core/session/session.cpp core/sampling/sampler.cpp core/runtime/reasoning.cpp core/runtime/stop_strings.cpp
+  core/runtime/chat.cpp core/runtime/generation_defaults.cpp)
+edgerun_layer(convert CORE common formats tokenizer template model ROOTS quant backends convert SOURCES
+  convert/converter.cpp convert/quant_mix.cpp)
+edgerun_layer(api CORE common formats tokenizer template model session sampling runtime edgerun.hpp include
+  ROOTS quant backends convert core/include SOURCES
+  core/edgerun.cpp core/api/c_api.cpp)
