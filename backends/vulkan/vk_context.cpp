@@ -162,7 +162,7 @@ Context::Context(int device_index) : vk(api()) {
     }
     if (pick >= static_cast<int>(infos.size()))
       fail("device", "there is no Vulkan device " + std::to_string(pick) + " (" + std::to_string(infos.size()) +
-                           " found; see edgerun info --backends)");
+                           " found)");
     info = infos[pick];
     physical = pds[pick];
     if (info.api_version < VK_API_VERSION_1_2) fail("vulkan", "device '" + info.name + "' supports only Vulkan 1.0/1.1");

@@ -197,7 +197,7 @@ std::vector<std::string> vulkan_device_lines() {
                     d.fp16 ? "yes" : "no", d.int8 ? "yes" : "no", VK_API_VERSION_MAJOR(d.api_version),
                     VK_API_VERSION_MINOR(d.api_version), d.driver.c_str(),
                     d.index == pick ? " [auto]"
-                    : d.kind == VK_PHYSICAL_DEVICE_TYPE_CPU ? " [only with --device]"
+                    : d.kind == VK_PHYSICAL_DEVICE_TYPE_CPU ? " [only when named]"
                                                             : "");
       out.push_back(line);
     }

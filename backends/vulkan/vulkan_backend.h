@@ -12,7 +12,7 @@
 namespace edgerun {
 
 struct VulkanOptions {
-  int device = -1;         // index as `edgerun info --backends` lists them; -1: BackendSettings::vulkan_device or the best GPU
+  int device = -1;         // index as vulkan_device_lines() lists them; -1: BackendSettings::vulkan_device or the best GPU
   bool automatic = false;  // chosen by `auto`: also refuse a device slower than the cpu
 };
 

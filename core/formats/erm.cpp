@@ -124,7 +124,7 @@ std::vector<std::string> ErmFile::verify(const std::function<void(size_t, size_t
 ErmWriter::ErmWriter(const std::string& path, const Metadata& meta, std::vector<TensorInfo> plan, bool overwrite)
     : path_(path), plan_(std::move(plan)) {
   struct stat st {};
-  if (!overwrite && ::stat(path.c_str(), &st) == 0) fail(path, "exists already (use --force to overwrite it)");
+  if (!overwrite && ::stat(path.c_str(), &st) == 0) fail(path, "exists already (the converter's overwrite option replaces it)");
   std::string raw;
   const uint64_t count = meta.keys().size();
   raw.append(reinterpret_cast<const char*>(&count), 8);

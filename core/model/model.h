@@ -24,7 +24,7 @@ enum class W {
 
 struct LoadOptions {
   std::string backend = "auto";
-  int device = -1;      // GPU backends: the device index (edgerun info --backends); -1 = their default
+  int device = -1;      // GPU backends: the device index (as the registry lists them); -1 = their default
   int gpu_layers = -1;  // GPU backends: the last N layers (and the head) on the GPU, the rest on the cpu; -1 = as many as fit
 };
 

@@ -106,6 +106,8 @@ std::string with_flag_names(std::string msg) {
       {"onednn type: ", "EDGERUN_ONEDNN_TYPE: "}};
   for (const auto& [field, flag] : flags)
     if (msg.rfind(field, 0) == 0) return flag + msg.substr(std::strlen(field));
+  const std::string overwrite = "(the converter's overwrite option replaces it)";
+  if (const size_t at = msg.find(overwrite); at != std::string::npos) msg.replace(at, overwrite.size(), "(--force overwrites it)");
   return msg;
 }
 }  // namespace
