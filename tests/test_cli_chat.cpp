@@ -49,7 +49,7 @@ std::string between(const std::string& s, const std::string& from, const std::st
 }
 }  // namespace
 
-TEST_CASE("chat through a pipe: one turn per line, later turns evaluate only what is new", "[cli]") {
+TEST_CASE("chat through a pipe: one turn per line, later turns evaluate only what is new", "[chat_cli]") {
   const auto r = chat("-m " + kQwen2 + " -n 12 --temp 0 -v", "Hello there, how are you?\nWhat is two and two?\nAnd three and three?\n");
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
@@ -68,7 +68,7 @@ TEST_CASE("chat through a pipe: one turn per line, later turns evaluate only wha
   CHECK(turns(c.err).size() == 1);
 }
 
-TEST_CASE("chat: sampling defaults from the model, flags win, and a converted .erm keeps them", "[cli]") {
+TEST_CASE("chat: sampling defaults from the model, flags win, and a converted .erm keeps them", "[chat_cli]") {
   const std::string hf = model("tiny-qwen3/hf");
   auto r = chat("-m " + hf + " -n 2 -v", "hi\n");
   CHECK_THAT(r.err, Catch::Contains("temperature 0 (model)") && Catch::Contains("top-p 0.95 (default)"));
@@ -81,7 +81,7 @@ TEST_CASE("chat: sampling defaults from the model, flags win, and a converted .e
   std::remove(erm.c_str());
 }
 
-TEST_CASE("chat: /save then /load restores the conversation and the next answer is the same", "[cli]") {
+TEST_CASE("chat: /save then /load restores the conversation and the next answer is the same", "[chat_cli]") {
   const std::string saved = test::temp_path("conv.json");
   const auto r = chat("-m " + kQwen2 + " -n 10 --temp 0",
                       "First question\n/save " + saved + "\nWhat comes next?\n/load " + saved + "\nWhat comes next?\n");
@@ -105,7 +105,7 @@ TEST_CASE("chat: /save then /load restores the conversation and the next answer 
   for (const auto& f : {saved, bad, after}) std::remove(f.c_str());
 }
 
-TEST_CASE("chat: a small context and twenty long turns run to the end, dropping old turns", "[cli]") {
+TEST_CASE("chat: a small context and twenty long turns run to the end, dropping old turns", "[chat_cli]") {
   std::string input;
   for (int t = 0; t < 20; ++t) {
     input += "Turn " + std::to_string(t) + ":";
@@ -129,7 +129,7 @@ TEST_CASE("chat: a small context and twenty long turns run to the end, dropping 
   CHECK(h.out.rfind("\n", 0) != 0);  // nothing printed for the refused message
 }
 
-TEST_CASE("chat: bad input gets a clear message, never a crash", "[cli]") {
+TEST_CASE("chat: bad input gets a clear message, never a crash", "[chat_cli]") {
   const auto none = chat("-m " + quote(test::stories_gguf()), "hi\n");
   CHECK(none.code != 0);
   CHECK(none.code < 128);
@@ -144,7 +144,7 @@ TEST_CASE("chat: bad input gets a clear message, never a crash", "[cli]") {
   CHECK(chat("-m " + kQwen2 + " --reasoning loud", "").code != 0);
 }
 
-TEST_CASE("chat: reasoning shown apart, hidden, or raw; a budget closes it", "[cli]") {
+TEST_CASE("chat: reasoning shown apart, hidden, or raw; a budget closes it", "[chat_cli]") {
   const std::string r1 = quote(test::fixtures() + "/chat_templates/deepseek_r1_distill/chat_template.jinja");
   const std::string base = "-m " + kQwen2 + " --chat-template-file " + r1 + " -n 12 --temp 0 --reasoning-budget 4 ";
   const auto show = chat(base + "--reasoning show", "Why?\n");
@@ -163,7 +163,7 @@ TEST_CASE("chat: reasoning shown apart, hidden, or raw; a budget closes it", "[c
   CHECK(raw.out.size() > hide.out.size());
 }
 
-TEST_CASE("run --chat: one turn through the template", "[cli]") {
+TEST_CASE("run --chat: one turn through the template", "[chat_cli]") {
   const auto r = test::run_cli("run -m " + kQwen2 + " --chat -p 'Hello' --system 'Be terse.' -n 6 --temp 0 2>/dev/null");
   CHECK(r.code == 0);
   const auto c = chat("-m " + kQwen2 + " -n 6 --temp 0 --system 'Be terse.'", "Hello\n");
@@ -216,7 +216,7 @@ size_t count(const std::string& s, const std::string& what) {
 }
 }  // namespace
 
-TEST_CASE("chat in a real terminal: Ctrl-C stops an answer, the next turn works, Ctrl-D leaves", "[cli]") {
+TEST_CASE("chat in a real terminal: Ctrl-C stops an answer, the next turn works, Ctrl-D leaves", "[chat_cli]") {
   REQUIRE(std::system("command -v tmux >/dev/null") == 0);  // make deps installs it
   Tmux tmux;
   const std::string done = test::temp_path("tmux_done");
