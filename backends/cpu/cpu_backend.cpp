@@ -39,8 +39,11 @@ void regroup_if_it_pays(CpuWeight& w) {
   // Only the whole huge pages are asked for: rounding every weight up to
   // 2 MiB would add ~100 MiB of memory to a 1.5B model.
   constexpr size_t kHuge = size_t{2} << 20;
-  const size_t alloc_bytes = (bytes + 63) / 64 * 64;
-  w.owned_groups.reset(static_cast<uint8_t*>(std::aligned_alloc(bytes >= kHuge ? kHuge : 64, alloc_bytes)));
+  // posix_memalign, not aligned_alloc: the size need not be a multiple of the
+  // alignment (C11's aligned_alloc asks that, and sanitizers hold it to it).
+  void* mem = nullptr;
+  if (posix_memalign(&mem, bytes >= kHuge ? kHuge : 64, (bytes + 63) / 64 * 64) != 0) mem = nullptr;
+  w.owned_groups.reset(static_cast<uint8_t*>(mem));
   if (!w.owned_groups) fail(w.name, "out of memory regrouping the weights");
   if (bytes >= kHuge) madvise(w.owned_groups.get(), bytes / kHuge * kHuge, MADV_HUGEPAGE);
   w.groups = w.owned_groups.get();

@@ -304,9 +304,11 @@ er_status er_session_new(er_model* model, const er_session_params* params, er_se
       if (ER_HAS(params, n_threads)) so.n_threads = params->n_threads;
       if (ER_HAS(params, n_threads_batch)) so.n_threads_batch = params->n_threads_batch;
       if (ER_HAS(params, kv_type)) {
-        if (params->kv_type != ER_KV_F16 && params->kv_type != ER_KV_F32)
-          api_fail(ER_ERR_INVALID_ARGUMENT, "params->kv_type is not one of ER_KV_F16, ER_KV_F32");
-        so.kv_type = params->kv_type == ER_KV_F32 ? KVType::F32 : KVType::F16;
+        // Read as an int: a value that is no er_kv_type must be refused, not loaded as one.
+        int kv = 0;
+        std::memcpy(&kv, &params->kv_type, sizeof kv);
+        if (kv != ER_KV_F16 && kv != ER_KV_F32) api_fail(ER_ERR_INVALID_ARGUMENT, "params->kv_type is not one of ER_KV_F16, ER_KV_F32");
+        so.kv_type = kv == ER_KV_F32 ? KVType::F32 : KVType::F16;
       }
       if (ER_HAS(params, enable_thinking) && params->enable_thinking >= 0) co.enable_thinking = params->enable_thinking != 0;
     }

@@ -3,7 +3,9 @@
 # would — with cc and pkg-config, and with a CMake project using
 # find_package(edgerun) — and runs both on stories260K: they must print the
 # reference greedy text.
-# Run as: cmake -DBUILD=<build dir> -DSOURCE=<tree> -DWORK=<scratch> -DCC=<c compiler> -P check_install.cmake
+# Run as: cmake -DBUILD=<build dir> -DSOURCE=<tree> -DWORK=<scratch> -DCC=<c compiler> [-DCFLAGS=...] -P check_install.cmake
+# (CFLAGS: the sanitizer flags, when the library was built with them.)
+separate_arguments(cflags UNIX_COMMAND "${CFLAGS}")
 file(REMOVE_RECURSE ${WORK})
 set(prefix /opt/edgerun)
 set(root ${WORK}/dest${prefix})
@@ -38,7 +40,7 @@ file(WRITE ${WORK}/prompt.txt "Once upon a time\n")
 run("pkg-config" ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${root}/lib/pkgconfig pkg-config --cflags --libs edgerun)
 string(STRIP "${last_out}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run("cc chat.c" ${CC} -std=c99 -Wall -Wextra -pedantic -Werror ${SOURCE}/examples/c/chat.c ${flags} -o ${WORK}/chat_pc)
+run("cc chat.c" ${CC} -std=c99 -Wall -Wextra -pedantic -Werror ${cflags} ${SOURCE}/examples/c/chat.c ${flags} -o ${WORK}/chat_pc)
 execute_process(COMMAND ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${root}/lib ${WORK}/chat_pc ${model} 60
                 INPUT_FILE ${WORK}/prompt.txt RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0 OR NOT out STREQUAL expected)
@@ -48,7 +50,7 @@ message(STATUS "ok: cc + pkg-config build prints the reference text")
 
 # A CMake project: find_package(edgerun) -> edgerun::edgerun
 run("configure examples/c" ${CMAKE_COMMAND} -S ${SOURCE}/examples/c -B ${WORK}/example -DCMAKE_PREFIX_PATH=${root}
-    -DCMAKE_C_COMPILER=${CC} -DCMAKE_BUILD_TYPE=Release)
+    -DCMAKE_C_COMPILER=${CC} -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS=${CFLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${CFLAGS}")
 run("build examples/c" ${CMAKE_COMMAND} --build ${WORK}/example)
 execute_process(COMMAND ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${root}/lib ${WORK}/example/chat ${model} 60
                 INPUT_FILE ${WORK}/prompt.txt RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
