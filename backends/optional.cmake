@@ -22,6 +22,19 @@ function(edgerun_backend_left_out label why)
   message(STATUS "edgerun: ${label} backend left out: ${why}")
 endfunction()
 
+# Sets EDGERUN_HAVE_<name> from whether the backend's library was found: ON if
+# it was; if not, a fatal error when the backend was asked for (ON), else the
+# one line saying it is left out and why.
+macro(edgerun_backend_decide name found label missing)
+  if(${found})
+    set(EDGERUN_HAVE_${name} ON)
+  elseif(EDGERUN_${name}_MODE STREQUAL "ON")
+    message(FATAL_ERROR "EDGERUN_${name}=ON, but ${missing}")
+  else()
+    edgerun_backend_left_out(${label} "${missing}")
+  endif()
+endmacro()
+
 # The first line of a failed CMake run that tells a person what went wrong.
 function(_edgerun_first_error_line text out)
   string(REGEX MATCH "Could NOT find [^\n]*" _line "${text}")
