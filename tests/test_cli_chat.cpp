@@ -180,9 +180,9 @@ class Tmux {
   Tmux() : sock_("edgerun_test_" + std::to_string(::getpid())) {}
   ~Tmux() { sh("kill-server"); }
   int sh(const std::string& args) const { return std::system(("tmux -L " + sock_ + " " + args + " >/dev/null 2>&1").c_str()); }
-  std::string screen() const {
-    const auto r = run("tmux -L " + sock_ + " capture-pane -p -J -S - -t t");
-    return r;
+  // The screen's text; with_escapes: with the colour and attribute codes too.
+  std::string screen(bool with_escapes = false) const {
+    return run("tmux -L " + sock_ + " capture-pane -p -J -S - -t t" + (with_escapes ? " -e" : ""));
   }
   // Waits until the screen satisfies `ok`, up to `seconds`.
   template <typename F>
@@ -259,5 +259,32 @@ TEST_CASE("chat in a real terminal: Ctrl-C stops an answer, the next turn works,
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(test::read_file(done) == "EXIT=0\n");
   std::remove(err.c_str());
+  std::remove(done.c_str());
+}
+
+TEST_CASE("chat in a real terminal: reasoning dimmed, Ctrl-C at the prompt leaves", "[chat_cli]") {
+  REQUIRE(std::system("command -v tmux >/dev/null") == 0);
+  Tmux tmux;
+  const std::string done = test::temp_path("tmux_done2");
+  std::remove(done.c_str());
+  const std::string r1 = quote(test::fixtures() + "/chat_templates/deepseek_r1_distill/chat_template.jinja");
+  const std::string cmd = std::string(EDGERUN_CLI) + " chat -m " + kQwen2 + " --chat-template-file " + r1 +
+                          " --temp 0 -n 12 --reasoning-budget 4 2>/dev/null; echo EXIT=$? > " + done;
+  REQUIRE(tmux.sh("new-session -d -s t -x 150 -y 40 " + quote(cmd)) == 0);
+  REQUIRE(tmux.wait_for([](const std::string& s) { return s.find("/help for commands") != std::string::npos; }));
+  tmux.sh("send-keys -t t 'Why?' Enter");
+  REQUIRE(tmux.wait_for([](const std::string& s) {
+    const size_t at = s.find("Why?");
+    return at != std::string::npos && s.find("\n>", at) != std::string::npos;
+  }));
+  // The reasoning in dim (SGR 2), no header lines on a terminal.
+  const std::string painted = tmux.screen(true);
+  CHECK_THAT(painted, Catch::Contains("\x1b[2m"));
+  CHECK_THAT(tmux.screen(), !Catch::Contains("[thinking]"));
+  tmux.sh("send-keys -t t C-c");
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (test::read_file(done).empty() && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(test::read_file(done) == "EXIT=0\n");
   std::remove(done.c_str());
 }
