@@ -7,13 +7,11 @@
 #include <climits>
 #include <cstddef>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
-#include <unistd.h>
 #include <vector>
 
 #include "common/error.h"
@@ -22,7 +20,6 @@
 #include "edgerun.hpp"
 #include "model/source.h"
 #include "runtime/stop_strings.h"
-#include "tokenizer/utf8.h"
 
 using namespace edgerun;
 
@@ -272,7 +269,7 @@ er_status er_detokenize(const er_model* model, const int32_t* tokens, size_t n, 
     for (size_t i = 0; i < n; ++i)
       if (ids[i] < 0 || ids[i] >= tok.vocab_size())
         api_fail(ER_ERR_INVALID_ARGUMENT, "tokens[" + std::to_string(i) + "] = " + std::to_string(ids[i]) + " is outside the vocabulary");
-    const std::string s = utf8::sanitize(tok.decode(ids));
+    const std::string s = tok.decode(ids);  // invalid UTF-8 already replaced
     *n_bytes = s.size();
     if (!text && capacity == 0) return;
     if (s.size() + 1 > capacity)
@@ -452,21 +449,7 @@ er_status er_session_save(const er_session* session, const char* path) {
       j["generated"] = gen;
     }
     const std::string text = j.dump();
-    const std::string tmp = std::string(path) + ".tmp." + std::to_string(::getpid());
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      if (!f) api_fail(ER_ERR_IO, std::string(path) + ": cannot write");
-      f << text;
-      f.flush();
-      if (!f) {
-        std::remove(tmp.c_str());
-        api_fail(ER_ERR_IO, std::string(path) + ": write failed");
-      }
-    }
-    if (std::rename(tmp.c_str(), path) != 0) {
-      std::remove(tmp.c_str());
-      api_fail(ER_ERR_IO, std::string(path) + ": cannot rename the temporary file into place");
-    }
+    write_file_atomically(path, text.data(), text.size());
   });
 }
 

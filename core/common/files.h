@@ -2,6 +2,7 @@
 // tokenizers, prompts, templates); weights are mapped, never read this way.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace edgerun {
@@ -9,5 +10,8 @@ namespace edgerun {
 // Throws Error("<path>: cannot open: <reason>").
 std::string read_file(const std::string& path);
 bool file_exists(const std::string& path);
+// Writes `bytes` to `path` through a temporary file and a rename, so an
+// existing file is never left half-written. Throws Error (ErrorKind::IO).
+void write_file_atomically(const std::string& path, const void* bytes, size_t n);
 
 }  // namespace edgerun

@@ -226,8 +226,7 @@ TurnStats Chat::respond(const TurnParams& params, const std::function<bool(const
 
   // Generation: tokens -> whole UTF-8 text -> reasoning split -> stop strings -> pieces.
   StreamDecoder decoder(tok);
-  ReasoningSplitter splitter(tags_.value_or(ReasoningTags{"\x01never-open", "\x01never-close"}),
-                             tags_ && prompt_opens_reasoning(text, *tags_));
+  ReasoningSplitter splitter(tags_, tags_ && prompt_opens_reasoning(text, *tags_));
   StopMatcher stops(params.stop);
   ChatMessage answer{"assistant", "", ""};
   bool caller_stopped = false;

@@ -29,8 +29,10 @@ size_t partial_tag_at_end(std::string_view s, std::string_view tag) {
 }
 }  // namespace
 
-ReasoningSplitter::ReasoningSplitter(ReasoningTags tags, bool starts_in_reasoning)
-    : tags_(std::move(tags)), state_(starts_in_reasoning ? State::Reasoning : State::Start), after_open_(starts_in_reasoning) {}
+ReasoningSplitter::ReasoningSplitter(std::optional<ReasoningTags> tags, bool starts_in_reasoning)
+    : tags_(tags.value_or(ReasoningTags{})),
+      state_(!tags ? State::Content : starts_in_reasoning ? State::Reasoning : State::Start),
+      after_open_(tags && starts_in_reasoning) {}
 
 void ReasoningSplitter::emit(std::vector<Piece>& out, PieceKind kind, std::string_view text) {
   if (text.empty()) return;

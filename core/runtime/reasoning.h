@@ -41,9 +41,10 @@ struct Piece {
 // Pieces concatenated give back exactly the text fed in. Only a reasoning block
 // at the start of the output counts (after whitespace); a tag later in an answer
 // is content. Text that may be the start of a tag is held until it is not.
+// Without tags (a model that does not think) everything is content.
 class ReasoningSplitter {
  public:
-  ReasoningSplitter(ReasoningTags tags, bool starts_in_reasoning);
+  ReasoningSplitter(std::optional<ReasoningTags> tags, bool starts_in_reasoning);
   std::vector<Piece> feed(std::string_view text);
   std::vector<Piece> flush();  // whatever is held back
   bool in_reasoning() const { return state_ == State::Reasoning; }

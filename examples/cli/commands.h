@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/files.h"
 #include "edgerun.hpp"
 
 namespace edgerun::cli {
@@ -49,9 +50,6 @@ void add_template(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_convert(CLI::App& app);
 
-// Writes `bytes` to `path` through a temporary file and a rename, so an
-// existing file is never left half-written. Throws Error.
-void write_file_atomically(const std::string& path, const void* bytes, size_t n);
 
 std::string human_bytes(double bytes);
 

@@ -68,24 +68,6 @@ SessionOptions EvalOptions::session() const {
   return o;
 }
 
-void write_file_atomically(const std::string& path, const void* bytes, size_t n) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail(path, "cannot write (is the folder there and writable?)");
-    f.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(n));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      fail(path, "write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot rename the temporary file into place");
-  }
-}
-
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
