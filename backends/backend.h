@@ -82,6 +82,13 @@ class KVCache {
   KVType type = KVType::F32;
 };
 
+// The rows of one sequence in a batch of several (Executor::attention).
+struct AttentionSeq {
+  KVCache* kv = nullptr;  // the sequence's own cache
+  int pos0 = 0;           // position of its first row
+  int n = 0;              // its rows, consecutive in the batch
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -97,10 +104,18 @@ class Executor {
   virtual void matmul(const Weight& w, const Weight* bias, const Buffer& x, int n, Buffer& out) = 0;
   // Rotates every head of n rows of n_heads*head_dim floats, row t at position pos[t].
   virtual void rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) = 0;
-  // Stores k, v of n tokens at positions pos0.. in the cache, then causal attention
-  // of q over positions 0..pos0+t for each row t.
-  virtual void attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kv, int layer, int pos0, int n,
-                         const AttentionShape& s, Buffer& out) = 0;
+  // A batch may hold the rows of several sequences, one after another: for each,
+  // stores its rows of k, v at positions pos0.. of its own cache, then causal
+  // attention of its q rows over its positions 0..pos0+t. One call, so that a
+  // backend can spread the work of all sequences over its threads at once.
+  virtual void attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs,
+                         int layer, const AttentionShape& s, Buffer& out) = 0;
+  // The one-sequence case.
+  void attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kv, int layer, int pos0, int n,
+                 const AttentionShape& s, Buffer& out) {
+    const AttentionSeq one{&kv, pos0, n};
+    attention(q, k, v, &one, 1, layer, s, out);
+  }
   // out = silu(gate) * up, elementwise over n floats.
   virtual void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) = 0;
   // x += y over n floats.

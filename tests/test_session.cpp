@@ -74,3 +74,49 @@ TEST_CASE("truncate keeps a prefix of the tokens and evaluation goes on from the
   CHECK(got == fresh.eval(seq));
   CHECK_THROWS_WITH(s.truncate(1000), Catch::Contains("cannot keep 1000 tokens"));
 }
+
+TEST_CASE("sessions on one Compute evaluated together get the logits each gets alone", "[session]") {
+  // One forward pass carries a prompt chunk of one sequence and single tokens
+  // of others, each at its own positions in its own cache.
+  for (const std::string file : {"tiny-qwen2/model-q8_0.gguf", "tiny-llama/model-q4_k_m.gguf", "tiny-qwen3/model-q4_0.gguf"}) {
+    INFO(file);
+    auto model = load_model(test::fixtures() + "/models/" + file, LoadOptions{"cpu"});
+    REQUIRE(model.ok());
+    SessionOptions so;
+    so.n_ctx = 64;
+    so.n_threads = 2;
+    auto compute = std::make_shared<Compute>(**model, 2, 2);
+    const std::vector<std::vector<int32_t>> prompts = {{5, 77, 300, 12}, {999, 1, 640}, {2, 17, 450, 3, 8, 9, 10}};
+    std::vector<std::unique_ptr<Session>> together;
+    std::vector<std::vector<float>> alone_last;
+    for (const auto& p : prompts) {
+      together.push_back(std::make_unique<Session>(compute, so));
+      Session alone(**model, so);
+      alone_last.push_back(alone.eval(p));
+    }
+    // Step 1: the first two prompts whole, the third's first 3 tokens.
+    for (size_t i = 0; i < prompts.size(); ++i) together[i]->append(prompts[i]);
+    auto out = Session::evaluate_together({{together[0].get(), 64}, {together[1].get(), 64}, {together[2].get(), 3}});
+    REQUIRE(out.size() == 3);
+    CHECK(out[0] == alone_last[0]);
+    CHECK(out[1] == alone_last[1]);
+    CHECK(out[2].empty());  // still waiting for the rest of its prompt
+    CHECK(together[2]->n_waiting() == 4);
+    // Step 2: one more token for the first two, the rest of the third.
+    together[0]->append({33});
+    together[1]->append({44});
+    out = Session::evaluate_together({{together[2].get(), 64}, {together[0].get(), 1}, {together[1].get(), 1}});
+    CHECK(out[0] == alone_last[2]);
+    for (int i = 0; i < 2; ++i) {
+      Session alone(**model, so);
+      std::vector<int32_t> all = prompts[i];
+      all.push_back(i == 0 ? 33 : 44);
+      CHECK(out[i + 1] == alone.eval(all));
+    }
+    // A session on another Compute cannot join.
+    Session other(**model, so);
+    other.append({1});
+    CHECK_THROWS_WITH(Session::evaluate_together({{together[0].get(), 1}, {&other, 1}}),
+                      Catch::Contains("share one Compute"));
+  }
+}

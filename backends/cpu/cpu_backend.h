@@ -286,40 +286,56 @@ class CpuExecutor : public Executor {
     }
   }
 
-  void attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kvc, int layer, int pos0, int n,
+  using Executor::attention;
+  void attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs, int layer,
                  const AttentionShape& s, Buffer& out) override {
-    auto& kv = static_cast<CpuKV&>(kvc);
-    const int kv_dim = kv.kv_dim, hd = s.head_dim;
-    if (pos0 + n > kv.n_ctx) fail("", "KV cache is full");
-    // Store this batch's keys and values.
-    for (int t = 0; t < n; ++t) {
-      const size_t off = kv.offset(layer, pos0 + t);
-      const float* kr = f(k) + static_cast<int64_t>(t) * kv_dim;
-      const float* vr = f(v) + static_cast<int64_t>(t) * kv_dim;
-      if (kv.type == KVType::F32) {
-        std::copy_n(kr, kv_dim, &kv.k32[off]);
-        std::copy_n(vr, kv_dim, &kv.v32[off]);
-      } else {
-        for (int i = 0; i < kv_dim; ++i) {
-          kv.k16[off + i] = float_to_fp16(kr[i]);
-          kv.v16[off + i] = float_to_fp16(vr[i]);
-        }
-      }
-    }
+    const int hd = s.head_dim;
     const int group = s.n_head / s.n_head_kv;
     const int q_dim = s.n_head * hd;
+    // Row t of the batch belongs to sequence seq_of[t]; store every sequence's keys and values first.
+    std::vector<int> seq_of, first_row(n_seqs);
+    int max_keys = 0;
+    for (int i = 0; i < n_seqs; ++i) {
+      const AttentionSeq& sq = seqs[i];
+      auto& kv = static_cast<CpuKV&>(*sq.kv);
+      if (sq.pos0 < 0 || sq.pos0 + sq.n > kv.n_ctx) fail("", "KV cache is full");
+      first_row[i] = static_cast<int>(seq_of.size());
+      const int kv_dim = kv.kv_dim;
+      for (int t = 0; t < sq.n; ++t) {
+        const size_t off = kv.offset(layer, sq.pos0 + t);
+        const int64_t row = first_row[i] + t;
+        const float* kr = f(k) + row * kv_dim;
+        const float* vr = f(v) + row * kv_dim;
+        if (kv.type == KVType::F32) {
+          std::copy_n(kr, kv_dim, &kv.k32[off]);
+          std::copy_n(vr, kv_dim, &kv.v32[off]);
+        } else {
+          for (int j = 0; j < kv_dim; ++j) {
+            kv.k16[off + j] = float_to_fp16(kr[j]);
+            kv.v16[off + j] = float_to_fp16(vr[j]);
+          }
+        }
+        seq_of.push_back(i);
+      }
+      max_keys = std::max(max_keys, sq.pos0 + sq.n);
+    }
+    const int n = static_cast<int>(seq_of.size());
     const float* qd = f(q);
     float* od = f(out);
     scratch_.resize(static_cast<size_t>(pool_.size()));
     pool_for(n).parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int tid) {
       std::vector<float>& sc = scratch_[tid];
-      sc.resize(static_cast<size_t>(pos0 + n) + hd);
-      float* acc = sc.data() + pos0 + n;
+      sc.resize(static_cast<size_t>(max_keys) + hd);
+      float* acc = sc.data() + max_keys;
       for (int64_t j = j0; j < j1; ++j) {
-        const int t = static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
+        const int row = static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
+        const AttentionSeq& sq = seqs[seq_of[row]];
+        const auto& kv = static_cast<const CpuKV&>(*sq.kv);
+        const int kv_dim = kv.kv_dim;
+        const int t = row - first_row[seq_of[row]];
         const int kvh = h / group;
-        const float* qh = qd + static_cast<int64_t>(t) * q_dim + h * hd;
-        const int n_keys = pos0 + t + 1;
+        const float* qh = qd + static_cast<int64_t>(row) * q_dim + h * hd;
+        const int n_keys = sq.pos0 + t + 1;
         // Keys and values are read through the SIMD kernels, f32 or f16 alike.
         const bool f16 = kv.type == KVType::F16;
         // Scores, softmax and the sum over values in exact_math.h's order.
@@ -335,7 +351,7 @@ class CpuExecutor : public Executor {
           const size_t off = kv.offset(layer, p) + kvh * hd;
           axpy(sc[p] * inv, f16 ? static_cast<const void*>(&kv.v16[off]) : static_cast<const void*>(&kv.v32[off]), acc, hd);
         }
-        std::copy_n(acc, hd, od + static_cast<int64_t>(t) * q_dim + h * hd);
+        std::copy_n(acc, hd, od + static_cast<int64_t>(row) * q_dim + h * hd);
       }
     }, threads_for(n));
   }

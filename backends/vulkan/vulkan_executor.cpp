@@ -369,29 +369,39 @@ void VkExecutor::rope(Buffer& x, int n, int n_heads, int head_dim, const RopePar
   dispatch_rows("rope", {arg(x), {rope_table_}}, pc, ceil_div(uint64_t(n) * n_heads * half, kWG));
 }
 
-void VkExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kvc, int layer, int pos0, int n,
-                           const AttentionShape& s, Buffer& out) {
-  auto& kv = static_cast<VkKV&>(kvc);
+void VkExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs,
+                           int layer, const AttentionShape& s, Buffer& out) {
   if (s.head_dim > 256 || s.head_dim % 2 != 0)
     fail("vulkan", "head size " + std::to_string(s.head_dim) + " is not supported (even, at most 256)");
-  if (pos0 + n > kv.n_ctx) fail("", "internal: attention past the end of the KV cache");
-  const bool f16 = kv.type == KVType::F16;
-  const Span ks{kv.k[layer].buffer, 0, kv.k[layer].size, nullptr}, vs{kv.v[layer].buffer, 0, kv.v[layer].size, nullptr};
-  Push st;
-  st.u[0] = u32(n);
-  st.u[1] = u32(kv.kv_dim);
-  st.u[2] = u32(pos0);
-  dispatch_rows(f16 ? "kv_store_f16" : "kv_store_f32", {arg(k), arg(v), {ks}, {vs}}, st,
-                ceil_div(uint64_t(n) * kv.kv_dim / 2, kWG));
-  Push pc;
-  pc.u[0] = u32(s.n_head);
-  pc.u[1] = u32(s.n_head_kv);
-  pc.u[2] = u32(s.head_dim);
-  pc.u[3] = u32(kv.kv_dim);
-  pc.u[4] = u32(pos0);
-  pc.f[0] = s.scale;
-  dispatch(variant(f16 ? "attention_f16" : "attention_f32"), {arg(q), {ks}, {vs}, arg(out)}, pc, u32(s.n_head), u32(n),
-           1);
+  const uint64_t q_dim = uint64_t(s.n_head) * s.head_dim;
+  uint64_t row0 = 0;
+  // One dispatch pair per sequence: each reads its own cache; its rows start at row0.
+  for (int i = 0; i < n_seqs; ++i) {
+    auto& kv = static_cast<VkKV&>(*seqs[i].kv);
+    const int pos0 = seqs[i].pos0, n = seqs[i].n;
+    if (pos0 < 0 || pos0 + n > kv.n_ctx) fail("", "internal: attention past the end of the KV cache");
+    const bool f16 = kv.type == KVType::F16;
+    const Span ks{kv.k[layer].buffer, 0, kv.k[layer].size, nullptr}, vs{kv.v[layer].buffer, 0, kv.v[layer].size, nullptr};
+    const uint64_t kv_off = row0 * kv.kv_dim;
+    Push st;
+    st.u[0] = u32(n);
+    st.u[1] = u32(kv.kv_dim);
+    st.u[2] = u32(pos0);
+    dispatch_rows(f16 ? "kv_store_f16" : "kv_store_f32",
+                  {arg(k, kv_off, uint64_t(n) * kv.kv_dim), arg(v, kv_off, uint64_t(n) * kv.kv_dim), {ks}, {vs}}, st,
+                  ceil_div(uint64_t(n) * kv.kv_dim / 2, kWG));
+    Push pc;
+    pc.u[0] = u32(s.n_head);
+    pc.u[1] = u32(s.n_head_kv);
+    pc.u[2] = u32(s.head_dim);
+    pc.u[3] = u32(kv.kv_dim);
+    pc.u[4] = u32(pos0);
+    pc.f[0] = s.scale;
+    dispatch(variant(f16 ? "attention_f16" : "attention_f32"),
+             {arg(q, row0 * q_dim, uint64_t(n) * q_dim), {ks}, {vs}, arg(out, row0 * q_dim, uint64_t(n) * q_dim)}, pc,
+             u32(s.n_head), u32(n), 1);
+    row0 += n;
+  }
 }
 
 void VkExecutor::swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) {

@@ -98,7 +98,8 @@ class VkExecutor : public Executor {
   void rms_norm(const Buffer& x, const Weight& w, int n_rows, int dim, float eps, Buffer& out) override;
   void matmul(const Weight& w, const Weight* bias, const Buffer& x, int n, Buffer& out) override;
   void rope(Buffer& x, int n, int n_heads, int head_dim, const RopeParams& p, const int32_t* pos) override;
-  void attention(const Buffer& q, const Buffer& k, const Buffer& v, KVCache& kv, int layer, int pos0, int n,
+  using Executor::attention;
+  void attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs, int layer,
                  const AttentionShape& s, Buffer& out) override;
   void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) override;
   void add(Buffer& x, const Buffer& y, int64_t n) override;

@@ -21,13 +21,31 @@ void ensure_capacity(const HParams& hp, Executor& ex, ForwardScratch& sc, int n)
 }
 }  // namespace
 
-std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* tokens, int n, int pos0,
-                           bool all_logits) {
+std::vector<float> forward(const Model& model, ForwardState& st, const std::vector<SequenceBatch>& batch) {
   const HParams& hp = model.hparams();
   const int64_t E = hp.n_embd;
-  std::vector<int32_t> pos(n);
-  for (int t = 0; t < n; ++t) pos[t] = pos0 + t;
+  // The batch's rows: every sequence's tokens, one after another.
+  std::vector<int32_t> tokens, pos, logit_rows;
+  for (const SequenceBatch& b : batch) {
+    if (b.n < 1 || !b.cache) continue;
+    const int row0 = static_cast<int>(tokens.size());
+    tokens.insert(tokens.end(), b.tokens, b.tokens + b.n);
+    for (int t = 0; t < b.n; ++t) pos.push_back(b.pos0 + t);
+    if (b.all_logits)
+      for (int t = 0; t < b.n; ++t) logit_rows.push_back(row0 + t);
+    else
+      logit_rows.push_back(row0 + b.n - 1);
+  }
+  const int n = static_cast<int>(tokens.size());
+  if (n == 0) return {};
   AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
+  std::vector<AttentionSeq> seqs;
+  auto seqs_on = [&](int backend) {
+    seqs.clear();
+    for (const SequenceBatch& b : batch)
+      if (b.n >= 1 && b.cache) seqs.push_back({b.cache->kv[backend].get(), b.pos0, b.n});
+    return seqs.data();
+  };
 
   // Layers may be split between backends (LoadOptions::gpu_layers): the residual stream
   // moves when the next layer lives elsewhere.
@@ -42,7 +60,7 @@ std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* 
     cur = b;
   };
 
-  st.ex[cur]->get_rows(model.embedding(), tokens, n, *st.scratch[cur].x);
+  st.ex[cur]->get_rows(model.embedding(), tokens.data(), n, *st.scratch[cur].x);
   for (int l = 0; l < hp.n_layer; ++l) {
     move_to(model.layer_backend(l));
     Executor& ex = *st.ex[cur];
@@ -59,7 +77,8 @@ std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* 
     }
     ex.rope(q, n, hp.n_head, hp.head_dim, model.rope(), pos.data());
     ex.rope(k, n, hp.n_head_kv, hp.head_dim, model.rope(), pos.data());
-    ex.attention(q, k, v, *st.kv[cur], model.layer_slot(l), pos0, n, shape, att);
+    const AttentionSeq* s = seqs_on(cur);
+    ex.attention(q, k, v, s, static_cast<int>(seqs.size()), model.layer_slot(l), shape, att);
     ex.matmul(*model.weight(W::Wo, l), nullptr, att, n, h);
     ex.add(x, h, n * E);
 
@@ -74,12 +93,12 @@ std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* 
   Executor& ex = *st.ex[cur];
   ForwardScratch& sc = st.scratch[cur];
 
-  // Only the rows whose logits are wanted go through the (large) output head.
-  int rows = n;
-  if (!all_logits && n > 1) {
-    ex.copy(*sc.x, (n - 1) * E, *sc.x, 0, E);
-    rows = 1;
-  }
+  // Only the rows whose logits are wanted go through the (large) output head:
+  // they are gathered to the front (each moves down or stays, so in order no
+  // row is overwritten before it is read).
+  const int rows = static_cast<int>(logit_rows.size());
+  for (int i = 0; i < rows; ++i)
+    if (logit_rows[i] != i) ex.copy(*sc.x, static_cast<int64_t>(logit_rows[i]) * E, *sc.x, static_cast<int64_t>(i) * E, E);
   ex.rms_norm(*sc.x, *model.weight(W::OutputNorm), rows, E, hp.rms_eps, *sc.h);
   if (!sc.logits || sc.logits->size < static_cast<int64_t>(rows) * hp.n_vocab)
     sc.logits = ex.alloc(static_cast<int64_t>(rows) * hp.n_vocab);

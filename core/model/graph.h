@@ -19,20 +19,40 @@ struct ForwardScratch {
   std::unique_ptr<Buffer> x, h, q, k, v, att, gate, up, logits;
 };
 
-// What a session computes with: per model backend an executor, its KV cache
-// (for the layers on that backend) and its buffers. Declared in this order so
-// that buffers and caches go before the executor that made them.
+// What sessions compute with: per model backend an executor and its buffers.
+// Several sequences can share one and be evaluated in one forward pass.
+// Declared in this order so that buffers go before the executor that made them.
 struct ForwardState {
   std::vector<std::unique_ptr<Executor>> ex;
-  std::vector<std::unique_ptr<KVCache>> kv;
   std::vector<ForwardScratch> scratch;
   std::vector<float> handoff;  // the residual stream between two backends
 };
 
-// Runs n tokens at positions pos0..pos0+n-1 through the model, writing them
-// into the KV cache. Returns logits: for every token when all_logits, else
-// only for the last one ([n or 1, n_vocab], row-major).
-std::vector<float> forward(const Model& model, ForwardState& st, const int32_t* tokens, int n, int pos0,
-                           bool all_logits);
+// One sequence's KV cache: a part for the layers on each backend, made by
+// that backend's executor in a ForwardState.
+struct SequenceCache {
+  std::vector<std::unique_ptr<KVCache>> kv;
+};
+
+// A sequence's part of a forward pass: n tokens at positions pos0..pos0+n-1.
+struct SequenceBatch {
+  const int32_t* tokens = nullptr;
+  int n = 0;
+  int pos0 = 0;
+  SequenceCache* cache = nullptr;
+  bool all_logits = false;  // logits for every token, else for the last one only
+};
+
+// Runs the tokens of every sequence through the model in one pass (each
+// weight is read once for all of them), writing each sequence's keys and
+// values into its own cache. Returns the logits, [rows, n_vocab] row-major:
+// per sequence in order, n rows when all_logits, else one.
+std::vector<float> forward(const Model& model, ForwardState& st, const std::vector<SequenceBatch>& batch);
+
+// The one-sequence case.
+inline std::vector<float> forward(const Model& model, ForwardState& st, SequenceCache& cache, const int32_t* tokens,
+                                  int n, int pos0, bool all_logits) {
+  return forward(model, st, {SequenceBatch{tokens, n, pos0, &cache, all_logits}});
+}
 
 }  // namespace edgerun

@@ -81,17 +81,24 @@ size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType type) {
   return 2ull * hp.n_layer * static_cast<size_t>(n_ctx) * hp.kv_dim() * (type == KVType::F32 ? 4 : 2);
 }
 
-Session::Session(const Model& model, const SessionOptions& opts) : model_(model), n_ctx_(opts.n_ctx), n_batch_(opts.n_batch) {
+Compute::Compute(const Model& model, int n_threads, int n_threads_batch) : model_(model) {
+  ExecutorOptions eo;
+  eo.n_threads = n_threads > 0 ? n_threads : default_thread_count();
+  eo.n_threads_batch = n_threads_batch > 0 ? n_threads_batch : eo.n_threads;
+  for (int b = 0; b < model.n_backends(); ++b) state_.ex.push_back(model.backend(b).make_executor(eo));
+  state_.scratch.resize(model.n_backends());
+}
+
+Session::Session(const Model& model, const SessionOptions& opts)
+    : Session(std::make_shared<Compute>(model, opts.n_threads, opts.n_threads_batch), opts) {}
+
+Session::Session(std::shared_ptr<Compute> compute, const SessionOptions& opts)
+    : model_(compute->model()), n_ctx_(opts.n_ctx), n_batch_(opts.n_batch), compute_(std::move(compute)) {
   if (n_ctx_ < 1 || n_ctx_ > (1 << 24)) fail("context size", "must be between 1 and 16777216, got " + std::to_string(n_ctx_));
   if (n_batch_ < 1) fail("batch size", "must be positive, got " + std::to_string(n_batch_));
-  ExecutorOptions eo;
-  eo.n_threads = opts.n_threads > 0 ? opts.n_threads : default_thread_count();
-  eo.n_threads_batch = opts.n_threads_batch > 0 ? opts.n_threads_batch : eo.n_threads;
-  for (int b = 0; b < model.n_backends(); ++b) {
-    state_.ex.push_back(model.backend(b).make_executor(eo));
-    state_.kv.push_back(state_.ex[b]->alloc_kv(model.layers_on(b), n_ctx_, model.hparams().kv_dim(), opts.kv_type));
-  }
-  state_.scratch.resize(model.n_backends());
+  ForwardState& st = compute_->state();
+  for (int b = 0; b < model_.n_backends(); ++b)
+    cache_.kv.push_back(st.ex[b]->alloc_kv(model_.layers_on(b), n_ctx_, model_.hparams().kv_dim(), opts.kv_type));
 }
 
 Session::~Session() = default;
@@ -103,8 +110,7 @@ void Session::truncate(int n) {
   n_past_ = std::min(n_past_, n);
 }
 
-std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_logits) {
-  if (tokens.empty()) fail("", "nothing to evaluate (no tokens)");
+void Session::check_appendable(const std::vector<int32_t>& tokens) const {
   if (tokens_.size() + tokens.size() > static_cast<size_t>(n_ctx_))
     fail("", "context is full: " + std::to_string(tokens_.size()) + " + " + std::to_string(tokens.size()) +
                  " tokens do not fit the context size " + std::to_string(n_ctx_), ErrorKind::ContextFull);
@@ -112,8 +118,45 @@ std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_lo
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab)
       fail("", "token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")");
+}
+
+std::vector<float> Session::eval(const std::vector<int32_t>& tokens, bool all_logits) {
+  if (tokens.empty()) fail("", "nothing to evaluate (no tokens)");
+  check_appendable(tokens);
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   return evaluate_waiting(all_logits ? static_cast<int>(tokens.size()) : 1);
+}
+
+void Session::append(const std::vector<int32_t>& tokens) {
+  check_appendable(tokens);
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+}
+
+std::vector<std::vector<float>> Session::evaluate_together(const std::vector<Step>& steps) {
+  std::vector<std::vector<float>> out(steps.size());
+  if (steps.empty()) return out;
+  Compute* compute = steps[0].session->compute_.get();
+  std::vector<SequenceBatch> batch;
+  std::vector<size_t> owner;  // which step each sequence batch belongs to
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Session& s = *steps[i].session;
+    if (s.compute_.get() != compute) fail("", "sessions evaluated together must share one Compute");
+    for (size_t j = 0; j < i; ++j)
+      if (steps[j].session == &s) fail("", "a session appears twice in one forward pass");
+    const int n = std::min(steps[i].max_tokens, s.n_waiting());
+    if (n < 1) continue;
+    batch.push_back({s.tokens_.data() + s.n_past_, n, s.n_past_, &s.cache_, false});
+    owner.push_back(i);
+  }
+  if (batch.empty()) return out;
+  const std::vector<float> logits = forward(compute->model(), compute->state(), batch);
+  const size_t n_vocab = static_cast<size_t>(compute->model().hparams().n_vocab);
+  for (size_t b = 0; b < batch.size(); ++b) {
+    Session& s = *steps[owner[b]].session;
+    s.n_past_ += batch[b].n;
+    if (s.n_waiting() == 0) out[owner[b]].assign(logits.begin() + b * n_vocab, logits.begin() + (b + 1) * n_vocab);
+  }
+  return out;
 }
 
 std::vector<float> Session::evaluate_waiting(int n_rows) {
@@ -125,7 +168,7 @@ std::vector<float> Session::evaluate_waiting(int n_rows) {
     const int n = std::min(n_batch_, end - n_past_);
     // Logits are computed for every token of a batch only when some are wanted.
     const bool want_all = n_rows > 1 && n_past_ + n > first_row;
-    auto logits = forward(model_, state_, tokens_.data() + n_past_, n, n_past_, want_all);
+    auto logits = forward(model_, compute_->state(), cache_, tokens_.data() + n_past_, n, n_past_, want_all);
     if (want_all) {
       const int skip = std::max(0, first_row - n_past_);
       out.insert(out.end(), logits.begin() + static_cast<size_t>(skip) * n_vocab, logits.end());

@@ -32,9 +32,27 @@ struct GenerateStats {
   double gen_seconds = 0;
 };
 
+// What sessions compute with: an executor per model backend (threads,
+// buffers). Sessions made on one Compute can be evaluated together in one
+// forward pass (Session::evaluate_together); one thread at a time uses it.
+class Compute {
+ public:
+  // Threads as in SessionOptions (0: the number of physical cores).
+  Compute(const Model& model, int n_threads, int n_threads_batch);
+  const Model& model() const { return model_; }
+  ForwardState& state() { return state_; }
+
+ private:
+  const Model& model_;
+  ForwardState state_;
+};
+
 class Session {
  public:
-  Session(const Model& model, const SessionOptions& opts);  // throws Error
+  // A session with its own Compute, made from opts' threads. Throws Error.
+  Session(const Model& model, const SessionOptions& opts);
+  // A session on a shared Compute (opts' threads are not used).
+  Session(std::shared_ptr<Compute> compute, const SessionOptions& opts);
   ~Session();
 
   const Model& model() const { return model_; }
@@ -54,6 +72,22 @@ class Session {
   // when the context would overflow or an id is outside the vocabulary.
   std::vector<float> eval(const std::vector<int32_t>& tokens, bool all_logits = false);
 
+  // Appends tokens without evaluating them, checked as eval() checks them;
+  // the next eval() or evaluate_together() runs them.
+  void append(const std::vector<int32_t>& tokens);
+  int n_waiting() const { return static_cast<int>(tokens_.size()) - n_past_; }
+
+  // One session's part of a shared forward pass: up to max_tokens of its waiting tokens.
+  struct Step {
+    Session* session = nullptr;
+    int max_tokens = 1;
+  };
+  // Evaluates every step's tokens in one forward pass (each weight read once
+  // for all). The sessions must share one Compute. Returns, per step, the
+  // logits of its last token when that evaluated all it had waiting, else an
+  // empty vector. The logits are those each session would get alone.
+  static std::vector<std::vector<float>> evaluate_together(const std::vector<Step>& steps);
+
   // Feeds the prompt, then samples up to n_predict tokens, calling on_token for
   // each; stops early at any end-of-generation token (which stays in tokens()),
   // when on_token returns false, or when the context is full.
@@ -67,12 +101,15 @@ class Session {
   // Evaluates tokens_[n_past_, end): the logits of the last n_rows of them.
   std::vector<float> evaluate_waiting(int n_rows);
 
+  void check_appendable(const std::vector<int32_t>& tokens) const;
+
   const Model& model_;
   int n_ctx_;
   int n_batch_;
   std::vector<int32_t> tokens_;
   int n_past_ = 0;  // tokens_[0, n_past_) are in the KV cache
-  ForwardState state_;
+  std::shared_ptr<Compute> compute_;
+  SequenceCache cache_;
 };
 
 // Physical cores (performance cores on hybrid CPUs when they can be told apart).
