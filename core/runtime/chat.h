@@ -12,19 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/chat_format.h"
 #include "runtime/reasoning.h"
 #include "sampling/sampler.h"
 #include "session/session.h"
 
 namespace edgerun {
-
-class ChatTemplate;
-
-struct ChatMessage {
-  std::string role;       // system, user or assistant
-  std::string content;    // for the assistant: the answer alone
-  std::string reasoning;  // the assistant's reasoning; never rendered back into the prompt
-};
 
 struct ChatOptions {
   // A chat template to use instead of the model's own (Jinja source).
@@ -54,14 +47,6 @@ struct TurnStats {
   std::string finish_reason;  // "stop" (end of turn or a stop string), "length", "cancelled"
   double prompt_seconds = 0;
   double gen_seconds = 0;
-};
-
-// Tokens [begin, end) of a session that the model generated, and the text they
-// decode to (invalid UTF-8 replaced as it was shown): the unit in which a later
-// prompt can reuse an answer whose tokens are not the text's own encoding.
-struct GeneratedText {
-  size_t begin = 0, end = 0;
-  std::string text;
 };
 
 class Chat {
@@ -96,7 +81,7 @@ class Chat {
   // Stops a respond() in progress at the next token; safe from any thread.
   void cancel() { cancel_.store(true); }
 
-  const std::optional<ReasoningTags>& reasoning() const { return tags_; }
+  const std::optional<ReasoningTags>& reasoning() const { return format_.reasoning(); }
   // The prompt text respond() would evaluate now (for tools and tests).
   std::string render(bool add_generation_prompt = true) const;
 
@@ -106,14 +91,11 @@ class Chat {
   static std::vector<ChatMessage> from_json(const std::string& text, const std::string& where);
 
  private:
-  std::string render_messages(const std::vector<ChatMessage>& msgs, bool add_generation_prompt) const;
-  std::vector<int32_t> tokenize_prompt(const std::string& text) const;
   size_t system_count() const;
 
   Session& session_;
   ChatOptions opts_;
-  std::unique_ptr<ChatTemplate> template_;
-  std::optional<ReasoningTags> tags_;
+  ChatFormat format_;
   std::vector<ChatMessage> messages_;
   std::vector<GeneratedText> generated_;  // answers held by the session, in order
   std::atomic<bool> cancel_{false};
