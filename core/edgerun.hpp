@@ -17,6 +17,7 @@
 #include "sampling/sampler.h"
 #include "runtime/chat.h"
 #include "runtime/generation_defaults.h"
+#include "runtime/scheduler.h"
 #include "session/session.h"
 
 namespace edgerun {

@@ -50,7 +50,7 @@ edgerun_layer(model CORE common formats tokenizer template model ROOTS quant bac
   core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp)
 edgerun_layer(runtime CORE common formats tokenizer template model session sampling runtime ROOTS quant backends SOURCES
   core/session/session.cpp core/sampling/sampler.cpp core/runtime/reasoning.cpp core/runtime/stop_strings.cpp
-  core/runtime/chat_format.cpp core/runtime/turn_stream.cpp core/runtime/chat.cpp core/runtime/generation_defaults.cpp)
+  core/runtime/chat_format.cpp core/runtime/turn_stream.cpp core/runtime/chat.cpp core/runtime/generation_defaults.cpp core/runtime/scheduler.cpp)
 edgerun_layer(convert CORE common formats tokenizer template model ROOTS quant backends convert SOURCES
   convert/converter.cpp convert/quant_mix.cpp)
 edgerun_layer(api CORE common formats tokenizer template model session sampling runtime edgerun.hpp include

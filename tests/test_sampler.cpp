@@ -88,3 +88,24 @@ TEST_CASE("the repetition penalty pushes recent tokens down", "[sampler]") {
   s.reset();
   CHECK(s.sample(l, 3) == 0);
 }
+
+TEST_CASE("presence and frequency penalties subtract as OpenAI defines them", "[sampler]") {
+  const float l[] = {3.0f, 2.5f, 1.9f};
+  SamplerParams p;
+  p.temperature = 0;
+  p.presence_penalty = 0.4f;  // token 0 once: 3.0 - 0.4 = 2.6 > 2.5
+  Sampler s(p);
+  s.accept(0);
+  CHECK(s.sample(l, 3) == 0);
+  s.accept(0);  // presence counts once: still 2.6
+  CHECK(s.sample(l, 3) == 0);
+  p.presence_penalty = 0;
+  p.frequency_penalty = 0.3f;  // per occurrence: 3.0 - 2 * 0.3 = 2.4 < 2.5
+  Sampler f(p);
+  f.accept(0);
+  CHECK(f.sample(l, 3) == 0);
+  f.accept(0);
+  CHECK(f.sample(l, 3) == 1);
+  f.accept(1);  // 2.5 - 0.3 = 2.2 < 2.4, the penalised token 0
+  CHECK(f.sample(l, 3) == 0);
+}

@@ -71,7 +71,7 @@ er_status guard(er_status otherwise, Fn&& fn) noexcept {
       case ErrorKind::IO: return ER_ERR_IO;
       case ErrorKind::Unsupported: return ER_ERR_UNSUPPORTED;
       case ErrorKind::ContextFull: return ER_ERR_CONTEXT_FULL;
-      case ErrorKind::Unspecified: break;
+      case ErrorKind::Busy: case ErrorKind::Unspecified: break;
     }
     return otherwise;
   } catch (const std::bad_alloc&) {

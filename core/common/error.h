@@ -15,7 +15,7 @@ namespace edgerun {
 // What kind of failure, for APIs that report a code beside the message (the C
 // API's er_status). Most errors leave it Unspecified: the caller knows what it
 // was doing (loading a model, parsing a request) and maps that.
-enum class ErrorKind { Unspecified, IO, Unsupported, ContextFull };
+enum class ErrorKind { Unspecified, IO, Unsupported, ContextFull, Busy };
 
 class Error : public std::runtime_error {
  public:

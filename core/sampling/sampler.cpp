@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace edgerun {
@@ -39,6 +40,15 @@ int32_t Sampler::sample(const float* logits, int n_vocab) {
       if (id < 0 || id >= n_vocab) continue;
       float& l = cand_[id].first;
       l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
+    }
+  }
+  if ((p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f) && !recent_.empty()) {
+    // OpenAI's: minus frequency x count, minus presence once, over the recent tokens.
+    std::unordered_map<int32_t, int> count;
+    for (int32_t id : recent_) ++count[id];
+    for (const auto& [id, c] : count) {
+      if (id < 0 || id >= n_vocab) continue;
+      cand_[id].first -= static_cast<float>(c) * p_.frequency_penalty + p_.presence_penalty;
     }
   }
 

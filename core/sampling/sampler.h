@@ -1,4 +1,5 @@
-// Turns logits into the next token: repetition penalty, then top-k, top-p,
+// Turns logits into the next token: repetition, presence and frequency
+// penalties, then top-k, top-p,
 // min-p and temperature, then a draw from a seeded generator. Temperature 0
 // is greedy (argmax, lowest id on ties). The same seed gives the same tokens.
 #pragma once
@@ -16,7 +17,9 @@ struct SamplerParams {
   float top_p = 0.95f;        // 1 = off
   float min_p = 0.05f;        // 0 = off
   float repeat_penalty = 1.0f;  // 1 = off
-  int repeat_last_n = 64;
+  int repeat_last_n = 64;     // tokens the penalties look back at
+  float presence_penalty = 0.0f;   // OpenAI's: subtracted once from every recent token's logit
+  float frequency_penalty = 0.0f;  // OpenAI's: subtracted per occurrence
   uint64_t seed = 0xED6E5u;
 };
 
