@@ -128,6 +128,13 @@ std::shared_ptr<RequestHandle> Scheduler::submit(GenerationRequest request) {
   return handle;
 }
 
+void Scheduler::cancel_all() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& p : queue_) p->handle->cancel();
+  for (auto& h : running_) h->cancel();
+  cv_.notify_all();
+}
+
 SchedulerMetrics Scheduler::metrics() const {
   SchedulerMetrics m;
   m.slots = static_cast<int>(slots_.size());
@@ -226,6 +233,7 @@ void Scheduler::start(Slot& slot, Pending& p) {
   while (!slot.generated.empty() && slot.generated.back().end > static_cast<size_t>(keep)) slot.generated.pop_back();
 
   slot.handle = p.handle;
+  running_.push_back(p.handle);  // admit_locked holds the lock
   slot.last_used = ++uses_;
   slot.request = std::move(p.request);
   slot.result = GenerationResult{};
@@ -336,6 +344,10 @@ void Scheduler::finish(Slot& slot, const std::string& reason, const std::string&
   ev.done = true;
   ev.result = slot.result;
   std::shared_ptr<RequestHandle> handle = std::move(slot.handle);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(std::remove(running_.begin(), running_.end(), handle), running_.end());
+  }
   slot.turn.reset();
   slot.sampler.reset();
   busy_.fetch_sub(1);  // before the caller hears of it: it may look at the metrics next

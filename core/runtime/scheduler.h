@@ -100,6 +100,8 @@ class Scheduler {
   // messages, a prompt that does not fit a slot's context (ErrorKind::ContextFull)
   // and a full queue (ErrorKind::Busy).
   std::shared_ptr<RequestHandle> submit(GenerationRequest request);
+  // Ends every request, running or queued, at the next step ("cancelled").
+  void cancel_all();
   SchedulerMetrics metrics() const;
   const SchedulerOptions& options() const { return opts_; }
   const ChatFormat* chat_format() const { return format_.get(); }  // null: the model has no chat template
@@ -123,6 +125,7 @@ class Scheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> queue_;
+  std::vector<std::shared_ptr<RequestHandle>> running_;  // the handles the slots hold, for cancel_all
   bool stop_ = false;
   uint64_t next_id_ = 1;
   uint64_t uses_ = 0;  // the scheduler thread's count of slot starts

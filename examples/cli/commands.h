@@ -49,6 +49,7 @@ void add_tokenize(CLI::App& app);
 void add_template(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_serve(CLI::App& app);  // cmd_serve.cpp, or main.cpp's note that this build has none
 
 
 std::string human_bytes(double bytes);

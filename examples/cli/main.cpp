@@ -94,6 +94,19 @@ std::string with_flag_names(std::string msg) {
 }
 }  // namespace
 
+#ifndef EDGERUN_WITH_SERVER
+namespace edgerun::cli {
+void add_serve(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("serve", "an OpenAI-compatible HTTP server (not in this build)");
+  sub->allow_extras();
+  sub->callback([] {
+    fail("", "this edgerun was built without the server: cpp-httplib was not found when it was built "
+             "(Debian: libcpp-httplib-dev; then build again)", ErrorKind::Unsupported);
+  });
+}
+}  // namespace edgerun::cli
+#endif
+
 int main(int argc, char** argv) {
   // The library never prints: its messages come here.
   edgerun::set_log_sink([](edgerun::LogLevel, const char* message, void*) { std::fprintf(stderr, "edgerun: %s\n", message); }, nullptr);
@@ -108,12 +121,14 @@ int main(int argc, char** argv) {
   edgerun::cli::add_template(app);
   edgerun::cli::add_bench(app);
   edgerun::cli::add_convert(app);
+  edgerun::cli::add_serve(app);
   // llama.cpp's users type -tb; CLI11 takes one-letter short options only.
   std::vector<std::string> words(argv, argv + argc);
   std::vector<char*> args;
   for (auto& w : words) {
     if (w == "-tb") w = "--threads-batch";
     if (w == "-ngl") w = "--gpu-layers";
+    if (w == "-np") w = "--parallel";
     args.push_back(w.data());
   }
   try {
