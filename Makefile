@@ -13,7 +13,11 @@ PROMPT     ?= Once upon a time
 # tmux drives `chat` in a real terminal in the tests.
 PACKAGES := cmake g++ make pkg-config libicu-dev nlohmann-json3-dev libcli11-dev catch2 \
             libhwy-dev libzstd-dev libxxhash-dev libopenblas-dev libdnnl-dev ocl-icd-opencl-dev \
-            libvulkan-dev glslc mesa-vulkan-drivers libedit-dev tmux
+            libvulkan-dev glslc mesa-vulkan-drivers libedit-dev tmux libcpp-httplib-dev \
+            chromium chromium-driver
+# Node.js and npm run the server's tests with OpenAI's own client; a machine
+# that has them from elsewhere (nodesource) keeps its own.
+NODE_PACKAGES := $(shell command -v node >/dev/null || echo nodejs) $(shell command -v npm >/dev/null || echo npm)
 
 # The arm64 test build: a cross compiler, the arm64 -dev packages (Debian
 # multiarch) and qemu-user to run the suite.
@@ -29,7 +33,8 @@ PREFIX     ?= /usr/local
 all: build
 
 deps:
-	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done) $(NODE_PACKAGES); \
+	missing=$$(echo $$missing); \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $$missing"; \
 	  $(SUDO) apt-get update -qq && \

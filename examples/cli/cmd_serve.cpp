@@ -3,11 +3,11 @@
 // library's Scheduler. Ctrl-C or SIGTERM ends the requests and leaves.
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <pthread.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -29,6 +29,13 @@ struct ServeOptions {
   std::string template_file;
   bool no_think = false;
 };
+
+int g_stop_pipe[2] = {-1, -1};
+extern "C" void on_stop_signal(int) {
+  const char byte = 1;
+  const ssize_t n = write(g_stop_pipe[1], &byte, 1);
+  (void)n;
+}
 
 // Bytes the kernel says can be used without swapping (MemAvailable), or 0.
 uint64_t available_memory() {
@@ -64,12 +71,15 @@ void serve(const ServeOptions& o0) {
   std::string chat_template;
   if (!o.template_file.empty()) chat_template = read_file(o.template_file);
 
-  // Signals go to one thread, which ends the requests and stops the server.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Ctrl-C and SIGTERM wake one thread (through a pipe: all a handler may
+  // safely do), which ends the requests and stops the server. Libraries may
+  // have started threads before this, so blocking the signals would not do.
+  if (pipe(g_stop_pipe) != 0) fail("", "cannot make a pipe for the stop signals");
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client that goes away is a failed write, not the end of the server
 
   server::HttpServer http(o.http);
@@ -109,13 +119,14 @@ void serve(const ServeOptions& o0) {
     } catch (const std::exception& e) {
       load_error = e.what();
       http.set_load_error(e.what());
-      kill(getpid(), SIGTERM);  // nothing to serve
+      on_stop_signal(0);  // nothing to serve
     }
   });
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    char byte;
+    while (read(g_stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
     if (Scheduler* s = serving.load()) s->cancel_all();
     // The server may not be listening yet: ask until it has stopped.
     while (!stopped.load()) {
@@ -125,6 +136,7 @@ void serve(const ServeOptions& o0) {
   });
   http.run();
   stopped.store(true);
+  on_stop_signal(0);  // the stopper may still be waiting
   stopper.join();
   loader.join();
   if (!load_error.empty()) throw Error(load_error);
