@@ -121,3 +121,34 @@ TEST_CASE("jinja: errors name the template, the line and the problem", "[templat
   REQUIRE_THROWS_WITH(render("{{ x | nosuchfilter }}"), Catch::Contains("unknown filter 'nosuchfilter'"));
   REQUIRE_THROWS_WITH(render("{{ 1 + 'a' }}"), Catch::Contains("unsupported operand types for +: int and string"));
 }
+
+TEST_CASE("hostile templates end fast with an error naming the limit", "[template]") {
+  auto fails = [](const std::string& tmpl, const std::string& why) {
+    INFO(tmpl.substr(0, 80));
+    CHECK_THROWS_WITH(render(tmpl), Catch::Contains(why));
+  };
+  fails("{% for i in range(10**12) %}x{% endfor %}", "more than 1000000 numbers");
+  fails("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "steps (an endless loop?)");
+  fails("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "endless recursion");
+  fails("{{ 'a' * 10**9 }}", "larger than 64 MiB");
+  fails("{% set ns = namespace(s='abcdefgh' * 1000000) %}{% for i in range(20) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", "larger than 64 MiB");
+  fails("{% for i in range(1000000) %}{{ 'x' * 100 }}{% endfor %}", "MiB");
+  fails("{{ " + std::string(10000, '(') + "1" + std::string(10000, ')') + " }}", "nested deeper than 200");
+  fails(std::string(10000 / 5, ' ') + [] {
+    std::string t;
+    for (int i = 0; i < 10000; ++i) t += "{% if true %}";
+    return t;
+  }(), "nested deeper than 200");
+  fails("{{ 1" + [] {
+    std::string t;
+    for (int i = 0; i < 100000; ++i) t += " + 1";
+    return t;
+  }() + " }}", "more than 20000 parts");
+  fails("{{ -9223372036854775807 - 1 - 1 }}", "integer overflow");
+  fails("{{ (-9223372036854775807 - 1) // -1 }}", "integer overflow");
+  CHECK(render("{{ (-9223372036854775807 - 1) % -1 }}") == "0");
+  fails("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns | tojson }}", "hold itself");
+  fails("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}", "hold itself");
+  // The engine still works after a failure (no state is left behind).
+  CHECK(render("{% for i in range(3) %}{{ i }}{% endfor %}") == "012");
+}

@@ -1,4 +1,5 @@
 // The Jinja interpreter: statements, expressions and the global functions.
+#include <climits>
 #include <cmath>
 #include <ctime>
 #include <unordered_map>
@@ -16,6 +17,14 @@ struct LoopControl {
   enum class Kind { None, Break, Continue } kind = Kind::None;
 };
 
+// A chat template comes with a model file from anyone: rendering is bounded
+// in steps (an endless loop ends), depth (recursion ends) and the size of any
+// string it builds, and each limit says which it was.
+constexpr int64_t kMaxSteps = 5'000'000;
+constexpr int kMaxDepth = 256;
+constexpr size_t kMaxString = 64u << 20;
+constexpr int64_t kMaxRange = 1'000'000;
+
 class Interpreter {
  public:
   Interpreter(const std::string& where, const Value& vars) : where_(where) {
@@ -28,11 +37,28 @@ class Interpreter {
   void exec(const Body& body, std::string& out, LoopControl& ctl) {
     for (const auto& st : body) {
       exec(*st, out, ctl);
+      if (out.size() > kMaxString) error(st->line, "the output is larger than " + std::to_string(kMaxString >> 20) + " MiB");
       if (ctl.kind != LoopControl::Kind::None) return;
     }
   }
 
  private:
+  struct Depth {
+    Interpreter& in;
+    Depth(Interpreter& i, int line) : in(i) {
+      if (++in.depth_ > kMaxDepth) in.error(line, "nested deeper than " + std::to_string(kMaxDepth) + " levels (endless recursion?)");
+      in.count_step(line);
+    }
+    ~Depth() { --in.depth_; }
+  };
+  void count_step(int line) {
+    if (++steps_ > kMaxSteps) error(line, "rendering took more than " + std::to_string(kMaxSteps) + " steps (an endless loop?)");
+  }
+  std::string checked(std::string s, int line) const {
+    if (s.size() > kMaxString) error(line, "a string larger than " + std::to_string(kMaxString >> 20) + " MiB");
+    return s;
+  }
+
   [[noreturn]] void error(int line, const std::string& msg) const { fail(where_ + ":" + std::to_string(line), msg); }
 
   void install_globals() {
@@ -54,6 +80,8 @@ class Interpreter {
       if (a.positional.size() >= 2) { start = a.positional[0].i; stop = a.positional[1].i; }
       if (a.positional.size() >= 3) step = a.positional[2].i;
       if (step == 0) fail("range", "step must not be zero");
+      const long double count = (static_cast<long double>(stop) - start) / step;
+      if (count > kMaxRange) fail("range", "more than " + std::to_string(kMaxRange) + " numbers");
       Value out = Value::array();
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.arr->push_back(Value::integer(i));
       return out;
@@ -91,6 +119,7 @@ class Interpreter {
   }
 
   void exec(const Stmt& st, std::string& out, LoopControl& ctl) {
+    Depth depth(*this, st.line);
     switch (st.kind) {
       case Stmt::Kind::Text: out += st.text; return;
       case Stmt::Kind::Output: out += eval(*st.expr).str(); return;
@@ -157,6 +186,7 @@ class Interpreter {
     }
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t k = 0; k < n; ++k) {
+      count_step(st.line);
       scopes_.emplace_back();
       Value loop = Value::object();
       loop.set_member("index", Value::integer(k + 1));
@@ -201,6 +231,7 @@ class Interpreter {
   }
 
   Value eval(const Expr& e) {
+    Depth depth(*this, e.line);
     try {
       return eval_inner(e);
     } catch (const Error&) {
@@ -295,7 +326,7 @@ class Interpreter {
     };
     if (op == "==") return Value::boolean(equal(a, b));
     if (op == "!=") return Value::boolean(!equal(a, b));
-    if (op == "~") return Value::string(a.str() + b.str());
+    if (op == "~") return Value::string(checked(a.str() + b.str(), e.line));
     if (op == "in" || op == "not in") {
       bool found = false;
       if (b.is_string()) found = b.s.find(a.str()) != std::string::npos;
@@ -312,7 +343,7 @@ class Interpreter {
       return Value::boolean(op == "<" ? c < 0 : op == ">" ? c > 0 : op == "<=" ? c <= 0 : c >= 0);
     }
     if (op == "+") {
-      if (a.is_string() && b.is_string()) return Value::string(a.s + b.s);
+      if (a.is_string() && b.is_string()) return Value::string(checked(a.s + b.s, e.line));
       if (a.is_array() && b.is_array()) {
         Value v = Value::array(*a.arr);
         v.arr->insert(v.arr->end(), b.arr->begin(), b.arr->end());
@@ -320,6 +351,8 @@ class Interpreter {
       }
     }
     if (op == "*" && a.is_string() && b.type == Value::Type::Int) {
+      if (b.i > 0 && !a.s.empty() && static_cast<uint64_t>(b.i) > kMaxString / a.s.size())
+        error(e.line, "a string larger than " + std::to_string(kMaxString >> 20) + " MiB");
       std::string s;
       for (int64_t k = 0; k < b.i; ++k) s += a.s;
       return Value::string(s);
@@ -329,9 +362,11 @@ class Interpreter {
     const bool ints = a.type != Value::Type::Float && b.type != Value::Type::Float;
     const int64_t ai = a.type == Value::Type::Bool ? a.b : a.i, bi = b.type == Value::Type::Bool ? b.b : b.i;
     const double ad = a.as_double(), bd = b.as_double();
-    if (op == "+") return ints ? Value::integer(ai + bi) : Value::number(ad + bd);
-    if (op == "-") return ints ? Value::integer(ai - bi) : Value::number(ad - bd);
-    if (op == "*") return ints ? Value::integer(ai * bi) : Value::number(ad * bd);
+    int64_t r = 0;
+    auto overflow = [&]() -> Value { error(e.line, "integer overflow in " + op); };
+    if (op == "+") return ints ? (__builtin_add_overflow(ai, bi, &r) ? overflow() : Value::integer(r)) : Value::number(ad + bd);
+    if (op == "-") return ints ? (__builtin_sub_overflow(ai, bi, &r) ? overflow() : Value::integer(r)) : Value::number(ad - bd);
+    if (op == "*") return ints ? (__builtin_mul_overflow(ai, bi, &r) ? overflow() : Value::integer(r)) : Value::number(ad * bd);
     if (op == "/") {
       if (bd == 0) error(e.line, "division by zero");
       return Value::number(ad / bd);
@@ -339,6 +374,7 @@ class Interpreter {
     if (op == "//" || op == "%") {
       if (bd == 0) error(e.line, "division by zero");
       if (ints) {
+        if (ai == INT64_MIN && bi == -1) return op == "%" ? Value::integer(0) : overflow();
         int64_t q = ai / bi, r = ai % bi;
         if (r != 0 && ((r < 0) != (bi < 0))) { --q; r += bi; }  // Python floors
         return Value::integer(op == "//" ? q : r);
@@ -352,6 +388,8 @@ class Interpreter {
 
   std::string where_;
   std::vector<std::unordered_map<std::string, Value>> scopes_;
+  int depth_ = 0;
+  int64_t steps_ = 0;
 };
 
 }  // namespace

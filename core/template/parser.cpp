@@ -225,8 +225,22 @@ class Parser {
  private:
   [[noreturn]] void error(const std::string& msg) const { fail(where_ + ":" + std::to_string(line_), msg); }
 
+  // The parser recurses into nested blocks and sub-expressions, and the tree
+  // it builds is walked (and freed) recursively: a template from a model file
+  // must not be able to exhaust the stack, so both are bounded.
+  static constexpr int kMaxNesting = 200;
+  static constexpr int kMaxExpressionNodes = 20000;
+  struct Nest {
+    Parser& p;
+    explicit Nest(Parser& parser) : p(parser) {
+      if (++p.nesting_ > kMaxNesting) p.error("nested deeper than " + std::to_string(kMaxNesting) + " levels");
+    }
+    ~Nest() { --p.nesting_; }
+  };
+
   // --- statements ---------------------------------------------------------------
   Body parse_body(const std::vector<std::string>& enders, std::string* ended_by) {
+    Nest nest(*this);
     Body body;
     while (seg_ < segs_.size()) {
       const Segment& s = segs_[seg_++];
@@ -363,6 +377,8 @@ class Parser {
 
   // --- expressions ----------------------------------------------------------------
   ExprPtr make(Expr::Kind k, std::string name = {}) {
+    if (++nodes_ > kMaxExpressionNodes)
+      error("an expression of more than " + std::to_string(kMaxExpressionNodes) + " parts");
     auto e = std::make_unique<Expr>();
     e->kind = k;
     e->line = line_;
@@ -376,7 +392,13 @@ class Parser {
     return e;
   }
 
-  ExprPtr expression() { return ternary(true); }
+  ExprPtr expression() {
+    Nest nest(*this);
+    if (expr_depth_++ == 0) nodes_ = 0;  // the count is per outermost expression
+    ExprPtr e = ternary(true);
+    --expr_depth_;
+    return e;
+  }
 
   ExprPtr ternary(bool allow_if) {
     ExprPtr e = or_expr();
@@ -403,6 +425,7 @@ class Parser {
   }
   ExprPtr not_expr() {
     if (accept_name("not")) {
+      Nest nest(*this);
       auto e = make(Expr::Kind::Unary, "not");
       e->args.push_back(not_expr());
       return e;
@@ -457,6 +480,7 @@ class Parser {
     return e;
   }
   ExprPtr unary() {
+    Nest nest(*this);
     if (accept_op("-")) {
       auto e = make(Expr::Kind::Unary, "-");
       e->args.push_back(unary());
@@ -620,6 +644,9 @@ class Parser {
   std::string where_;
   size_t seg_ = 0;
   int line_ = 1;
+  int nesting_ = 0;     // blocks and sub-expressions being parsed
+  int expr_depth_ = 0;  // expression() calls being parsed
+  int nodes_ = 0;       // nodes of the outermost expression being parsed
   std::vector<Token> toks_;
   size_t pos_ = 0;
 };

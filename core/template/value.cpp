@@ -3,8 +3,29 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+
+#include "common/error.h"
 
 namespace edgerun::jinja {
+
+namespace {
+// Lists and dicts are shared, so a template can make one hold itself
+// ({% set ns.me = ns %}): walking values is bounded instead of endless.
+constexpr int kMaxValueDepth = 256;
+thread_local int t_value_depth = 0;
+struct ValueDepth {
+  ValueDepth() {
+    if (++t_value_depth > kMaxValueDepth) {
+      t_value_depth = 0;  // the walk is abandoned: the next one starts afresh
+      throw Error("a value nested deeper than " + std::to_string(kMaxValueDepth) + " levels (does it hold itself?)");
+    }
+  }
+  ~ValueDepth() {
+    if (t_value_depth > 0) --t_value_depth;
+  }
+};
+}  // namespace
 
 const Value* CallArgs::get(size_t index, const std::string& name) const {
   for (const auto& [k, v] : named)
@@ -76,6 +97,7 @@ std::string python_float(double x) {
 }
 
 std::string Value::str() const {
+  ValueDepth guard;
   switch (type) {
     case Type::Undefined: return "";
     case Type::String: return s;
@@ -98,6 +120,7 @@ static std::string py_quote(const std::string& s) {
 }
 
 std::string Value::repr() const {
+  ValueDepth guard;
   switch (type) {
     case Type::Undefined: return "";
     case Type::None: return "None";
@@ -149,6 +172,7 @@ static std::string json_quote(const std::string& s) {
 }
 
 std::string Value::to_json(int indent, int depth) const {
+  ValueDepth guard;
   const std::string nl = indent >= 0 ? "\n" + std::string(static_cast<size_t>(indent) * (depth + 1), ' ') : "";
   const std::string close = indent >= 0 ? "\n" + std::string(static_cast<size_t>(indent) * depth, ' ') : "";
   const std::string sep = indent >= 0 ? "," : ", ";
@@ -185,6 +209,7 @@ const char* Value::type_name() const {
 }
 
 bool equal(const Value& a, const Value& b) {
+  ValueDepth guard;
   if (a.is_number() && b.is_number()) return a.as_double() == b.as_double();
   if ((a.type == Value::Type::Bool) != (b.type == Value::Type::Bool)) {
     // Python: True == 1

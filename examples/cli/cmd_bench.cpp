@@ -24,6 +24,7 @@ struct BenchOptions {
   std::string backend = "auto";
   int device = -1, gpu_layers = -1;
   bool json = false;
+  std::string parallel;  // "1,2,4,8": streams decoded together (llama-batched-bench's -npl)
   bool tokenize = false;
   bool quant = false;
   std::string tensor = "blk.0.ffn_down.weight";
@@ -49,20 +50,29 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-std::vector<int> parse_threads(const std::string& s) {
+// "1,2,4": counts between lo and 1024; `flag` names them in errors.
+std::vector<int> parse_counts(const std::string& s, const char* flag, int lo) {
   std::vector<int> out;
   size_t i = 0;
   while (i <= s.size()) {
     const size_t e = std::min(s.find(',', i), s.size());
     try {
-      const int t = std::stoi(s.substr(i, e - i));
-      if (t < 0 || t > 1024) throw std::out_of_range("threads");
-      out.push_back(t == 0 ? default_thread_count() : t);
+      size_t used = 0;
+      const int t = std::stoi(s.substr(i, e - i), &used);
+      if (t < lo || t > 1024 || used != e - i) throw std::out_of_range(flag);
+      out.push_back(t);
     } catch (const std::exception&) {
-      fail("-t", "'" + s.substr(i, e - i) + "' is not a thread count");
+      fail(flag, "'" + s.substr(i, e - i) + "' is not a count from " + std::to_string(lo) + " to 1024");
     }
     i = e + 1;
   }
+  return out;
+}
+
+std::vector<int> parse_threads(const std::string& s) {
+  std::vector<int> out = parse_counts(s, "-t", 0);
+  for (int& t : out)
+    if (t == 0) t = default_thread_count();
   return out;
 }
 
@@ -146,6 +156,70 @@ void bench_quant(const BenchOptions& o) {
   }
 }
 
+// Several streams at once, as the server runs them: P sessions on one
+// Compute, their prompts in one forward pass, then every step one token of
+// each (greedy-sampled) in one pass. Rates are for all streams together.
+void bench_parallel(const BenchOptions& o, const Model& m, const std::string& model_type, int threads,
+                    nlohmann::json& results) {
+  const HParams& hp = m.hparams();
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> tok(0, hp.n_vocab - 1);
+  for (int streams : parse_counts(o.parallel, "--parallel", 1)) {
+    auto compute = std::make_shared<Compute>(m, threads, threads);
+    SessionOptions so;
+    so.n_ctx = o.n_prompt + o.n_gen + 1;
+    so.n_batch = std::max(1, o.n_prompt);
+    so.kv_type = o.kv_type == "f16" ? KVType::F16 : KVType::F32;
+    std::vector<std::unique_ptr<Session>> ss;
+    for (int i = 0; i < streams; ++i) ss.push_back(std::make_unique<Session>(compute, so));
+    std::vector<double> pp, tg;
+    for (int r = -1; r < o.reps; ++r) {  // r == -1 warms up
+      std::vector<Session::Step> steps;
+      for (auto& s : ss) {
+        s->reset();
+        std::vector<int32_t> ids(std::max(1, o.n_prompt));
+        for (auto& id : ids) id = tok(rng);
+        s->append(ids);
+        steps.push_back({s.get(), static_cast<int>(ids.size())});
+      }
+      auto t0 = Clock::now();
+      auto logits = Session::evaluate_together(steps);
+      const double pp_sec = since(t0);
+      t0 = Clock::now();
+      for (int i = 0; i < o.n_gen; ++i) {
+        for (size_t k = 0; k < ss.size(); ++k) {
+          ss[k]->append({argmax(logits[k].data(), hp.n_vocab)});
+          steps[k].max_tokens = 1;
+        }
+        logits = Session::evaluate_together(steps);
+      }
+      const double tg_sec = since(t0);
+      if (r >= 0) {
+        pp.push_back(streams * std::max(1, o.n_prompt) / pp_sec);
+        if (o.n_gen > 0) tg.push_back(streams * o.n_gen / tg_sec);
+      }
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool is_pp = pass == 0;
+      if (!is_pp && o.n_gen <= 0) continue;
+      const Stat st = stats(is_pp ? pp : tg);
+      const std::string test = (is_pp ? "pp" + std::to_string(o.n_prompt) : "tg" + std::to_string(o.n_gen)) + " x" + std::to_string(streams);
+      if (o.json) {
+        results.push_back({{"model_filename", o.model}, {"model_type", model_type}, {"backends", m.backend().name()},
+                           {"n_threads", threads}, {"n_parallel", streams}, {"n_prompt", o.n_prompt},
+                           {"n_gen", is_pp ? 0 : o.n_gen}, {"test", is_pp ? "pp" : "tg"}, {"avg_ts", st.mean},
+                           {"stddev_ts", st.sd}, {"samples_ts", st.samples}, {"type_k", o.kv_type}, {"type_v", o.kv_type}});
+      } else {
+        char tps[40];
+        std::snprintf(tps, sizeof tps, "%.2f ± %.2f", st.mean, st.sd);
+        std::printf("| %-30s | %-11s | %7d | %7d | %11s | %16s |\n", model_type.substr(0, 30).c_str(),
+                    m.backend().name().c_str(), threads, streams, test.c_str(), tps);
+        std::fflush(stdout);
+      }
+    }
+  }
+}
+
 // One backend's rows of the table (or JSON objects).
 void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::json& results) {
   LoadOptions lo{backend, o.device, o.gpu_layers};
@@ -162,6 +236,10 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, hp.n_vocab - 1);
   for (int threads : parse_threads(o.threads)) {
+    if (!o.parallel.empty()) {
+      bench_parallel(o, m, model_type, threads, results);
+      continue;
+    }
     for (int pass = 0; pass < 2; ++pass) {
       const bool pp = pass == 0;
       const int n = pp ? o.n_prompt : o.n_gen;
@@ -207,7 +285,10 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
 
 void bench_model(const BenchOptions& o) {
   nlohmann::json results = nlohmann::json::array();
-  if (!o.json) {
+  if (!o.json && !o.parallel.empty()) {
+    std::printf("| model                          | backend     | threads | streams |        test | t/s (all streams) |\n");
+    std::printf("| ------------------------------ | ----------- | ------: | ------: | ----------: | ---------------: |\n");
+  } else if (!o.json) {
     std::printf("| model                          |       size |     params | backend     | threads |  test |              t/s |\n");
     std::printf("| ------------------------------ | ---------: | ---------: | ----------- | ------: | ----: | ---------------: |\n");
   }
@@ -239,6 +320,8 @@ void add_bench(CLI::App& app) {
   sub->add_option("--device", o->device, "GPU backends: device index")->check(CLI::Range(0, 1000));
   sub->add_option("--gpu-layers", o->gpu_layers, "GPU backends: layers on the GPU (also -ngl; default all)")->check(CLI::Range(0, 100000));
   sub->add_flag("--json", o->json, "print a JSON array (llama-bench's keys)");
+  sub->add_option("--parallel", o->parallel, "comma-separated stream counts decoded together, as the server does "
+                                             "(like llama-batched-bench -npl; rates for all streams)");
   sub->callback([o] {
     if (!o->tokenizer_json.empty() || o->tokenize) return bench_tokenizer(*o);
     if (o->quant) return bench_quant(*o);
