@@ -261,3 +261,24 @@ TEST_CASE("streams end with [DONE]; a full queue is 503; a client that leaves fr
   CHECK_THAT(text->body, Catch::Contains("edgerun_http_responses_total{status=\"200\"}"));
   CHECK(metric(text->body, "edgerun_queue_depth") == 0);
 }
+
+TEST_CASE("edgerun serve: a model that cannot load, a port in use, a bad flag: one line, non-zero exit", "[server]") {
+  const test::CliResult missing = test::run_cli("serve -m /nonexistent/model.gguf --port 0");
+  CHECK(missing.code == 1);
+  CHECK_THAT(missing.out, Catch::Contains("/nonexistent/model.gguf"));
+  CHECK_THAT(missing.out, Catch::Contains("listening on http://127.0.0.1:"));  // it listened, then said why it stops
+  // A port that is taken.
+  httplib::Server holder;
+  const int port = holder.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  const test::CliResult taken = test::run_cli("serve -m " + test::fixtures() + "/models/tiny-qwen2/model-q8_0.gguf --port " +
+                                              std::to_string(port));
+  CHECK(taken.code == 1);
+  CHECK_THAT(taken.out, Catch::Contains("--host/--port") && Catch::Contains(std::to_string(port)));
+  const test::CliResult bad = test::run_cli("serve -m x.gguf --port 70000");
+  CHECK(bad.code != 0);
+  CHECK_THAT(bad.out, Catch::Contains("--port"));
+  const test::CliResult np = test::run_cli("serve -m x.gguf -np -1");
+  CHECK(np.code != 0);
+  CHECK_THAT(np.out, Catch::Contains("--parallel"));
+}

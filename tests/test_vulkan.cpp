@@ -292,3 +292,40 @@ TEST_CASE("vulkan: blocks are repacked to whole words with the scale in its own 
   CHECK(vk::storage_type(DType::BF16) == DType::F32);
   REQUIRE_THROWS_WITH(vk::storage_row_bytes(DType::Q4_0, 48), Catch::Contains("48"));
 }
+
+TEST_CASE("vulkan: sequences evaluated together get the cpu's logits, also split with the cpu", "[vulkan]") {
+  // Each sequence's rows sit at an offset in the batch and read their own
+  // cache: the offsets reach every shader that takes a part of the batch.
+  const int dev = device();
+  const std::string path = test::fixtures() + "/models/tiny-llama/model-q4_0.gguf";
+  const std::vector<std::vector<int32_t>> prompts = {{1, 5, 77, 300}, {1, 999, 640}, {1, 2, 17, 450, 3, 8}};
+  for (int gpu_layers : {-1, 1}) {
+    INFO("gpu layers " << gpu_layers);
+    auto m = load_model(path, LoadOptions{"vulkan", dev, gpu_layers});
+    REQUIRE(m.ok());
+    auto cpu = load_model(path, LoadOptions{"cpu"});
+    REQUIRE(cpu.ok());
+    SessionOptions so;
+    so.n_ctx = 32;
+    auto compute = std::make_shared<Compute>(**m, 1, 1);
+    std::vector<std::unique_ptr<Session>> ss;
+    std::vector<Session::Step> steps;
+    for (const auto& p : prompts) {
+      ss.push_back(std::make_unique<Session>(compute, so));
+      ss.back()->append(p);
+      steps.push_back({ss.back().get(), 64});
+    }
+    auto out = Session::evaluate_together(steps);
+    // One more token each, together again (single rows at offsets 0, 1, 2).
+    for (size_t i = 0; i < ss.size(); ++i) {
+      ss[i]->append({static_cast<int32_t>(40 + i)});
+      steps[i].max_tokens = 1;
+    }
+    auto next = Session::evaluate_together(steps);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      Session alone(**cpu, so);
+      CHECK(out[i] == alone.eval(prompts[i]));
+      CHECK(next[i] == alone.eval({static_cast<int32_t>(40 + i)}));
+    }
+  }
+}

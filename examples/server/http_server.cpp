@@ -79,6 +79,12 @@ HttpServer::HttpServer(ServerOptions opts) : opts_(std::move(opts)), http_(std::
   http_->set_read_timeout(opts_.read_timeout_seconds, 0);
   http_->set_write_timeout(opts_.read_timeout_seconds, 0);
   http_->set_keep_alive_max_count(100);
+  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
+  // second server on a port in use would share it silently instead of failing.
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
   routes();
 }
 
