@@ -33,7 +33,7 @@ PREFIX     ?= /usr/local
 all: build
 
 deps:
-	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done) $(NODE_PACKAGES); \
+	@missing="$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done) $(NODE_PACKAGES)"; \
 	missing=$$(echo $$missing); \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $$missing"; \

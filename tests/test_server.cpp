@@ -93,24 +93,16 @@ TEST_CASE("bad requests get the right status and a message naming what is wrong"
              Catch::Contains("messages[0].role 'wizard'"));
   CHECK_THAT(expect_error(c, path, R"({"messages": [{"role": "user", "content": 5}]})", 400),
              Catch::Contains("messages[0].content"));
-  json b = chat_body("hi", 4);
-  b["max_tokens"] = -3;
-  CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains("'max_tokens'"));
-  b = chat_body("hi", 4);
-  b["temperature"] = "hot";
-  CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains("'temperature' must be a number, not a string"));
-  b = chat_body("hi", 4);
-  b["temperature"] = 7;
-  CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains("between 0"));
-  b = chat_body("hi", 4);
-  b["stream"] = "yes";
-  CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains("'stream' must be a boolean"));
-  b = chat_body("hi", 4);
-  b["n"] = 2;
-  CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains("'n' must be 1"));
-  b = chat_body("hi", 4);
-  b["stop"] = {1, 2};
-  CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains("'stop'"));
+  // One field set wrong in an otherwise good body.
+  const std::pair<const char*, json> wrong[] = {
+      {"max_tokens", -3}, {"temperature", "hot"}, {"temperature", 7}, {"stream", "yes"}, {"n", 2}, {"stop", {1, 2}}};
+  const char* says[] = {"'max_tokens'", "'temperature' must be a number, not a string", "between 0",
+                        "'stream' must be a boolean", "'n' must be 1", "'stop'"};
+  for (size_t i = 0; i < std::size(wrong); ++i) {
+    json b = chat_body("hi", 4);
+    b[wrong[i].first] = wrong[i].second;
+    CHECK_THAT(expect_error(c, path, b.dump(), 400), Catch::Contains(says[i]));
+  }
   // A prompt longer than the context is named as such, with OpenAI's code.
   auto r = c.Post(path.c_str(), chat_body(std::string(4000, 'x') + " y z", 4).dump(), "application/json");
   REQUIRE(r);
@@ -124,7 +116,7 @@ TEST_CASE("bad requests get the right status and a message naming what is wrong"
   REQUIRE(big);
   CHECK(big->status == 413);
   // Unknown fields are ignored; the request still works.
-  b = chat_body("hi", 3);
+  json b = chat_body("hi", 3);
   b["some_future_field"] = {{"x", 1}};
   r = c.Post(path.c_str(), b.dump(), "application/json");
   REQUIRE(r);

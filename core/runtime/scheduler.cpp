@@ -210,7 +210,21 @@ void Scheduler::admit_locked() {
     }
     if (!best) best = oldest;
     if (!best) break;
-    start(*best, p);
+    try {
+      start(*best, p);
+    } catch (const std::exception& e) {  // the request ends; the slot is reset and stays idle
+      if (best->handle == p.handle) {
+        best->handle.reset();
+        running_.erase(std::remove(running_.begin(), running_.end(), p.handle), running_.end());
+      }
+      best->session->reset();
+      best->generated.clear();
+      RequestEvent ev;
+      ev.done = true;
+      ev.result.finish_reason = "error";
+      ev.result.error = e.what();
+      p.handle->push(std::move(ev));
+    }
     queue_.pop_front();
   }
 }
@@ -220,18 +234,22 @@ void Scheduler::start(Slot& slot, Pending& p) {
   Session& session = *slot.session;
   PromptPlan plan = p.request.chat ? plan_prompt(tok, p.text, p.tokens, session.tokens(), slot.generated)
                                    : PromptPlan{p.tokens, 0};
-  if (!p.request.chat) {
+  // A reused answer re-encoded may come out longer than the prompt submit() checked.
+  if (static_cast<int>(plan.tokens.size()) >= session.n_ctx()) plan = PromptPlan{p.tokens, 0};
+  if (plan.reused == 0) {
     const auto& held = session.tokens();
-    while (plan.reused < static_cast<int>(held.size()) && plan.reused < static_cast<int>(p.tokens.size()) &&
-           held[plan.reused] == p.tokens[plan.reused])
+    while (plan.reused < static_cast<int>(held.size()) && plan.reused < static_cast<int>(plan.tokens.size()) &&
+           held[plan.reused] == plan.tokens[plan.reused])
       ++plan.reused;
   }
   const int n_prompt = static_cast<int>(plan.tokens.size());
   // The last prompt token is evaluated again for its logits.
   const int keep = std::min(plan.reused, n_prompt - 1);
   session.truncate(keep);
+  const int n_past_before = session.n_past();
   while (!slot.generated.empty() && slot.generated.back().end > static_cast<size_t>(keep)) slot.generated.pop_back();
 
+  session.append(std::vector<int32_t>(plan.tokens.begin() + keep, plan.tokens.end()));
   slot.handle = p.handle;
   running_.push_back(p.handle);  // admit_locked holds the lock
   slot.last_used = ++uses_;
@@ -239,7 +257,7 @@ void Scheduler::start(Slot& slot, Pending& p) {
   slot.result = GenerationResult{};
   slot.result.slot = slot.index;
   slot.result.n_prompt = n_prompt;
-  slot.result.n_cached = std::min(keep, session.n_past());
+  slot.result.n_cached = std::min(keep, n_past_before);
   slot.submitted = p.submitted;
   slot.started = Clock::now();
   slot.result.queue_seconds = seconds_between(p.submitted, slot.started);
@@ -255,7 +273,6 @@ void Scheduler::start(Slot& slot, Pending& p) {
                                              h->push(std::move(ev));
                                              return true;
                                            });
-  session.append(std::vector<int32_t>(plan.tokens.begin() + keep, plan.tokens.end()));
   slot.answer = GeneratedText{session.tokens().size(), 0, ""};
   busy_.fetch_add(1);
   requests_.fetch_add(1);
