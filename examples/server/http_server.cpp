@@ -19,6 +19,8 @@ const char kChatPage[] =
     ;
 
 const char* kJson = "application/json";
+// A body over the limit is still read (and dropped) up to this many bytes.
+constexpr size_t kDrainBytes = 64u << 20;
 
 // Equal keys take as long to compare as unequal ones of the same length.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -75,7 +77,7 @@ HttpServer::HttpServer(ServerOptions opts) : opts_(std::move(opts)), http_(std::
   int threads = opts_.http_threads;
   if (threads <= 0) threads = 128;  // a streaming request holds a thread for its whole length
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http_->set_payload_max_length(opts_.max_body_bytes);
+  http_->set_payload_max_length(std::max(opts_.max_body_bytes, kDrainBytes));
   http_->set_read_timeout(opts_.read_timeout_seconds, 0);
   http_->set_write_timeout(opts_.read_timeout_seconds, 0);
   http_->set_keep_alive_max_count(100);
@@ -182,8 +184,26 @@ void HttpServer::routes() {
     const json model = {{"id", opts_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "edgerun"}};
     res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), kJson);
   });
-  http_->Post("/v1/chat/completions", [this](const Request& req, Response& res) { completion(req, res, Endpoint::Chat); });
-  http_->Post("/v1/completions", [this](const Request& req, Response& res) { completion(req, res, Endpoint::Completion); });
+  // Bodies are read here, not by cpp-httplib, so that one over --max-body is
+  // still read to its end (up to a cap) before the 413: a server that closes a
+  // connection with unread data resets it, and the client never sees the answer.
+  auto post = [this](Endpoint endpoint) {
+    return [this, endpoint](const Request& req, Response& res, const httplib::ContentReader& reader) {
+      std::string body;
+      size_t seen = 0;
+      reader([&](const char* data, size_t n) {
+        seen += n;
+        if (seen <= opts_.max_body_bytes) body.append(data, n);
+        return seen <= kDrainBytes;
+      });
+      if (seen > opts_.max_body_bytes)
+        return send_error(res, ApiError(413, "the request body has more than the " + std::to_string(opts_.max_body_bytes) +
+                                                 " bytes allowed (--max-body)", "invalid_request_error", "request_too_large"));
+      completion(body, res, endpoint);
+    };
+  };
+  http_->Post("/v1/chat/completions", post(Endpoint::Chat));
+  http_->Post("/v1/completions", post(Endpoint::Completion));
 
   // A known route asked with another method: 405, not 404.
   auto not_allowed = [this](const Request&, Response& res) { send_error(res, error_of_status(405)); };
@@ -201,7 +221,7 @@ void HttpServer::routes() {
   }
 }
 
-void HttpServer::completion(const httplib::Request& req, httplib::Response& res, Endpoint endpoint) {
+void HttpServer::completion(const std::string& body, httplib::Response& res, Endpoint endpoint) {
   Scheduler* sched = scheduler_.load();
   if (!sched) return send_error(res, ApiError(503, "the model is still loading", "unavailable_error", "model_loading"));
   ParsedRequest parsed;
@@ -209,7 +229,7 @@ void HttpServer::completion(const httplib::Request& req, httplib::Response& res,
   try {
     RequestLimits limits = opts_.limits;
     limits.n_ctx = sched->options().n_ctx;
-    parsed = parse_request(parse_body(req.body, limits), endpoint, defaults_, limits, random_seed());
+    parsed = parse_request(parse_body(body, limits), endpoint, defaults_, limits, random_seed());
     handle = sched->submit(parsed.generation);
   } catch (const ApiError& e) {
     return send_error(res, e);
@@ -226,13 +246,38 @@ void HttpServer::completion(const httplib::Request& req, httplib::Response& res,
   const std::string model = opts_.model_name;
 
   if (!parsed.stream) {
-    RequestEvent ev;
-    while (!(handle->next(ev, std::chrono::seconds(1)) && ev.done)) {
-    }
-    log_request(id, ev.result);
-    if (ev.result.finish_reason == "error") return send_error(res, ApiError(500, ev.result.error, "server_error"));
-    if (ev.result.finish_reason == "cancelled") return send_error(res, ApiError(503, "the server is shutting down", "unavailable_error"));
-    res.set_content(response_body(endpoint, id, model, created, ev.result).dump(), kJson);
+    // Sent chunked so that, while the answer is generated, a blank (which
+    // JSON allows before a value) can go out four times a second: a client that hung
+    // up makes that write fail, and its request ends as a streaming one would.
+    res.set_chunked_content_provider(
+        kJson,
+        [handle, endpoint, id, model, created](size_t, httplib::DataSink& sink) {
+          RequestEvent ev;
+          auto last_write = std::chrono::steady_clock::now();
+          for (;;) {
+            // Pieces are skipped: the whole answer comes with the result.
+            if (handle->next(ev, std::chrono::milliseconds(250)) && ev.done) break;
+            if (std::chrono::steady_clock::now() - last_write < std::chrono::milliseconds(250)) continue;
+            last_write = std::chrono::steady_clock::now();
+            if (!sink.write(" ", 1)) {
+              handle->cancel();
+              while (!(handle->next(ev, std::chrono::seconds(1)) && ev.done)) {
+              }
+              log_request(id, ev.result);
+              return false;
+            }
+          }
+          log_request(id, ev.result);
+          json body;
+          if (ev.result.finish_reason == "error") body = error_body(ApiError(500, ev.result.error, "server_error"));
+          else if (ev.result.finish_reason == "cancelled") body = error_body(ApiError(503, "the server is shutting down", "unavailable_error"));
+          else body = response_body(endpoint, id, model, created, ev.result);
+          const std::string text = body.dump();
+          if (!sink.write(text.data(), text.size())) return false;
+          sink.done();
+          return true;
+        },
+        [handle](bool) { handle->cancel(); });
     return;
   }
 

@@ -49,7 +49,7 @@ class HttpServer {
  private:
   void routes();
   bool authorized(const httplib::Request& req) const;
-  void completion(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
+  void completion(const std::string& body, httplib::Response& res, Endpoint endpoint);
   void send_error(httplib::Response& res, const ApiError& e);
   std::string metrics_text() const;
   void count_status(int status);

@@ -95,6 +95,15 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 done
 apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy)' > "$root/etc/apt/apt.conf.d/00host-mirror" || true
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# The npm registry (the server tests' pinned client) as this machine reaches it:
+# where its network inspects TLS with a CA of its own, the host trusts that CA
+# (NODE_EXTRA_CA_CERTS, /usr/local/share/ca-certificates); a machine on an
+# open network needs none of it.
+{
+  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ] && cat "$NODE_EXTRA_CA_CERTS"
+  cat /usr/local/share/ca-certificates/*.crt 2>/dev/null
+} > "$root/etc/host-network-ca.crt" || true
+[ -s "$root/etc/host-network-ca.crt" ] || rm -f "$root/etc/host-network-ca.crt"
 
 say "copying in git archive HEAD ($(git -C "$src" rev-parse --short HEAD)) and ../shared"
 mkdir -p "$root/src/edgerun"
@@ -105,6 +114,7 @@ cp -a "$shared" "$root/src/shared"
 cat > "$root/src/fresh-steps.sh" <<'STEPS'
 set -euo pipefail
 say() { printf '\n== test-fresh (inside the bare root): %s\n' "$*"; }
+if [ -f /etc/host-network-ca.crt ]; then export NODE_EXTRA_CA_CERTS=/etc/host-network-ca.crt; fi
 say "apt-get install make"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends make >/dev/null
