@@ -110,12 +110,14 @@ void serve(const ServeOptions& o0) {
       scheduler = std::make_unique<Scheduler>(*model, so);
       std::string origin;
       const SamplerParams defaults = o.sampling.resolve(*model, &origin);
+      http.attach(*scheduler, defaults);
+      serving.store(scheduler.get());
+      // Said once requests are served: scripts wait for this line.
       std::fprintf(stderr, "edgerun: %s ready: %d slot%s of %d tokens (KV cache %s), %s; sampling unless asked: %s\n",
                    o.http.model_name.c_str(), so.n_slots, so.n_slots == 1 ? "" : "s", so.n_ctx,
                    human_bytes(static_cast<double>(Session::kv_bytes(model->hparams(), so.n_ctx, so.kv_type)) * so.n_slots).c_str(),
                    model->backend_summary().c_str(), origin.c_str());
-      http.attach(*scheduler, defaults);
-      serving.store(scheduler.get());
+
     } catch (const std::exception& e) {
       load_error = e.what();
       http.set_load_error(e.what());

@@ -19,6 +19,10 @@ const char kChatPage[] =
     ;
 
 const char* kJson = "application/json";
+// The same type in words cpp-httplib does not gzip: its gzip of a chunked
+// body is sometimes cut short (node-fetch: "Premature close"), and the
+// chunked answers are small anyway.
+const char* kJsonChunked = "application/json; charset=utf-8";
 // A body over the limit is still read (and dropped) up to this many bytes.
 constexpr size_t kDrainBytes = 64u << 20;
 
@@ -250,7 +254,7 @@ void HttpServer::completion(const std::string& body, httplib::Response& res, End
     // JSON allows before a value) can go out four times a second: a client that hung
     // up makes that write fail, and its request ends as a streaming one would.
     res.set_chunked_content_provider(
-        kJson,
+        kJsonChunked,
         [handle, endpoint, id, model, created](size_t, httplib::DataSink& sink) {
           RequestEvent ev;
           auto last_write = std::chrono::steady_clock::now();

@@ -95,6 +95,9 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 done
 apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy)' > "$root/etc/apt/apt.conf.d/00host-mirror" || true
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# What Debian's installer writes on every machine and debootstrap leaves out:
+# without it "localhost" does not resolve (chromedriver reaches Chromium by it).
+[ -f "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 # The npm registry (the server tests' pinned client) as this machine reaches it:
 # where its network inspects TLS with a CA of its own, the host trusts that CA
 # (NODE_EXTRA_CA_CERTS, /usr/local/share/ca-certificates); a machine on an
