@@ -1,6 +1,8 @@
 #include "http_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <chrono>
 #include <ctime>
@@ -19,10 +21,6 @@ const char kChatPage[] =
     ;
 
 const char* kJson = "application/json";
-// The same type in words cpp-httplib does not gzip: its gzip of a chunked
-// body is sometimes cut short (node-fetch: "Premature close"), and the
-// chunked answers are small anyway.
-const char* kJsonChunked = "application/json; charset=utf-8";
 // A body over the limit is still read (and dropped) up to this many bytes.
 constexpr size_t kDrainBytes = 64u << 20;
 
@@ -87,9 +85,11 @@ HttpServer::HttpServer(ServerOptions opts) : opts_(std::move(opts)), http_(std::
   http_->set_keep_alive_max_count(100);
   // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
   // second server on a port in use would share it silently instead of failing.
+  // TCP_NODELAY: a streamed token goes out at once, not when the last is acknowledged.
   http_->set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const void*>(&yes), sizeof yes);
   });
   routes();
 }
@@ -250,38 +250,13 @@ void HttpServer::completion(const std::string& body, httplib::Response& res, End
   const std::string model = opts_.model_name;
 
   if (!parsed.stream) {
-    // Sent chunked so that, while the answer is generated, a blank (which
-    // JSON allows before a value) can go out four times a second: a client that hung
-    // up makes that write fail, and its request ends as a streaming one would.
-    res.set_chunked_content_provider(
-        kJsonChunked,
-        [handle, endpoint, id, model, created](size_t, httplib::DataSink& sink) {
-          RequestEvent ev;
-          auto last_write = std::chrono::steady_clock::now();
-          for (;;) {
-            // Pieces are skipped: the whole answer comes with the result.
-            if (handle->next(ev, std::chrono::milliseconds(250)) && ev.done) break;
-            if (std::chrono::steady_clock::now() - last_write < std::chrono::milliseconds(250)) continue;
-            last_write = std::chrono::steady_clock::now();
-            if (!sink.write(" ", 1)) {
-              handle->cancel();
-              while (!(handle->next(ev, std::chrono::seconds(1)) && ev.done)) {
-              }
-              log_request(id, ev.result);
-              return false;
-            }
-          }
-          log_request(id, ev.result);
-          json body;
-          if (ev.result.finish_reason == "error") body = error_body(ApiError(500, ev.result.error, "server_error"));
-          else if (ev.result.finish_reason == "cancelled") body = error_body(ApiError(503, "the server is shutting down", "unavailable_error"));
-          else body = response_body(endpoint, id, model, created, ev.result);
-          const std::string text = body.dump();
-          if (!sink.write(text.data(), text.size())) return false;
-          sink.done();
-          return true;
-        },
-        [handle](bool) { handle->cancel(); });
+    RequestEvent ev;
+    while (!(handle->next(ev, std::chrono::seconds(1)) && ev.done)) {
+    }
+    log_request(id, ev.result);
+    if (ev.result.finish_reason == "error") return send_error(res, ApiError(500, ev.result.error, "server_error"));
+    if (ev.result.finish_reason == "cancelled") return send_error(res, ApiError(503, "the server is shutting down", "unavailable_error"));
+    res.set_content(response_body(endpoint, id, model, created, ev.result).dump(), kJson);
     return;
   }
 
