@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <ctime>
@@ -23,6 +24,7 @@ const char kChatPage[] =
 const char* kJson = "application/json";
 // A body over the limit is still read (and dropped) up to this many bytes.
 constexpr size_t kDrainBytes = 64u << 20;
+constexpr int kListenBacklog = 512;
 
 // Equal keys take as long to compare as unequal ones of the same length.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -86,7 +88,8 @@ HttpServer::HttpServer(ServerOptions opts) : opts_(std::move(opts)), http_(std::
   // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
   // second server on a port in use would share it silently instead of failing.
   // TCP_NODELAY: a streamed token goes out at once, not when the last is acknowledged.
-  http_->set_socket_options([](socket_t sock) {
+  http_->set_socket_options([this](socket_t sock) {
+    listen_fd_ = sock;
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const void*>(&yes), sizeof yes);
@@ -97,11 +100,19 @@ HttpServer::HttpServer(ServerOptions opts) : opts_(std::move(opts)), http_(std::
 HttpServer::~HttpServer() = default;
 
 bool HttpServer::bind(std::string* error) {
+  bool bound = false;
   if (opts_.port == 0) {
     port_ = http_->bind_to_any_port(opts_.host);
-    if (port_ > 0) return true;
+    bound = port_ > 0;
   } else if (http_->bind_to_port(opts_.host, opts_.port)) {
     port_ = opts_.port;
+    bound = true;
+  }
+  if (bound) {
+    // cpp-httplib 0.11 listens with a backlog of 5: a burst of clients
+    // connecting at once overflows it and some get their connection reset.
+    // Listening again on the same socket only raises the backlog.
+    if (listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
     return true;
   }
   if (error) *error = "cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) + " (in use, or not an address of this machine)";

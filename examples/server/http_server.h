@@ -57,6 +57,7 @@ class HttpServer {
   ServerOptions opts_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket, as cpp-httplib made it
   std::atomic<Scheduler*> scheduler_{nullptr};
   SamplerParams defaults_;
   mutable std::mutex mu_;

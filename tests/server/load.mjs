@@ -78,7 +78,7 @@ async function round(n) {
       try {
         await one(i);
       } catch (e) {
-        t.ok(false, `request ${i}: ${e.message}`);
+        t.ok(false, `request ${i} (${kinds[i % kinds.length]}): ${e.message}${e.cause ? ": " + (e.cause.code || e.cause.message) : ""}`);
       }
     }
   }));
