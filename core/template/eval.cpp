@@ -3,6 +3,7 @@
 #include <cmath>
 #include <ctime>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/error.h"
 #include "template/ast.h"
@@ -51,6 +52,25 @@ class Interpreter {
     }
     ~Depth() { --in.depth_; }
   };
+  // Whether v is, or contains, the object `target` (each container looked at once).
+  bool holds(const Value& v, const void* target, std::unordered_set<const void*>& seen) {
+    if (v.is_object()) {
+      if (v.obj.get() == target) return true;
+      if (!seen.insert(v.obj.get()).second) return false;
+      for (const auto& [k, x] : *v.obj) {
+        count_step(0);
+        if (holds(x, target, seen)) return true;
+      }
+    } else if (v.is_array()) {
+      if (!seen.insert(v.arr.get()).second) return false;
+      for (const auto& x : *v.arr) {
+        count_step(0);
+        if (holds(x, target, seen)) return true;
+      }
+    }
+    return false;
+  }
+
   void count_step(int line) {
     if (++steps_ > kMaxSteps) error(line, "rendering took more than " + std::to_string(kMaxSteps) + " steps (an endless loop?)");
   }
@@ -137,6 +157,11 @@ class Interpreter {
         if (st.target_attr) {
           Value obj = lookup(st.target_attr->args[0]->name);
           if (!obj.is_object()) error(st.line, "cannot set attribute '" + st.target_attr->name + "' of " + obj.type_name());
+          // Setting an attribute is the one way a template can make a value
+          // hold itself; such a cycle would never be freed, so it is refused.
+          std::unordered_set<const void*> seen;
+          if (holds(v, obj.obj.get(), seen))
+            error(st.line, "cannot set '" + st.target_attr->name + "': the namespace would hold itself");
           obj.set_member(st.target_attr->name, std::move(v));
         } else {
           assign_targets(st.targets, v, st.line);
