@@ -293,7 +293,7 @@ void Scheduler::step() {
   std::vector<Slot*> owners;
   int budget = opts_.n_batch;
   for (auto& s : slots_)
-    if (s->active() && !s->prefilling() && s->session->n_waiting() == 1) {
+    if (s->active() && s->session->n_waiting() == 1) {
       steps.push_back({s->session.get(), 1});
       owners.push_back(s.get());
       --budget;
