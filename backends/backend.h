@@ -68,7 +68,16 @@ struct RopeParams {
   }
 };
 
-enum class KVType { F32, F16 };
+// How keys and values are kept. Quantized caches hold blocks of 32 values
+// (quant/): q8_0 about half of f16's bytes, q4_0 about a quarter.
+enum class KVType { F32, F16, Q8_0, Q4_0 };
+
+const char* kv_type_name(KVType t);
+// "f32", "f16", "q8_0", "q4_0"; false for anything else.
+bool parse_kv_type(const std::string& s, KVType* out);
+// Bytes of one cache row of `width` values (a multiple of 32 for the quantized types).
+size_t kv_row_bytes(KVType t, int64_t width);
+inline bool kv_quantized(KVType t) { return t == KVType::Q8_0 || t == KVType::Q4_0; }
 
 struct AttentionShape {
   int n_head = 0, n_head_kv = 0, head_dim = 0;
@@ -79,7 +88,7 @@ class KVCache {
  public:
   virtual ~KVCache() = default;
   int n_layer = 0, n_ctx = 0, kv_dim = 0;
-  KVType type = KVType::F32;
+  KVType type_k = KVType::F32, type_v = KVType::F32;
 };
 
 // The rows of one sequence in a batch of several (Executor::attention).
@@ -94,7 +103,13 @@ class Executor {
   virtual ~Executor() = default;
 
   virtual std::unique_ptr<Buffer> alloc(int64_t n_floats) = 0;
-  virtual std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type) = 0;
+  // Keys of type k, values of type v (Backend::supports_kv for both).
+  virtual std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) = 0;
+  // Context shift: for every layer, moves the cache rows of positions
+  // [from, from + n) to [to, to + n) (to < from) and rotates their keys by
+  // RoPE to the new positions (a rotation by the difference of the angles),
+  // instead of evaluating the tokens again.
+  virtual void kv_shift(KVCache& kv, int from, int to, int n, const RopeParams& rope, int n_head_kv, int head_dim) = 0;
 
   // out[t] = row ids[t] of the embedding table, as floats.
   virtual void get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) = 0;
@@ -144,6 +159,8 @@ class Backend {
   // GPU backends: bytes of device memory a model may fill (0: unknown, or host memory).
   virtual uint64_t memory_budget() const { return 0; }
   virtual bool supports(DType t) const = 0;
+  // Whether its executors keep a KV cache of type t.
+  virtual bool supports_kv(KVType t) const { return t == KVType::F32 || t == KVType::F16; }
   // Whether upload() takes weights of type t in `layout` (quant/layouts.h) as
   // they are; the model converts other layouts to rows first.
   virtual bool takes_layout(DType t, int layout) const { (void)t; return layout == 0; }

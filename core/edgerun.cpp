@@ -31,7 +31,7 @@ Result<GenerateStats> generate(Session& session, const std::string& prompt, cons
   });
 }
 
-Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVType kv_type) {
+Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVType kv_k, KVType kv_v) {
   return capture([&] {
     auto src = open_model_source(path);
     const Metadata* g = &src->metadata();
@@ -43,7 +43,7 @@ Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVTyp
     const int n_head = static_cast<int>(g->get_uint(a + "attention.head_count"));
     hp.n_head_kv = static_cast<int>(g->get_uint(a + "attention.head_count_kv", n_head));
     hp.head_dim = static_cast<int>(g->get_uint(a + "attention.key_length", g->get_uint(a + "embedding_length") / std::max(1, n_head)));
-    m.kv_bytes = Session::kv_bytes(hp, n_ctx, kv_type);
+    m.kv_bytes = Session::kv_bytes(hp, n_ctx, kv_k, kv_v);
     return m;
   });
 }

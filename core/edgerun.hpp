@@ -36,6 +36,9 @@ struct MemoryEstimate {
   size_t weight_bytes = 0;
   size_t kv_bytes = 0;
 };
-Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVType kv_type);
+Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVType k, KVType v);
+inline Result<MemoryEstimate> estimate_memory(const std::string& path, int n_ctx, KVType kv_type) {
+  return estimate_memory(path, n_ctx, kv_type, kv_type);
+}
 
 }  // namespace edgerun

@@ -67,6 +67,10 @@ TEST_CASE("bad command lines fail with a one-line error naming the flag or file"
       {"run -m /nonexistent.gguf -p hi", "/nonexistent.gguf: cannot open"},
       {"run -m " + kStories + " -p hi --backend warp", "unknown backend 'warp'"},
       {"run -m " + kStories + " -p hi --kv-type q3", "--kv-type"},
+      {"run -m " + kStories + " -p hi --kv-type q3_k", "--kv-type"},
+      {"run -m " + kStories + " -p hi --kv-type q8_0", "--kv-type: KV cache type q8_0 needs a head size that is a multiple of 32"},
+      {"run -m " + kStories + " -p hi -ctv q4_0", "-ctv: KV cache type q4_0 needs a head size"},
+      {"bench -m " + kStories + " -d 1,x", "-d: 'x' is not a count"},
       {"logits -m " + kStories + " --tokens 1,x,3 -o /tmp/x.f32", "'x' is not a token id"},
       {"logits -m " + kStories + " --tokens 1,600 -o /tmp/x.f32", "outside the vocabulary"},
       {"logits -m " + kStories + " --tokens 1,2 -o /nonexistent/dir/x.f32", "/nonexistent/dir/x.f32"},
@@ -80,6 +84,44 @@ TEST_CASE("bad command lines fail with a one-line error naming the flag or file"
     CHECK(r.code < 128);  // an exit, not a signal
     CHECK_THAT(r.out, Catch::Contains(c.expect));
   }
+}
+
+TEST_CASE("KV cache types: keys and values apart, the memory reported for each", "[cli]") {
+  const std::string qwen2 = quote(test::fixtures() + "/models/tiny-qwen2/model-q8_0.gguf");
+  std::string kib[3];
+  int i = 0;
+  for (const std::string flags : {"--kv-type f16", "--kv-type q8_0", "-ctk q8_0 -ctv q4_0"}) {
+    const auto r = test::run_cli("run -m " + qwen2 + " --backend cpu -c 512 -p hi -n 8 --temp 0 " + flags);
+    INFO(flags << "\n-> " << r.out);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("generated 8 tokens"));
+    const size_t at = r.out.find("KV cache ");
+    REQUIRE(at != std::string::npos);
+    kib[i++] = r.out.substr(at, r.out.find('\n', at) - at);
+  }
+  CHECK_THAT(kib[0], Catch::Contains("(512 tokens, f16)"));
+  CHECK_THAT(kib[1], Catch::Contains("(512 tokens, q8_0)"));
+  CHECK_THAT(kib[2], Catch::Contains("(512 tokens, K q8_0, V q4_0)"));
+  // q8_0 takes 34 bytes per 32 values against f16's 64; q4_0 18.
+  auto kib_of = [](const std::string& s) { return std::stod(s.substr(9)); };
+  CHECK(kib_of(kib[1]) == Approx(kib_of(kib[0]) * 34 / 64).epsilon(0.01));
+  CHECK(kib_of(kib[2]) == Approx(kib_of(kib[0]) * (34 + 18) / 128).epsilon(0.01));
+}
+
+TEST_CASE("run goes on past a full context, shifting it, unless told not to", "[cli]") {
+  auto r = test::run_cli("run -m " + kStories + " -c 256 -n 1000 -p 'Once upon a time' -s 1");
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("context full (256 tokens): kept the first 1, dropped the next 127, going on"));
+  CHECK_THAT(r.out, Catch::Contains("generated 1000 tokens"));
+  CHECK_THAT(r.out, Catch::Contains("the context was shifted"));
+  r = test::run_cli("run -m " + kStories + " -c 256 -n 1000 -p 'Once upon a time' -s 1 --keep 4");
+  CHECK_THAT(r.out, Catch::Contains("kept the first 4, dropped the next 125"));
+  r = test::run_cli("run -m " + kStories + " -c 256 -n 1000 -p 'Once upon a time' -s 1 --no-context-shift");
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("generated 251 tokens"));
+  CHECK_THAT(r.out, Catch::Contains("stopped: the context is full"));
+  CHECK_THAT(r.out, !Catch::Contains("context full ("));
 }
 
 TEST_CASE("-t and -tb set generation and prompt threads", "[cli]") {
@@ -112,6 +154,17 @@ TEST_CASE("edgerun bench prints llama-bench's JSON keys and a table", "[cli]") {
   CHECK(j[0]["n_prompt"] == 8);
   CHECK(j[1]["n_gen"] == 4);
   CHECK(j[1]["avg_ts"].get<double>() > 0);
+  // -d: each test after that many tokens of context, with llama-bench's n_depth key.
+  r = test::run_cli("bench -m " + kStories + " -t 1 -p 8 -n 4 -r 1 -d 0,100 --json 2>/dev/null");
+  REQUIRE(r.code == 0);
+  const json d = json::parse(r.out);
+  REQUIRE(d.size() == 4);
+  CHECK(d[0]["n_depth"] == 0);
+  CHECK(d[2]["n_depth"] == 100);
+  CHECK(d[3]["n_gen"] == 4);
+  CHECK(d[3]["type_k"] == "f16");
+  r = test::run_cli("bench -m " + kStories + " -t 1 -p 8 -n 0 -r 1 -d 50");
+  CHECK_THAT(r.out, Catch::Contains("pp8 @ d50"));
   r = test::run_cli("bench -m " + kStories + " -t 1 -p 8 -n 0 -r 1");
   CHECK_THAT(r.out, Catch::Contains("| pp8 |") || Catch::Contains("pp8"));
   r = test::run_cli("bench -m " + kStories + " -t x");

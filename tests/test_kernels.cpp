@@ -24,20 +24,32 @@ std::vector<float> random_row(int64_t n, uint32_t seed) {
 }
 }  // namespace
 
-TEST_CASE("axpy kernels on every target", "[kernels]") {
+TEST_CASE("attention's sum over values and KV rows to floats on every target, to the bit", "[kernels]") {
   for (const auto& ks : cpu::kernels_for_each_target()) {
-    for (int64_t n : {7, 64, 129}) {
-      const auto x = random_row(n, 9), y0 = random_row(n, 10);
-      std::vector<uint16_t> xh(n);
-      for (int64_t i = 0; i < n; ++i) xh[i] = float_to_fp16(x[i]);
-      std::vector<float> y32 = y0, y16 = y0;
-      ks.axpy_f32(0.75f, x.data(), y32.data(), n);
-      ks.axpy_f16(0.75f, xh.data(), y16.data(), n);
-      for (int64_t i = 0; i < n; ++i) {
-        INFO(ks.target << " n=" << n << " i=" << i);
-        CHECK(y32[i] == y0[i] + 0.75f * x[i]);  // multiplied, then added: not fused
-        CHECK(y16[i] == y0[i] + 0.75f * fp16_to_float(xh[i]));
-      }
+    for (int64_t n : {7, 32, 64, 129}) {
+      const int n_pos = 37;
+      const int64_t stride = n + 5;
+      const auto w = random_row(n_pos, 9), v = random_row(n_pos * stride, 10), acc0 = random_row(n, 11);
+      std::vector<float> got = acc0, want = acc0;
+      ks.acc_rows(w.data(), v.data(), stride, n_pos, n, got.data());
+      for (int64_t i = 0; i < n; ++i)
+        for (int p = 0; p < n_pos; ++p) want[i] = want[i] + w[p] * v[p * stride + i];  // multiplied, then added: not fused
+      INFO(ks.target << " n=" << n);
+      CHECK(std::memcmp(got.data(), want.data(), n * 4) == 0);
+    }
+    const int64_t n = 256;
+    const auto x = random_row(n, 12);
+    std::vector<uint16_t> h(n);
+    for (int64_t i = 0; i < n; ++i) h[i] = float_to_fp16(x[i]);
+    for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0}) {
+      std::vector<uint8_t> row(dtype_row_bytes(t, n));
+      if (t == DType::F16) std::memcpy(row.data(), h.data(), row.size());
+      else quant_ops(t).quantize(x.data(), row.data(), n);
+      std::vector<float> got(n), want(n);
+      (t == DType::F16 ? ks.to_f32_f16 : t == DType::Q8_0 ? ks.to_f32_q8_0 : ks.to_f32_q4_0)(row.data(), got.data(), n);
+      quant_ops(t).dequantize(row.data(), want.data(), n);
+      INFO(ks.target << " " << dtype_name(t));
+      CHECK(std::memcmp(got.data(), want.data(), n * 4) == 0);
     }
   }
 }
@@ -67,16 +79,11 @@ TEST_CASE("attention's scores and exps on every target equal exact_math.h's to t
       const int n_pos = 7;
       const int64_t stride = n + 3;
       const auto q = random_row(n, 11), k = random_row(n_pos * stride, 12);
-      std::vector<uint16_t> kh(k.size());
-      std::vector<float> k16(k.size());
-      for (size_t i = 0; i < k.size(); ++i) k16[i] = fp16_to_float(kh[i] = float_to_fp16(k[i]));
-      float got32[n_pos], got16[n_pos];
-      ks.scores16_f32(q.data(), k.data(), stride, n_pos, n, 0.125f, got32);
-      ks.scores16_f16(q.data(), kh.data(), stride, n_pos, n, 0.125f, got16);
+      float got[n_pos];
+      ks.scores16(q.data(), k.data(), stride, n_pos, n, 0.125f, got);
       for (int p = 0; p < n_pos; ++p) {
         INFO(ks.target << " n=" << n << " key " << p);
-        CHECK(got32[p] == exact_dot(q.data(), k.data() + p * stride, n) * 0.125f);
-        CHECK(got16[p] == exact_dot(q.data(), k16.data() + p * stride, n) * 0.125f);
+        CHECK(got[p] == exact_dot(q.data(), k.data() + p * stride, n) * 0.125f);
       }
     }
     auto x = random_row(1003, 15);

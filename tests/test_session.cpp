@@ -1,7 +1,13 @@
 // Session: the tokens a session holds, generation and continuing after it.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
 
 #include "edgerun.hpp"
+#include "formats/gguf.h"
+#include "gguf_writer.h"
 #include "helpers.h"
 
 using namespace edgerun;
@@ -119,4 +125,109 @@ TEST_CASE("sessions on one Compute evaluated together get the logits each gets a
     CHECK_THROWS_WITH(Session::evaluate_together({{together[0].get(), 1}, {&other, 1}}),
                       Catch::Contains("share one Compute"));
   }
+}
+
+namespace {
+// Largest |a - b| over the largest |b|.
+double relative_gap(const std::vector<float>& a, const std::vector<float>& b) {
+  double gap = 0, top = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    gap = std::max(gap, std::fabs(double(a[i]) - b[i]));
+    top = std::max(top, std::fabs(double(b[i])));
+  }
+  return gap / top;
+}
+}  // namespace
+
+// The fixture cut to its first layer: there a token's key and value depend on
+// the token alone, so after a shift the cache holds what a fresh evaluation of
+// the kept tokens at their new positions would (in deeper layers they still
+// carry what the dropped tokens contributed, as in every runtime's shift).
+std::string first_layer_only(const std::string& file, const std::string& arch) {
+  auto e = test::GGUFEdit::from(GGUFFile::open(test::fixtures() + "/models/" + file));
+  e.set_uint32(arch + ".block_count", 1);
+  for (size_t i = e.tensors.size(); i-- > 0;)
+    if (e.tensors[i].name.rfind("blk.", 0) == 0 && e.tensors[i].name.rfind("blk.0.", 0) != 0) e.drop_tensor(e.tensors[i].name);
+  const std::string out = test::temp_path("one_layer_" + arch + ".gguf");
+  std::ofstream(out, std::ios::binary) << e.bytes();
+  return out;
+}
+
+TEST_CASE("after a context shift the logits are those of the kept tokens evaluated afresh", "[session]") {
+  // Neox (qwen2, qwen3) and interleaved (llama) RoPE; float and quantized caches.
+  struct Case {
+    std::string file, arch;
+    KVType kv;
+    double tol;
+  };
+  for (const Case& c : {Case{"tiny-qwen2/model-f32.gguf", "qwen2", KVType::F32, 1e-5},
+                        Case{"tiny-llama/model-f32.gguf", "llama", KVType::F32, 1e-5},
+                        Case{"tiny-qwen3/model-f32.gguf", "qwen3", KVType::F16, 2e-3},
+                        Case{"tiny-qwen2/model-f32.gguf", "qwen2", KVType::Q8_0, 2e-2}}) {
+    INFO(c.file << " KV " << kv_type_name(c.kv));
+    const std::string path = first_layer_only(c.file, c.arch);
+    auto model = load_model(path, LoadOptions{"cpu"});
+    REQUIRE(model.ok());
+    SessionOptions so;
+    so.n_ctx = 96;
+    so.kv_type = c.kv;
+    so.n_threads = 2;
+    std::vector<int32_t> ids(90);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 37 + 11) % 900 + 1);
+    Session shifted(**model, so);
+    shifted.eval(ids);
+    shifted.shift(5, 30);  // keep 5, drop 30: 55 move down
+    REQUIRE(shifted.n_past() == 60);
+    const std::vector<float> after = shifted.eval({77});
+
+    std::vector<int32_t> kept(ids.begin(), ids.begin() + 5);
+    kept.insert(kept.end(), ids.begin() + 35, ids.end());
+    CHECK(std::vector<int32_t>(shifted.tokens().begin(), shifted.tokens().end() - 1) == kept);
+    Session fresh(**model, so);
+    fresh.eval(kept);
+    const std::vector<float> want = fresh.eval({77});
+    // The moved keys were rotated once more and rounded again to the cache's type.
+    const double gap = relative_gap(after, want);
+    INFO("gap " << gap);
+    CHECK(gap < c.tol);
+    CHECK(gap > 0);  // moved and rotated, not evaluated again
+    CHECK(std::max_element(after.begin(), after.end()) - after.begin() == std::max_element(want.begin(), want.end()) - want.begin());
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("generation goes on past a full context when n_keep is set, and stops there when not", "[session]") {
+  auto model = load_model(test::stories_gguf(), LoadOptions{"cpu"});
+  REQUIRE(model.ok());
+  const std::vector<int32_t> prompt = (*model)->tokenizer().encode("Once upon a time", true);
+  SessionOptions so = small_f32();
+  so.n_ctx = 48;
+  {
+    Session s(**model, so);
+    Sampler sampler = greedy();
+    const GenerateStats st = s.generate(prompt, sampler, 200, [](int32_t) { return true; });
+    CHECK(st.context_full);
+    CHECK(st.n_shifts == 0);
+    CHECK(s.tokens().size() == 48);
+  }
+  so.n_keep = 3;
+  Session s(**model, so);
+  SamplerParams sp;
+  sp.temperature = 1.0f;  // greedy text of this model ends early
+  sp.seed = 3;
+  Sampler sampler(sp);
+  std::vector<int32_t> seen;
+  const GenerateStats st = s.generate(prompt, sampler, 200, [&](int32_t id) {
+    seen.push_back(id);
+    return true;
+  });
+  INFO("generated " << st.n_generated << ", eog " << st.stopped_at_eog);
+  CHECK(!st.context_full);
+  CHECK(st.n_shifts >= 1);
+  CHECK(st.n_dropped >= 22);
+  CHECK(s.n_ctx() == 48);
+  CHECK(s.tokens().size() <= 48);
+  // The first tokens (BOS and the prompt's start) are kept through every shift.
+  CHECK(std::vector<int32_t>(s.tokens().begin(), s.tokens().begin() + 3) == std::vector<int32_t>(prompt.begin(), prompt.begin() + 3));
+  CHECK(st.n_generated + st.n_prompt - st.n_dropped == static_cast<int>(s.tokens().size()) - (st.stopped_at_eog ? 1 : 0));
 }

@@ -329,3 +329,33 @@ TEST_CASE("vulkan: sequences evaluated together get the cpu's logits, also split
     }
   }
 }
+
+TEST_CASE("vulkan: quantized KV types are refused clearly; a context shift evaluates the kept tokens again", "[vulkan]") {
+  const int dev = device();
+  const std::string path = test::fixtures() + "/models/tiny-qwen2/model-q8_0.gguf";
+  auto m = load_model(path, LoadOptions{"vulkan", dev});
+  REQUIRE(m.ok());
+  SessionOptions so;
+  so.n_ctx = 96;
+  so.kv_type_v = KVType::Q4_0;
+  CHECK_THROWS_WITH(Session(**m, so), Catch::Contains("q4_0 is not supported by the vulkan backend"));
+  const auto r = test::run_cli("run -m '" + path + "' --backend vulkan --device " + std::to_string(dev) + " -p hi -ctv q4_0");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("-ctv: KV cache type q4_0 is not supported by the vulkan backend"));
+
+  // The device cannot move its cache: the moved tokens are evaluated afresh at
+  // their new positions, so the logits are a fresh session's to the bit.
+  so.kv_type_v.reset();
+  std::vector<int32_t> ids(90);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 37 + 11) % 900 + 1);
+  Session shifted(**m, so);
+  shifted.eval(ids);
+  shifted.shift(5, 30);
+  CHECK(shifted.n_past() == 5);
+  const std::vector<float> after = shifted.eval({77});
+  std::vector<int32_t> kept(ids.begin(), ids.begin() + 5);
+  kept.insert(kept.end(), ids.begin() + 35, ids.end());
+  kept.push_back(77);
+  Session fresh(**m, so);
+  CHECK(after == fresh.eval(kept));
+}

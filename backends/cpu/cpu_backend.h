@@ -61,10 +61,15 @@ struct CpuBuffer : Buffer {
   std::vector<float> v;
 };
 
+// Per layer, n_ctx rows of kv_dim keys (values) in type_k (type_v): floats,
+// or q8_0/q4_0 blocks of 32 (quant/), each head's part starting a block.
 struct CpuKV : KVCache {
-  std::vector<float> k32, v32;
-  std::vector<uint16_t> k16, v16;
-  size_t offset(int layer, int pos) const { return (static_cast<size_t>(layer) * n_ctx + pos) * kv_dim; }
+  std::vector<uint8_t> k, v;
+  size_t k_row = 0, v_row = 0;  // bytes per row
+  uint8_t* k_at(int layer, int pos) { return k.data() + (static_cast<size_t>(layer) * n_ctx + pos) * k_row; }
+  uint8_t* v_at(int layer, int pos) { return v.data() + (static_cast<size_t>(layer) * n_ctx + pos) * v_row; }
+  const uint8_t* k_at(int layer, int pos) const { return const_cast<CpuKV*>(this)->k_at(layer, pos); }
+  const uint8_t* v_at(int layer, int pos) const { return const_cast<CpuKV*>(this)->v_at(layer, pos); }
 };
 
 // Whether a library GEMM on weights dequantized to floats (blas, onednn)
@@ -150,22 +155,8 @@ class CpuExecutor : public Executor {
     return b;
   }
 
-  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type) override {
-    auto kv = std::make_unique<CpuKV>();
-    kv->n_layer = n_layer;
-    kv->n_ctx = n_ctx;
-    kv->kv_dim = kv_dim;
-    kv->type = type;
-    const size_t n = static_cast<size_t>(n_layer) * n_ctx * kv_dim;
-    if (type == KVType::F32) {
-      kv->k32.resize(n);
-      kv->v32.resize(n);
-    } else {
-      kv->k16.resize(n);
-      kv->v16.resize(n);
-    }
-    return kv;
-  }
+  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) override;
+  void kv_shift(KVCache& kv, int from, int to, int n, const RopeParams& rope, int n_head_kv, int head_dim) override;
 
   void get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) override {
     const CpuWeight& w = cw(table);
@@ -286,75 +277,11 @@ class CpuExecutor : public Executor {
     }
   }
 
+  // cpu_attention.cpp: tiles of keys shared by every query head of a KV head,
+  // spread over the threads by keys, then by value dimensions.
   using Executor::attention;
   void attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs, int layer,
-                 const AttentionShape& s, Buffer& out) override {
-    const int hd = s.head_dim;
-    const int group = s.n_head / s.n_head_kv;
-    const int q_dim = s.n_head * hd;
-    // Row t of the batch belongs to sequence seq_of[t]; store every sequence's keys and values first.
-    std::vector<int> seq_of, first_row(n_seqs);
-    int max_keys = 0;
-    for (int i = 0; i < n_seqs; ++i) {
-      const AttentionSeq& sq = seqs[i];
-      auto& kv = static_cast<CpuKV&>(*sq.kv);
-      if (sq.pos0 < 0 || sq.pos0 + sq.n > kv.n_ctx) fail("", "KV cache is full");
-      first_row[i] = static_cast<int>(seq_of.size());
-      const int kv_dim = kv.kv_dim;
-      for (int t = 0; t < sq.n; ++t) {
-        const size_t off = kv.offset(layer, sq.pos0 + t);
-        const int64_t row = first_row[i] + t;
-        const float* kr = f(k) + row * kv_dim;
-        const float* vr = f(v) + row * kv_dim;
-        if (kv.type == KVType::F32) {
-          std::copy_n(kr, kv_dim, &kv.k32[off]);
-          std::copy_n(vr, kv_dim, &kv.v32[off]);
-        } else {
-          for (int j = 0; j < kv_dim; ++j) {
-            kv.k16[off + j] = float_to_fp16(kr[j]);
-            kv.v16[off + j] = float_to_fp16(vr[j]);
-          }
-        }
-        seq_of.push_back(i);
-      }
-      max_keys = std::max(max_keys, sq.pos0 + sq.n);
-    }
-    const int n = static_cast<int>(seq_of.size());
-    const float* qd = f(q);
-    float* od = f(out);
-    scratch_.resize(static_cast<size_t>(pool_.size()));
-    pool_for(n).parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int tid) {
-      std::vector<float>& sc = scratch_[tid];
-      sc.resize(static_cast<size_t>(max_keys) + hd);
-      float* acc = sc.data() + max_keys;
-      for (int64_t j = j0; j < j1; ++j) {
-        const int row = static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
-        const AttentionSeq& sq = seqs[seq_of[row]];
-        const auto& kv = static_cast<const CpuKV&>(*sq.kv);
-        const int kv_dim = kv.kv_dim;
-        const int t = row - first_row[seq_of[row]];
-        const int kvh = h / group;
-        const float* qh = qd + static_cast<int64_t>(row) * q_dim + h * hd;
-        const int n_keys = sq.pos0 + t + 1;
-        // Keys and values are read through the SIMD kernels, f32 or f16 alike.
-        const bool f16 = kv.type == KVType::F16;
-        // Scores, softmax and the sum over values in exact_math.h's order.
-        const size_t k0 = kv.offset(layer, 0) + kvh * hd;
-        if (f16) kernels_.scores16_f16(qh, &kv.k16[k0], kv_dim, n_keys, hd, s.scale, sc.data());
-        else kernels_.scores16_f32(qh, &kv.k32[k0], kv_dim, n_keys, hd, s.scale, sc.data());
-        const float mx = *std::max_element(sc.data(), sc.data() + n_keys);
-        kernels_.exp_sub(sc.data(), mx, sc.data(), n_keys);
-        const float inv = 1.0f / exact_sum(n_keys, [&](int64_t p) { return sc[p]; });
-        std::fill(acc, acc + hd, 0.0f);
-        const auto axpy = f16 ? kernels_.axpy_f16 : kernels_.axpy_f32;
-        for (int p = 0; p < n_keys; ++p) {
-          const size_t off = kv.offset(layer, p) + kvh * hd;
-          axpy(sc[p] * inv, f16 ? static_cast<const void*>(&kv.v16[off]) : static_cast<const void*>(&kv.v32[off]), acc, hd);
-        }
-        std::copy_n(acc, hd, od + static_cast<int64_t>(row) * q_dim + h * hd);
-      }
-    }, threads_for(n));
-  }
+                 const AttentionShape& s, Buffer& out) override;
 
   void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) override {
     const float* g = f(gate);
@@ -385,7 +312,9 @@ class CpuExecutor : public Executor {
   std::unique_ptr<ThreadPool> batch_pool_;  // on a library's threads (ThreadPool::Team), when given
   int threads_, threads_batch_;
   const KernelSet& kernels_;
-  std::vector<std::vector<float>> scratch_;
+  std::vector<std::vector<float>> scratch_;      // per thread: keys or values of a tile as floats
+  std::vector<float> att_weights_;               // scores, then softmax weights, of the rows in a pass
+  std::vector<uint8_t> att_queries_;             // queries rounded to 8 bits (quantized keys)
   std::vector<uint8_t> act_;     // quantized activations of the current matmul
   std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting
   std::vector<uint8_t> gemm_act8_;  // gemm_input()'s 8-bit rows
@@ -396,6 +325,7 @@ class CpuBackend : public Backend {
  public:
   std::string name() const override { return "cpu"; }
   bool supports(DType t) const override { return quant_ops(t).vec_dot != nullptr; }
+  bool supports_kv(KVType) const override { return true; }
   bool takes_layout(DType t, int layout) const override {
     return layout == kLayoutRows || (layout == kLayoutX16 && group_kernel(t) != nullptr);
   }

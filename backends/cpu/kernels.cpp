@@ -443,39 +443,29 @@ float DotF32(const void* w, const void* a, int64_t n) {
 // (on every backend the same bits): lane j of the sum is vector j / L, lane
 // j % L, for L-lane vectors (16 % L == 0). Four keys at a time, so that four
 // chains of adds hide each other's latency.
-template <bool kF16>
-void Scores16(const float* q, const void* kv, int64_t stride, int n_pos, int64_t n, float scale, float* out) {
+void Scores16(const float* q, const float* k, int64_t stride, int n_pos, int64_t n, float scale, float* out) {
   const hn::ScalableTag<float> df;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   const bool simd = L <= kSumLanes && kSumLanes % L == 0;
   const int64_t full = simd ? n / kSumLanes * kSumLanes : 0;
-  auto load_k = [&](int p, int64_t e) {
-    if constexpr (kF16) {
-      const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-      return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(static_cast<const uint16_t*>(kv) + p * stride + e)));
-    } else {
-      return hn::LoadU(df, static_cast<const float*>(kv) + p * stride + e);
-    }
-  };
-  auto k_at = [&](int p, int64_t e) {
-    if constexpr (kF16) return fp16_to_float(static_cast<const uint16_t*>(kv)[p * stride + e]);
-    else return static_cast<const float*>(kv)[p * stride + e];
-  };
   alignas(64) float lanes[4][kSumLanes];
   for (int p0 = 0; p0 < n_pos; p0 += 4) {
     const int np = std::min(4, n_pos - p0);
     for (int j = 0; j < np; ++j)
       for (float& l : lanes[j]) l = 0.0f;
     if (full > 0) {
+      const float* k0 = k + p0 * stride;
+      const float* k1 = k + (p0 + std::min(1, np - 1)) * stride;
+      const float* k2 = k + (p0 + std::min(2, np - 1)) * stride;
+      const float* k3 = k + (p0 + std::min(3, np - 1)) * stride;
       for (int64_t v = 0; v < kSumLanes; v += L) {  // lanes v .. v + L - 1
         auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-        const int p1 = p0 + std::min(1, np - 1), p2 = p0 + std::min(2, np - 1), p3 = p0 + std::min(3, np - 1);
         for (int64_t e = v; e < full; e += kSumLanes) {
           const auto qe = hn::LoadU(df, q + e);
-          a0 = hn::Add(a0, hn::Mul(qe, load_k(p0, e)));
-          a1 = hn::Add(a1, hn::Mul(qe, load_k(p1, e)));
-          a2 = hn::Add(a2, hn::Mul(qe, load_k(p2, e)));
-          a3 = hn::Add(a3, hn::Mul(qe, load_k(p3, e)));
+          a0 = hn::Add(a0, hn::Mul(qe, hn::LoadU(df, k0 + e)));
+          a1 = hn::Add(a1, hn::Mul(qe, hn::LoadU(df, k1 + e)));
+          a2 = hn::Add(a2, hn::Mul(qe, hn::LoadU(df, k2 + e)));
+          a3 = hn::Add(a3, hn::Mul(qe, hn::LoadU(df, k3 + e)));
         }
         hn::StoreU(a0, df, lanes[0] + v);
         hn::StoreU(a1, df, lanes[1] + v);
@@ -484,7 +474,7 @@ void Scores16(const float* q, const void* kv, int64_t stride, int n_pos, int64_t
       }
     }
     for (int j = 0; j < np; ++j) {
-      for (int64_t e = full; e < n; ++e) lanes[j][e % kSumLanes] = lanes[j][e % kSumLanes] + q[e] * k_at(p0 + j, e);
+      for (int64_t e = full; e < n; ++e) lanes[j][e % kSumLanes] = lanes[j][e % kSumLanes] + q[e] * k[(p0 + j) * stride + e];
       out[p0 + j] = sum_lanes(lanes[j]) * scale;
     }
   }
@@ -527,28 +517,91 @@ void SiluMul(const float* g, const float* u, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = exact_silu(g[i]) * u[i];
 }
 
-// y += a * x, for attention's weighted sum of values (f32 or f16 rows),
-// multiplied and added in two roundings as every backend does (not fused).
-void AxpyF32(float a, const void* xv, float* y, int64_t n) {
+// acc[i] = acc[i] + w[p] * v[p * stride + i] for p = 0.. in order (attention's
+// sum over values, rule 4 of docs/NUMERICS.md: one multiply and one add each),
+// four vectors of acc held in registers across all positions.
+void AccRows(const float* w, const float* v, int64_t stride, int n_pos, int64_t n, float* acc) {
   const hn::ScalableTag<float> df;
-  const auto* x = static_cast<const float*>(xv);
-  const auto va = hn::Set(df, a);
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(df, y + i), hn::Mul(va, hn::LoadU(df, x + i))), df, y + i);
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i + 4 * N <= n; i += 4 * N) {
+    auto a0 = hn::LoadU(df, acc + i), a1 = hn::LoadU(df, acc + i + N);
+    auto a2 = hn::LoadU(df, acc + i + 2 * N), a3 = hn::LoadU(df, acc + i + 3 * N);
+    const float* vp = v + i;
+    for (int p = 0; p < n_pos; ++p, vp += stride) {
+      const auto wp = hn::Set(df, w[p]);
+      a0 = hn::Add(a0, hn::Mul(wp, hn::LoadU(df, vp)));
+      a1 = hn::Add(a1, hn::Mul(wp, hn::LoadU(df, vp + N)));
+      a2 = hn::Add(a2, hn::Mul(wp, hn::LoadU(df, vp + 2 * N)));
+      a3 = hn::Add(a3, hn::Mul(wp, hn::LoadU(df, vp + 3 * N)));
+    }
+    hn::StoreU(a0, df, acc + i);
+    hn::StoreU(a1, df, acc + i + N);
+    hn::StoreU(a2, df, acc + i + 2 * N);
+    hn::StoreU(a3, df, acc + i + 3 * N);
+  }
+  for (; i + N <= n; i += N) {
+    auto a = hn::LoadU(df, acc + i);
+    for (int p = 0; p < n_pos; ++p) a = hn::Add(a, hn::Mul(hn::Set(df, w[p]), hn::LoadU(df, v + p * stride + i)));
+    hn::StoreU(a, df, acc + i);
+  }
+  for (; i < n; ++i)
+    for (int p = 0; p < n_pos; ++p) acc[i] = acc[i] + w[p] * v[p * stride + i];
 }
 
-void AxpyF16(float a, const void* xv, float* y, int64_t n) {
+// KV cache rows to floats. Every value is exact: an f16 widened, a q8_0 or
+// q4_0 quant times its f16 scale (at most 18 significant bits).
+void F16ToF32(const void* src, float* dst, int64_t n) {
   const hn::ScalableTag<float> df;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-  const auto* x = static_cast<const hwy::float16_t*>(xv);
-  const auto va = hn::Set(df, a);
+  const auto* x = static_cast<const hwy::float16_t*>(src);
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(df, y + i), hn::Mul(va, hn::PromoteTo(df, hn::LoadU(dh, x + i)))), df, y + i);
-  const auto* xh = static_cast<const uint16_t*>(xv);
-  for (; i < n; ++i) y[i] += a * fp16_to_float(xh[i]);
+  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, x + i)), df, dst + i);
+  for (; i < n; ++i) dst[i] = fp16_to_float(static_cast<const uint16_t*>(src)[i]);
+}
+
+void Q8_0ToF32(const void* src, float* dst, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(di)> d8;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const auto* b = static_cast<const block_q8_0*>(src);
+  for (int64_t k = 0; k < n / QK; ++k, dst += QK) {
+    const float d = fp16_to_float(b[k].d);
+    if (N <= QK && QK % N == 0) {
+      const auto vd = hn::Set(df, d);
+      for (int64_t j = 0; j < QK; j += N)
+        hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, b[k].qs + j))), vd), df, dst + j);
+    } else {
+      for (int j = 0; j < QK; ++j) dst[j] = static_cast<float>(b[k].qs[j]) * d;
+    }
+  }
+}
+
+void Q4_0ToF32(const void* src, float* dst, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint8_t, decltype(di)> d8;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const auto* b = static_cast<const block_q4_0*>(src);
+  for (int64_t k = 0; k < n / QK; ++k, dst += QK) {
+    const float d = fp16_to_float(b[k].d);
+    if (N <= QK / 2 && (QK / 2) % N == 0) {
+      const auto vd = hn::Set(df, d);
+      const auto eight = hn::Set(di, 8), low = hn::Set(di, 0x0F);
+      for (int64_t j = 0; j < QK / 2; j += N) {
+        const auto q = hn::PromoteTo(di, hn::LoadU(d8, b[k].qs + j));
+        hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::And(q, low), eight)), vd), df, dst + j);
+        hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::ShiftRight<4>(q), eight)), vd), df, dst + QK / 2 + j);
+      }
+    } else {
+      for (int j = 0; j < QK / 2; ++j) {
+        dst[j] = static_cast<float>((b[k].qs[j] & 0x0F) - 8) * d;
+        dst[j + QK / 2] = static_cast<float>((b[k].qs[j] >> 4) - 8) * d;
+      }
+    }
+  }
 }
 
 // Several tokens against one weight row (prompt processing): the row is read
@@ -613,11 +666,12 @@ void FillKernels(KernelSet* ks) {
   ks->dot_q6_K = &DotQ6_K;
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
-  ks->axpy_f32 = &AxpyF32;
-  ks->axpy_f16 = &AxpyF16;
-  ks->scores16_f32 = &Scores16<false>;
-  ks->scores16_f16 = &Scores16<true>;
+  ks->scores16 = &Scores16;
   ks->exp_sub = &ExpSub;
+  ks->acc_rows = &AccRows;
+  ks->to_f32_f16 = &F16ToF32;
+  ks->to_f32_q8_0 = &Q8_0ToF32;
+  ks->to_f32_q4_0 = &Q4_0ToF32;
   ks->silu_mul = &SiluMul;
   ks->dotn_q4_0 = &DotMulti<DotQ4_0, 0>;
   ks->dotn_q8_0 = &DotMulti<DotQ8_0, 1>;

@@ -45,15 +45,16 @@ struct KernelSet {
              group_f16x16 = nullptr;
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
-  // Attention's scores out[p] = (q . k_p) * scale, k_p = k + p * stride (elements, f32 or
-  // f16), each q . k over n elements in exact_math.h's lane order.
-  using ScoresFn = void (*)(const float* q, const void* k, int64_t stride, int n_pos, int64_t n, float scale, float* out);
-  ScoresFn scores16_f32 = nullptr, scores16_f16 = nullptr;
+  // Attention's scores out[p] = (q . k_p) * scale, k_p = k + p * stride (floats; an f16
+  // cache's keys are widened first), each q . k over n elements in exact_math.h's lane order.
+  void (*scores16)(const float* q, const float* k, int64_t stride, int n_pos, int64_t n, float scale, float* out) = nullptr;
   // out[i] = exact_exp(x[i] - m) (softmax).
   void (*exp_sub)(const float* x, float m, float* out, int64_t n) = nullptr;
-  // y += a * x over n elements, x f32 or f16 (attention's sum over values), not fused.
-  void (*axpy_f32)(float a, const void* x, float* y, int64_t n) = nullptr;
-  void (*axpy_f16)(float a, const void* x, float* y, int64_t n) = nullptr;
+  // acc[i] = acc[i] + w[p] * v[p * stride + i], positions p in order (attention's values).
+  void (*acc_rows)(const float* w, const float* v, int64_t stride, int n_pos, int64_t n, float* acc) = nullptr;
+  // n KV cache values (f16, or q8_0/q4_0 blocks: n a multiple of 32) to floats, exactly.
+  using ToF32Fn = void (*)(const void* src, float* dst, int64_t n);
+  ToF32Fn to_f32_f16 = nullptr, to_f32_q8_0 = nullptr, to_f32_q4_0 = nullptr;
   DotFn dot(DType t) const;  // nullptr: use the quant/ reference
   DotNFn dotn(DType t) const;  // nullptr: call dot() per token
   // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.

@@ -237,14 +237,17 @@ std::unique_ptr<Buffer> VkExecutor::alloc(int64_t n_floats) {
   return b;
 }
 
-std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type) {
+std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type, KVType type_v) {
+  if (type != type_v || (type != KVType::F32 && type != KVType::F16))
+    fail("KV cache type", std::string("the vulkan backend keeps keys and values in f32 or f16, both the same (asked: keys ") +
+                              kv_type_name(type) + ", values " + kv_type_name(type_v) + ")", ErrorKind::Unsupported);
   reset_descriptors();
   auto kv = std::make_unique<VkKV>();
   kv->owner = this;
   kv->n_layer = n_layer;
   kv->n_ctx = n_ctx;
   kv->kv_dim = kv_dim;
-  kv->type = type;
+  kv->type_k = kv->type_v = type;
   if (kv_dim % 2 != 0) fail("vulkan", "the KV width must be even");
   const VkDeviceSize bytes = static_cast<VkDeviceSize>(n_ctx) * kv_dim * (type == KVType::F32 ? 4 : 2);
   if (bytes > cx_.info.max_storage_range)
@@ -256,6 +259,10 @@ std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim
     kv->v.push_back(cx_.allocate(bytes, Memory::DeviceLocal));
   }
   return kv;
+}
+
+void VkExecutor::kv_shift(KVCache&, int, int, int, const RopeParams&, int, int) {
+  fail("vulkan", "the KV cache cannot be shifted on the device", ErrorKind::Unsupported);
 }
 
 void VkExecutor::get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) {
@@ -380,7 +387,7 @@ void VkExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, co
     auto& kv = static_cast<VkKV&>(*seqs[i].kv);
     const int pos0 = seqs[i].pos0, n = seqs[i].n;
     if (pos0 < 0 || pos0 + n > kv.n_ctx) fail("", "internal: attention past the end of the KV cache");
-    const bool f16 = kv.type == KVType::F16;
+    const bool f16 = kv.type_k == KVType::F16;
     const Span ks{kv.k[layer].buffer, 0, kv.k[layer].size, nullptr}, vs{kv.v[layer].buffer, 0, kv.v[layer].size, nullptr};
     const uint64_t kv_off = row0 * kv.kv_dim;
     Push st;

@@ -286,6 +286,8 @@ void er_session_params_init(er_session_params* p) {
   p->n_ctx = 4096;
   p->kv_type = ER_KV_F16;
   p->enable_thinking = -1;
+  p->kv_type_v = -1;
+  p->n_keep = -1;
 }
 
 er_status er_session_new(er_model* model, const er_session_params* params, er_session** out) {
@@ -300,12 +302,25 @@ er_status er_session_new(er_model* model, const er_session_params* params, er_se
       if (ER_HAS(params, n_ctx)) so.n_ctx = params->n_ctx;
       if (ER_HAS(params, n_threads)) so.n_threads = params->n_threads;
       if (ER_HAS(params, n_threads_batch)) so.n_threads_batch = params->n_threads_batch;
+      // Read as ints: a value that is no er_kv_type must be refused, not loaded as one.
+      auto kv_of = [](int kv, const char* field) {
+        switch (kv) {
+          case ER_KV_F16: return KVType::F16;
+          case ER_KV_F32: return KVType::F32;
+          case ER_KV_Q8_0: return KVType::Q8_0;
+          case ER_KV_Q4_0: return KVType::Q4_0;
+          default: api_fail(ER_ERR_INVALID_ARGUMENT, std::string("params->") + field + " is not one of ER_KV_F16, ER_KV_F32, ER_KV_Q8_0, ER_KV_Q4_0");
+        }
+      };
       if (ER_HAS(params, kv_type)) {
-        // Read as an int: a value that is no er_kv_type must be refused, not loaded as one.
         int kv = 0;
         std::memcpy(&kv, &params->kv_type, sizeof kv);
-        if (kv != ER_KV_F16 && kv != ER_KV_F32) api_fail(ER_ERR_INVALID_ARGUMENT, "params->kv_type is not one of ER_KV_F16, ER_KV_F32");
-        so.kv_type = kv == ER_KV_F32 ? KVType::F32 : KVType::F16;
+        so.kv_type = kv_of(kv, "kv_type");
+      }
+      if (ER_HAS(params, kv_type_v) && params->kv_type_v != -1) so.kv_type_v = kv_of(params->kv_type_v, "kv_type_v");
+      if (ER_HAS(params, n_keep)) {
+        if (params->n_keep < -1) api_fail(ER_ERR_INVALID_ARGUMENT, "params->n_keep must be -1 or a count of tokens");
+        so.n_keep = params->n_keep;
       }
       if (ER_HAS(params, enable_thinking) && params->enable_thinking >= 0) co.enable_thinking = params->enable_thinking != 0;
     }

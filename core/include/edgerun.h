@@ -126,7 +126,10 @@ ER_API er_status er_detokenize(const er_model *model, const int32_t *tokens, siz
 
 /* ---- sessions --------------------------------------------------------------- */
 
-typedef enum er_kv_type { ER_KV_F16 = 0, ER_KV_F32 = 1 } er_kv_type;
+/* Quantized caches (blocks of 32 values) take about half (q8_0) or a quarter
+ * (q4_0) of f16's memory; they need a head size that is a multiple of 32 and
+ * the cpu backends. */
+typedef enum er_kv_type { ER_KV_F16 = 0, ER_KV_F32 = 1, ER_KV_Q8_0 = 2, ER_KV_Q4_0 = 3 } er_kv_type;
 
 typedef struct er_session_params {
   size_t struct_size;
@@ -135,6 +138,9 @@ typedef struct er_session_params {
   int n_threads_batch; /* prompt threads; 0 = as n_threads */
   er_kv_type kv_type;  /* default ER_KV_F16 */
   int enable_thinking; /* -1: the template's default (default); 0 / 1: the template's enable_thinking */
+  int kv_type_v;       /* the values' er_kv_type; -1 (default): as kv_type, which then sets the keys' only */
+  int n_keep;          /* generating at a full context: -1 (default) stops; N >= 0 keeps the first N
+                          tokens, drops half of the rest and goes on (a context shift) */
 } er_session_params;
 
 ER_API void er_session_params_init(er_session_params *params);

@@ -71,6 +71,7 @@ Scheduler::Scheduler(const Model& model, const SchedulerOptions& opts) : model_(
   so.n_ctx = opts_.n_ctx;
   so.n_batch = opts_.n_batch;
   so.kv_type = opts_.kv_type;
+  so.kv_type_v = opts_.kv_type_v;
   for (int i = 0; i < opts_.n_slots; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->index = i;

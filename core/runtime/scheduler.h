@@ -31,7 +31,8 @@ struct SchedulerOptions {
   int n_batch = 512;        // tokens in one forward pass, all slots together
   int n_threads = 0;        // as SessionOptions
   int n_threads_batch = 0;
-  KVType kv_type = KVType::F16;
+  KVType kv_type = KVType::F16;  // keys, and values unless kv_type_v is set
+  std::optional<KVType> kv_type_v;
   int max_queue = 64;       // requests waiting for a slot; one more is refused (ErrorKind::Busy)
   std::string chat_template;             // instead of the model's own
   std::optional<bool> enable_thinking;   // the template's enable_thinking

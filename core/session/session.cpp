@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "model/graph.h"
 
 namespace edgerun {
@@ -77,8 +78,8 @@ int default_thread_count() {
   return performance_core_count("/sys", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
-size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType type) {
-  return 2ull * hp.n_layer * static_cast<size_t>(n_ctx) * hp.kv_dim() * (type == KVType::F32 ? 4 : 2);
+size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType k, KVType v) {
+  return static_cast<size_t>(hp.n_layer) * n_ctx * (kv_row_bytes(k, hp.kv_dim()) + kv_row_bytes(v, hp.kv_dim()));
 }
 
 Compute::Compute(const Model& model, int n_threads, int n_threads_batch) : model_(model) {
@@ -93,12 +94,22 @@ Session::Session(const Model& model, const SessionOptions& opts)
     : Session(std::make_shared<Compute>(model, opts.n_threads, opts.n_threads_batch), opts) {}
 
 Session::Session(std::shared_ptr<Compute> compute, const SessionOptions& opts)
-    : model_(compute->model()), n_ctx_(opts.n_ctx), n_batch_(opts.n_batch), compute_(std::move(compute)) {
+    : model_(compute->model()), n_ctx_(opts.n_ctx), n_batch_(opts.n_batch), n_keep_(opts.n_keep), compute_(std::move(compute)) {
   if (n_ctx_ < 1 || n_ctx_ > (1 << 24)) fail("context size", "must be between 1 and 16777216, got " + std::to_string(n_ctx_));
   if (n_batch_ < 1) fail("batch size", "must be positive, got " + std::to_string(n_batch_));
   ForwardState& st = compute_->state();
+  const HParams& hp = model_.hparams();
+  for (KVType t : {opts.type_k(), opts.type_v()}) {
+    for (int b = 0; b < model_.n_backends(); ++b)
+      if (!model_.backend(b).supports_kv(t))
+        fail("KV cache type", std::string(kv_type_name(t)) + " is not supported by the " + model_.backend(b).name() +
+                                  " backend (it keeps f32 or f16)", ErrorKind::Unsupported);
+    if (kv_quantized(t) && hp.head_dim % 32 != 0)
+      fail("KV cache type", std::string(kv_type_name(t)) + " needs a head size that is a multiple of 32; this model's is " +
+                                std::to_string(hp.head_dim), ErrorKind::Unsupported);
+  }
   for (int b = 0; b < model_.n_backends(); ++b)
-    cache_.kv.push_back(st.ex[b]->alloc_kv(model_.layers_on(b), n_ctx_, model_.hparams().kv_dim(), opts.kv_type));
+    cache_.kv.push_back(st.ex[b]->alloc_kv(model_.layers_on(b), n_ctx_, hp.kv_dim(), opts.type_k(), opts.type_v()));
 }
 
 Session::~Session() = default;
@@ -108,6 +119,44 @@ void Session::truncate(int n) {
     fail("", "cannot keep " + std::to_string(n) + " tokens: the session holds " + std::to_string(tokens_.size()));
   tokens_.resize(n);
   n_past_ = std::min(n_past_, n);
+}
+
+void Session::shift(int n_keep, int n_drop) {
+  if (n_keep < 0 || n_drop < 1 || n_keep + n_drop > n_past_)
+    fail("", "cannot drop " + std::to_string(n_drop) + " tokens after the first " + std::to_string(n_keep) + ": the cache holds " +
+                 std::to_string(n_past_));
+  const HParams& hp = model_.hparams();
+  const int from = n_keep + n_drop, n_move = n_past_ - from;
+  bool shifted = true;
+  for (auto& kv : cache_.kv) {
+    try {
+      compute_->state().ex[&kv - cache_.kv.data()]->kv_shift(*kv, from, n_keep, n_move, model_.rope(), hp.n_head_kv, hp.head_dim);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Unsupported) throw;
+      shifted = false;
+    }
+  }
+  tokens_.erase(tokens_.begin() + n_keep, tokens_.begin() + from);
+  // Where a backend could not move its part, the moved tokens are evaluated again.
+  n_past_ = shifted ? n_past_ - n_drop : n_keep;
+}
+
+bool Session::make_room(GenerateStats& st) {
+  if (tokens_.size() < static_cast<size_t>(n_ctx_)) return true;
+  // A beginning-of-sequence token stays, as llama.cpp keeps it: models expect it first.
+  const bool bos_first = !tokens_.empty() && tokens_[0] == model_.tokenizer().bos() && model_.tokenizer().add_bos();
+  const int keep = std::min(std::max(n_keep_, bos_first ? 1 : 0), n_past_);
+  const int n_drop = (n_past_ - keep) / 2;
+  if (n_keep_ < 0 || n_drop < 1) {
+    st.context_full = true;
+    return false;
+  }
+  shift(keep, n_drop);
+  ++st.n_shifts;
+  st.n_dropped += n_drop;
+  log_message(LogLevel::Info, "context full (" + std::to_string(n_ctx_) + " tokens): kept the first " + std::to_string(keep) +
+                                  ", dropped the next " + std::to_string(n_drop) + ", going on");
+  return true;
 }
 
 void Session::check_appendable(const std::vector<int32_t>& tokens) const {
@@ -200,10 +249,7 @@ GenerateStats Session::generate(const std::vector<int32_t>& prompt, Sampler& sam
   const Tokenizer& tok = model_.tokenizer();
   const int n_vocab = model_.hparams().n_vocab;
   while (st.n_generated < n_predict) {
-    if (tokens_.size() >= static_cast<size_t>(n_ctx_)) {
-      st.context_full = true;
-      break;
-    }
+    if (!make_room(st)) break;
     const int32_t id = sampler.sample(logits.data(), n_vocab);
     sampler.accept(id);
     tokens_.push_back(id);  // evaluated by the next forward pass, here or in the next eval
@@ -213,10 +259,7 @@ GenerateStats Session::generate(const std::vector<int32_t>& prompt, Sampler& sam
     }
     ++st.n_generated;
     if (!on_token(id) || st.n_generated == n_predict) break;
-    if (tokens_.size() >= static_cast<size_t>(n_ctx_)) {
-      st.context_full = true;
-      break;
-    }
+    if (!make_room(st)) break;
     logits = evaluate_waiting(1);
   }
   st.gen_seconds = seconds_since(t1);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,13 @@ struct SessionOptions {
   int n_threads = 0;        // generation; 0: the number of physical cores
   int n_threads_batch = 0;  // prompt batches; 0: the same as n_threads
   int n_batch = 512;   // prompt tokens evaluated per forward call
-  KVType kv_type = KVType::F16;  // as llama.cpp: half the memory, the same speed here (docs/PERFORMANCE.md)
+  KVType kv_type = KVType::F16;  // keys, and values unless kv_type_v is set; f16 as llama.cpp
+  std::optional<KVType> kv_type_v;
+  KVType type_k() const { return kv_type; }
+  KVType type_v() const { return kv_type_v.value_or(kv_type); }
+  // At a full context, keep the first n_keep tokens, drop half of the rest
+  // and go on (generate()); -1: stop when the context is full.
+  int n_keep = -1;
 };
 
 struct GenerateStats {
@@ -28,6 +35,8 @@ struct GenerateStats {
   int n_generated = 0;
   bool stopped_at_eog = false;
   bool context_full = false;  // stopped because the next token had no room in the context
+  int n_shifts = 0;           // context shifts (SessionOptions::n_keep)
+  int n_dropped = 0;          // tokens they dropped
   double prompt_seconds = 0;
   double gen_seconds = 0;
 };
@@ -66,6 +75,11 @@ class Session {
   // overwritten later). Throws Error when n is more than the session holds.
   void truncate(int n);
   void reset() { truncate(0); }
+  // Context shift: keeps the first n_keep tokens, drops n_drop after them and
+  // moves the rest down, rotating their cached keys to the new positions
+  // (backends that cannot do that on the device evaluate them again). Only
+  // cached tokens are dropped. Throws Error when they are not that many.
+  void shift(int n_keep, int n_drop);
 
   // Appends tokens and evaluates them (after any waiting token). Returns the
   // logits of every token given (all_logits) or of the last one. Throws Error
@@ -95,7 +109,8 @@ class Session {
                          const std::function<bool(int32_t)>& on_token);
 
   // Bytes the KV cache takes for n_ctx positions.
-  static size_t kv_bytes(const HParams& hp, int n_ctx, KVType type);
+  static size_t kv_bytes(const HParams& hp, int n_ctx, KVType k, KVType v);
+  static size_t kv_bytes(const HParams& hp, int n_ctx, KVType type) { return kv_bytes(hp, n_ctx, type, type); }
 
  private:
   // Evaluates tokens_[n_past_, end): the logits of the last n_rows of them.
@@ -103,9 +118,13 @@ class Session {
 
   void check_appendable(const std::vector<int32_t>& tokens) const;
 
+  // Room for one more token: at a full context, shifts it when n_keep_ allows.
+  bool make_room(GenerateStats& st);
+
   const Model& model_;
   int n_ctx_;
   int n_batch_;
+  int n_keep_;
   std::vector<int32_t> tokens_;
   int n_past_ = 0;  // tokens_[0, n_past_) are in the KV cache
   std::shared_ptr<Compute> compute_;

@@ -20,7 +20,8 @@ struct BenchOptions {
   std::string model, tokenizer_json, text_file;
   std::string threads = "0";
   int n_prompt = 512, n_gen = 128, reps = 5;
-  std::string kv_type = "f16";
+  std::string kv_type = "f16", cache_type_k, cache_type_v;
+  std::string depths = "0";  // "0,4096": tests after that many tokens of context (llama-bench's -d)
   std::string backend = "auto";
   int device = -1, gpu_layers = -1;
   bool json = false;
@@ -29,6 +30,14 @@ struct BenchOptions {
   bool quant = false;
   std::string tensor = "blk.0.ffn_down.weight";
 };
+
+KVType kv_named(const std::string& s, const char* flag) {
+  KVType t = KVType::F16;
+  if (!parse_kv_type(s, &t)) fail(flag, "unknown KV cache type '" + s + "' (f32, f16, q8_0, q4_0)");
+  return t;
+}
+KVType kv_k(const BenchOptions& o) { return kv_named(o.cache_type_k.empty() ? o.kv_type : o.cache_type_k, "-ctk"); }
+KVType kv_v(const BenchOptions& o) { return kv_named(o.cache_type_v.empty() ? o.kv_type : o.cache_type_v, "-ctv"); }
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -51,7 +60,7 @@ double median(std::vector<double> v) {
 }
 
 // "1,2,4": counts between lo and 1024; `flag` names them in errors.
-std::vector<int> parse_counts(const std::string& s, const char* flag, int lo) {
+std::vector<int> parse_counts(const std::string& s, const char* flag, int lo, int hi = 1024) {
   std::vector<int> out;
   size_t i = 0;
   while (i <= s.size()) {
@@ -59,10 +68,10 @@ std::vector<int> parse_counts(const std::string& s, const char* flag, int lo) {
     try {
       size_t used = 0;
       const int t = std::stoi(s.substr(i, e - i), &used);
-      if (t < lo || t > 1024 || used != e - i) throw std::out_of_range(flag);
+      if (t < lo || t > hi || used != e - i) throw std::out_of_range(flag);
       out.push_back(t);
     } catch (const std::exception&) {
-      fail(flag, "'" + s.substr(i, e - i) + "' is not a count from " + std::to_string(lo) + " to 1024");
+      fail(flag, "'" + s.substr(i, e - i) + "' is not a count from " + std::to_string(lo) + " to " + std::to_string(hi));
     }
     i = e + 1;
   }
@@ -169,7 +178,8 @@ void bench_parallel(const BenchOptions& o, const Model& m, const std::string& mo
     SessionOptions so;
     so.n_ctx = o.n_prompt + o.n_gen + 1;
     so.n_batch = std::max(1, o.n_prompt);
-    so.kv_type = o.kv_type == "f16" ? KVType::F16 : KVType::F32;
+    so.kv_type = kv_k(o);
+    so.kv_type_v = kv_v(o);
     std::vector<std::unique_ptr<Session>> ss;
     for (int i = 0; i < streams; ++i) ss.push_back(std::make_unique<Session>(compute, so));
     std::vector<double> pp, tg;
@@ -208,7 +218,7 @@ void bench_parallel(const BenchOptions& o, const Model& m, const std::string& mo
         results.push_back({{"model_filename", o.model}, {"model_type", model_type}, {"backends", m.backend().name()},
                            {"n_threads", threads}, {"n_parallel", streams}, {"n_prompt", o.n_prompt},
                            {"n_gen", is_pp ? 0 : o.n_gen}, {"test", is_pp ? "pp" : "tg"}, {"avg_ts", st.mean},
-                           {"stddev_ts", st.sd}, {"samples_ts", st.samples}, {"type_k", o.kv_type}, {"type_v", o.kv_type}});
+                           {"stddev_ts", st.sd}, {"samples_ts", st.samples}, {"type_k", kv_type_name(kv_k(o))}, {"type_v", kv_type_name(kv_v(o))}});
       } else {
         char tps[40];
         std::snprintf(tps, sizeof tps, "%.2f ± %.2f", st.mean, st.sd);
@@ -240,44 +250,54 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
       bench_parallel(o, m, model_type, threads, results);
       continue;
     }
-    for (int pass = 0; pass < 2; ++pass) {
-      const bool pp = pass == 0;
-      const int n = pp ? o.n_prompt : o.n_gen;
-      if (n <= 0) continue;
+    for (int depth : parse_counts(o.depths, "-d", 0, 1 << 24)) {
+      // One session per depth, its context filled once; each test starts from there.
       SessionOptions so;
-      so.n_ctx = std::max(o.n_prompt, o.n_gen) + 1;
+      so.n_ctx = depth + std::max(o.n_prompt, o.n_gen) + 1;
       so.n_threads = threads;
-      so.kv_type = o.kv_type == "f16" ? KVType::F16 : KVType::F32;
+      so.kv_type = kv_k(o);
+      so.kv_type_v = kv_v(o);
       Session s(m, so);
-      std::vector<double> ts;
-      for (int r = -1; r < o.reps; ++r) {  // r == -1 warms up
-        s.reset();
-        std::vector<int32_t> ids(n);
+      if (depth > 0) {
+        std::vector<int32_t> ids(depth);
         for (auto& id : ids) id = tok(rng);
-        const auto t0 = Clock::now();
-        if (pp) {
-          s.eval(ids);
-        } else {
-          for (int i = 0; i < n; ++i) s.eval({ids[i]});
-        }
-        const double sec = since(t0);
-        if (r >= 0) ts.push_back(n / sec);
+        s.eval(ids);
       }
-      const Stat st = stats(ts);
-      const std::string test = (pp ? "pp" : "tg") + std::to_string(n);
-      if (o.json) {
-        results.push_back({{"model_filename", o.model}, {"model_type", model_type}, {"model_size", m.weight_bytes()},
-                           {"model_n_params", params}, {"backends", m.backend().name()}, {"n_threads", threads},
-                           {"n_prompt", pp ? n : 0}, {"n_gen", pp ? 0 : n}, {"avg_ts", st.mean}, {"stddev_ts", st.sd},
-                           {"samples_ts", st.samples}, {"type_k", o.kv_type}, {"type_v", o.kv_type}});
-      } else {
-        char size[32], par[32], tps[40];
-        std::snprintf(size, sizeof size, "%.2f GiB", m.weight_bytes() / 1073741824.0);
-        std::snprintf(par, sizeof par, "%.2f B", params / 1e9);
-        std::snprintf(tps, sizeof tps, "%.2f ± %.2f", st.mean, st.sd);
-        std::printf("| %-30s | %10s | %10s | %-11s | %7d | %5s | %16s |\n", model_type.substr(0, 30).c_str(), size, par,
-                    m.backend().name().c_str(), threads, test.c_str(), tps);
-        std::fflush(stdout);
+      for (int pass = 0; pass < 2; ++pass) {
+        const bool pp = pass == 0;
+        const int n = pp ? o.n_prompt : o.n_gen;
+        if (n <= 0) continue;
+        std::vector<double> ts;
+        for (int r = depth > 0 ? 0 : -1; r < o.reps; ++r) {  // r == -1 warms up (filling the context did that too)
+          s.truncate(depth);
+          std::vector<int32_t> ids(n);
+          for (auto& id : ids) id = tok(rng);
+          const auto t0 = Clock::now();
+          if (pp) {
+            s.eval(ids);
+          } else {
+            for (int i = 0; i < n; ++i) s.eval({ids[i]});
+          }
+          const double sec = since(t0);
+          if (r >= 0) ts.push_back(n / sec);
+        }
+        const Stat st = stats(ts);
+        const std::string test = (pp ? "pp" : "tg") + std::to_string(n) + (depth > 0 ? " @ d" + std::to_string(depth) : "");
+        if (o.json) {
+          results.push_back({{"model_filename", o.model}, {"model_type", model_type}, {"model_size", m.weight_bytes()},
+                             {"model_n_params", params}, {"backends", m.backend().name()}, {"n_threads", threads},
+                             {"n_prompt", pp ? n : 0}, {"n_gen", pp ? 0 : n}, {"n_depth", depth}, {"avg_ts", st.mean},
+                             {"stddev_ts", st.sd}, {"samples_ts", st.samples}, {"type_k", kv_type_name(kv_k(o))},
+                             {"type_v", kv_type_name(kv_v(o))}});
+        } else {
+          char size[32], par[32], tps[40];
+          std::snprintf(size, sizeof size, "%.2f GiB", m.weight_bytes() / 1073741824.0);
+          std::snprintf(par, sizeof par, "%.2f B", params / 1e9);
+          std::snprintf(tps, sizeof tps, "%.2f ± %.2f", st.mean, st.sd);
+          std::printf("| %-30s | %10s | %10s | %-11s | %7d | %13s | %16s |\n", model_type.substr(0, 30).c_str(), size, par,
+                      m.backend().name().c_str(), threads, test.c_str(), tps);
+          std::fflush(stdout);
+        }
       }
     }
   }
@@ -289,8 +309,8 @@ void bench_model(const BenchOptions& o) {
     std::printf("| model                          | backend     | threads | streams |        test | t/s (all streams) |\n");
     std::printf("| ------------------------------ | ----------- | ------: | ------: | ----------: | ---------------: |\n");
   } else if (!o.json) {
-    std::printf("| model                          |       size |     params | backend     | threads |  test |              t/s |\n");
-    std::printf("| ------------------------------ | ---------: | ---------: | ----------- | ------: | ----: | ---------------: |\n");
+    std::printf("| model                          |       size |     params | backend     | threads |          test |              t/s |\n");
+    std::printf("| ------------------------------ | ---------: | ---------: | ----------- | ------: | ------------: | ---------------: |\n");
   }
   size_t i = 0;
   while (i <= o.backend.size()) {  // --backend cpu,blas,onednn: a row per backend
@@ -315,7 +335,11 @@ void add_bench(CLI::App& app) {
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (pp test)")->check(CLI::Range(0, 1 << 16));
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (tg test)")->check(CLI::Range(0, 1 << 16));
   sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));
-  sub->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+  const std::vector<std::string> kv_types = {"f32", "f16", "q8_0", "q4_0"};
+  sub->add_option("--kv-type", o->kv_type, "KV cache type (keys and values)")->check(CLI::IsMember(kv_types));
+  sub->add_option("--cache-type-k", o->cache_type_k, "KV cache type of the keys (also -ctk)")->check(CLI::IsMember(kv_types));
+  sub->add_option("--cache-type-v", o->cache_type_v, "KV cache type of the values (also -ctv)")->check(CLI::IsMember(kv_types));
+  sub->add_option("-d,--n-depth", o->depths, "comma-separated context depths: each test runs after that many tokens");
   sub->add_option("--backend", o->backend, "backend, or several: cpu,blas,onednn (a row each)")->envname("EDGERUN_BACKEND");
   sub->add_option("--device", o->device, "GPU backends: device index")->check(CLI::Range(0, 1000));
   sub->add_option("--gpu-layers", o->gpu_layers, "GPU backends: layers on the GPU (also -ngl; default all)")->check(CLI::Range(0, 100000));

@@ -134,6 +134,7 @@ void chat_loop(const ChatCliOptions& o) {
   if ((*model)->tokenizer().chat_template().empty() && o.template_file.empty())
     fail(o.eval.model, "the model has no chat template, so `chat` cannot talk to it; `edgerun run -p TEXT` completes plain text "
                        "(or give a template with --chat-template-file)");
+  o.eval.check_kv(**model);
   auto session = new_session(**model, o.eval.session());
   if (!session) throw Error(session.message());
   ChatOptions co;

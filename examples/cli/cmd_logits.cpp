@@ -39,6 +39,7 @@ void run(const LogitsOptions& o) {
   const std::vector<int32_t> ids = parse_ids(o.tokens);
   auto model = load_model(o.eval.model, o.eval.load());
   if (!model) throw Error(model.message());
+  o.eval.check_kv(**model);
   auto session = new_session(**model, o.eval.session());
   if (!session) throw Error(session.message());
   if (static_cast<int>(ids.size()) > (*session)->n_ctx())

@@ -23,6 +23,8 @@ struct RunOptions {
   std::string system;
   std::string reasoning = "show";
   bool no_think = false;
+  int keep = 0;
+  bool no_context_shift = false;
 };
 
 void run(const RunOptions& o) {
@@ -30,14 +32,18 @@ void run(const RunOptions& o) {
   if (!o.prompt_file.empty()) {
     prompt = read_file(o.prompt_file);
   }
-  auto mem = estimate_memory(o.eval.model, o.eval.ctx, o.eval.kv());
+  auto mem = estimate_memory(o.eval.model, o.eval.ctx, o.eval.kv_k(), o.eval.kv_v());
   if (!mem) throw Error(mem.message());
   std::fprintf(stderr, "edgerun: weights %s (mapped) + KV cache %s (%d tokens, %s)\n",
                human_bytes(static_cast<double>(mem->weight_bytes)).c_str(),
-               human_bytes(static_cast<double>(mem->kv_bytes)).c_str(), o.eval.ctx, o.eval.kv_type.c_str());
+               human_bytes(static_cast<double>(mem->kv_bytes)).c_str(), o.eval.ctx, o.eval.kv_description().c_str());
   auto model = load_model(o.eval.model, o.eval.load());
   if (!model) throw Error(model.message());
-  auto session = new_session(**model, o.eval.session());
+  o.eval.check_kv(**model);
+  SessionOptions so = o.eval.session();
+  // Plain generation goes on past a full context, as llama.cpp's -n -1 does (a chat drops turns instead).
+  if (!o.chat && !o.no_context_shift) so.n_keep = o.keep;
+  auto session = new_session(**model, so);
   if (!session) throw Error(session.message());
   if (o.verbose) {
     const HParams& hp = (*model)->hparams();
@@ -84,7 +90,11 @@ void run(const RunOptions& o) {
   const GenerateStats& s = *st;
   std::fprintf(stderr, "edgerun: prompt %d tokens in %.3f s (%.1f tok/s), generated %d tokens in %.3f s (%.1f tok/s)%s\n",
                s.n_prompt, s.prompt_seconds, s.n_prompt / std::max(s.prompt_seconds, 1e-9), s.n_generated, s.gen_seconds,
-               s.n_generated / std::max(s.gen_seconds, 1e-9), s.stopped_at_eog ? ", stopped at end of generation" : "");
+               s.n_generated / std::max(s.gen_seconds, 1e-9),
+               s.stopped_at_eog ? ", stopped at end of generation" : s.context_full ? ", stopped: the context is full" : "");
+  if (s.n_shifts > 0)
+    std::fprintf(stderr, "edgerun: the context was shifted %d time%s (%d tokens dropped in all)\n", s.n_shifts,
+                 s.n_shifts == 1 ? "" : "s", s.n_dropped);
 }
 }  // namespace
 
@@ -102,6 +112,9 @@ void add_run(CLI::App& app) {
   sub->add_option("--reasoning", o->reasoning, "--chat: thinking models' reasoning: show, hide or raw")
       ->check(CLI::IsMember({"show", "hide", "raw"}));
   sub->add_flag("--no-think", o->no_think, "--chat: ask the template not to think (enable_thinking false)");
+  sub->add_option("--keep", o->keep, "at a full context keep the first N tokens, drop half of the rest and go on")
+      ->check(CLI::Range(0, 1 << 24));
+  sub->add_flag("--no-context-shift", o->no_context_shift, "stop when the context is full");
   sub->add_flag("-v,--verbose", o->verbose, "print what was chosen");
   sub->callback([o] { run(*o); });
 }

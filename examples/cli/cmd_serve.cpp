@@ -51,8 +51,8 @@ uint64_t available_memory() {
 // Up to 4 slots, as many as keep their KV caches within a quarter of the
 // memory available: several streams cost little more than one to decode, but
 // each holds a full context of KV cache.
-int default_parallel(const Model& model, int n_ctx, KVType kv) {
-  const uint64_t per_slot = Session::kv_bytes(model.hparams(), n_ctx, kv);
+int default_parallel(const Model& model, int n_ctx, KVType k, KVType v) {
+  const uint64_t per_slot = Session::kv_bytes(model.hparams(), n_ctx, k, v);
   const uint64_t avail = available_memory();
   if (avail == 0 || per_slot == 0) return 1;
   int n = 4;
@@ -101,12 +101,14 @@ void serve(const ServeOptions& o0) {
       so.n_ctx = o.eval.ctx;
       so.n_threads = o.eval.threads;
       so.n_threads_batch = o.eval.threads_batch;
-      so.kv_type = o.eval.kv();
+      o.eval.check_kv(*model);
+      so.kv_type = o.eval.kv_k();
+      so.kv_type_v = o.eval.kv_v();
       so.n_batch = o.batch;
       so.max_queue = o.max_queue;
       so.chat_template = chat_template;
       if (o.no_think) so.enable_thinking = false;
-      so.n_slots = o.parallel > 0 ? o.parallel : default_parallel(*model, so.n_ctx, so.kv_type);
+      so.n_slots = o.parallel > 0 ? o.parallel : default_parallel(*model, so.n_ctx, so.kv_type, *so.kv_type_v);
       scheduler = std::make_unique<Scheduler>(*model, so);
       std::string origin;
       const SamplerParams defaults = o.sampling.resolve(*model, &origin);
@@ -115,7 +117,7 @@ void serve(const ServeOptions& o0) {
       // Said once requests are served: scripts wait for this line.
       std::fprintf(stderr, "edgerun: %s ready: %d slot%s of %d tokens (KV cache %s), %s; sampling unless asked: %s\n",
                    o.http.model_name.c_str(), so.n_slots, so.n_slots == 1 ? "" : "s", so.n_ctx,
-                   human_bytes(static_cast<double>(Session::kv_bytes(model->hparams(), so.n_ctx, so.kv_type)) * so.n_slots).c_str(),
+                   human_bytes(static_cast<double>(Session::kv_bytes(model->hparams(), so.n_ctx, so.kv_type, *so.kv_type_v)) * so.n_slots).c_str(),
                    model->backend_summary().c_str(), origin.c_str());
 
     } catch (const std::exception& e) {

@@ -16,13 +16,19 @@ struct EvalOptions {
   int threads_batch = 0;
   int ctx = 4096;
   std::string kv_type = "f16";
+  std::string cache_type_k, cache_type_v;  // -ctk, -ctv: keys or values apart from --kv-type
   std::string backend = "auto";
   int device = -1;
   int gpu_layers = -1;
 
   void add_to(CLI::App& app);
   LoadOptions load() const { return LoadOptions{backend, device, gpu_layers}; }
-  KVType kv() const { return kv_type == "f16" ? KVType::F16 : KVType::F32; }
+  KVType kv_k() const;
+  KVType kv_v() const;
+  // "q8_0" or "K q8_0, V f16" for messages.
+  std::string kv_description() const;
+  // A KV type the model's backends do not keep fails here, naming the flag that asked for it.
+  void check_kv(const Model& model) const;
   SessionOptions session() const;
 };
 

@@ -18,7 +18,10 @@ void EvalOptions::add_to(CLI::App& app) {
   app.add_option("-t,--threads", threads, "threads for generation (default: physical cores)")->check(CLI::Range(0, 1024));
   app.add_option("--threads-batch", threads_batch, "threads for prompt processing, also -tb (default: as -t)")->check(CLI::Range(0, 1024));
   app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--kv-type", kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+  const std::vector<std::string> kv_types = {"f32", "f16", "q8_0", "q4_0"};
+  app.add_option("--kv-type", kv_type, "KV cache type: f32, f16, q8_0 or q4_0 (keys and values)")->check(CLI::IsMember(kv_types));
+  app.add_option("--cache-type-k", cache_type_k, "KV cache type of the keys (also -ctk; default: --kv-type)")->check(CLI::IsMember(kv_types));
+  app.add_option("--cache-type-v", cache_type_v, "KV cache type of the values (also -ctv; default: --kv-type)")->check(CLI::IsMember(kv_types));
   app.add_option("--backend", backend, "backend: auto or a registered name")->envname("EDGERUN_BACKEND");
   app.add_option("--device", device, "GPU backends: device index (edgerun info --backends)")->check(CLI::Range(0, 1000));
   app.add_option("--gpu-layers", gpu_layers, "GPU backends: layers on the GPU, the last ones; the rest on the cpu (also -ngl; default all)")
@@ -64,8 +67,40 @@ SessionOptions EvalOptions::session() const {
   o.n_ctx = ctx;
   o.n_threads = threads;
   o.n_threads_batch = threads_batch;
-  o.kv_type = kv();
+  o.kv_type = kv_k();
+  o.kv_type_v = kv_v();
   return o;
+}
+
+namespace {
+KVType kv_named(const std::string& name) {
+  KVType t = KVType::F16;
+  if (!parse_kv_type(name, &t)) fail("--kv-type", "unknown KV cache type '" + name + "' (f32, f16, q8_0, q4_0)");
+  return t;
+}
+}  // namespace
+
+KVType EvalOptions::kv_k() const { return kv_named(cache_type_k.empty() ? kv_type : cache_type_k); }
+KVType EvalOptions::kv_v() const { return kv_named(cache_type_v.empty() ? kv_type : cache_type_v); }
+
+std::string EvalOptions::kv_description() const {
+  if (kv_k() == kv_v()) return kv_type_name(kv_k());
+  return std::string("K ") + kv_type_name(kv_k()) + ", V " + kv_type_name(kv_v());
+}
+
+void EvalOptions::check_kv(const Model& model) const {
+  const struct { KVType type; const char* flag; } asked[] = {{kv_k(), cache_type_k.empty() ? "--kv-type" : "-ctk"},
+                                                          {kv_v(), cache_type_v.empty() ? "--kv-type" : "-ctv"}};
+  for (const auto& a : asked) {
+    if (kv_quantized(a.type) && model.hparams().head_dim % 32 != 0)
+      fail(a.flag, std::string("KV cache type ") + kv_type_name(a.type) + " needs a head size that is a multiple of 32; this model's is " +
+                       std::to_string(model.hparams().head_dim) + " (f32 and f16 fit any)", ErrorKind::Unsupported);
+    for (int b = 0; b < model.n_backends(); ++b)
+      if (!model.backend(b).supports_kv(a.type))
+        fail(a.flag, std::string("KV cache type ") + kv_type_name(a.type) + " is not supported by the " + model.backend(b).name() +
+                         " backend, which keeps f32 or f16 (use --backend cpu for " + kv_type_name(a.type) + ")",
+             ErrorKind::Unsupported);
+  }
 }
 
 std::string human_bytes(double b) {
@@ -85,7 +120,7 @@ std::string with_flag_names(std::string msg) {
   static const std::pair<const char*, const char*> flags[] = {
       {"context size: ", "-c: "}, {"batch size: ", "-b: "}, {"backend: ", "--backend: "}, {"device: ", "--device: "},
       {"gpu layers: ", "--gpu-layers: "}, {"quantization: ", "--quant: "}, {"simd target: ", "EDGERUN_SIMD: "},
-      {"onednn type: ", "EDGERUN_ONEDNN_TYPE: "}};
+      {"onednn type: ", "EDGERUN_ONEDNN_TYPE: "}, {"KV cache type: ", "--kv-type: "}};
   for (const auto& [field, flag] : flags)
     if (msg.rfind(field, 0) == 0) return flag + msg.substr(std::strlen(field));
   const std::string overwrite = "(the converter's overwrite option replaces it)";
@@ -129,6 +164,8 @@ int main(int argc, char** argv) {
     if (w == "-tb") w = "--threads-batch";
     if (w == "-ngl") w = "--gpu-layers";
     if (w == "-np") w = "--parallel";
+    if (w == "-ctk") w = "--cache-type-k";
+    if (w == "-ctv") w = "--cache-type-v";
     args.push_back(w.data());
   }
   try {

@@ -93,6 +93,51 @@ static er_generate_params greedy(const er_model *m, int max_tokens) {
   return gp;
 }
 
+/* Quantized KV caches, keys and values apart; generation past a full context with n_keep. */
+static void test_kv_types_and_shift(void) {
+  er_model *m = load(fixture(0, "models/tiny-qwen2/model-q8_0.gguf"));
+  er_model *stories = load(g_stories);
+  er_session *s = NULL;
+  er_session_params sp;
+  er_generate_params gp;
+  er_generate_result res;
+  er_session_params_init(&sp);
+  CHECK(sp.kv_type_v == -1 && sp.n_keep == -1);
+  sp.n_ctx = 64;
+  sp.kv_type = ER_KV_Q8_0;
+  sp.kv_type_v = ER_KV_Q4_0;
+  CHECK(er_session_new(m, &sp, &s) == ER_OK);
+  gp = greedy(m, 8);
+  memset(&res, 0, sizeof res);
+  res.struct_size = sizeof res;
+  CHECK(er_complete(s, "Hello", &gp, NULL, NULL, &res) == ER_OK);
+  CHECK(res.n_generated == 8);
+  er_session_free(s);
+  s = NULL;
+  sp.kv_type_v = 9;
+  CHECK(er_session_new(m, &sp, &s) == ER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(er_last_error(), "kv_type_v") != NULL);
+  /* stories260K's heads are 8 wide: no room for blocks of 32. */
+  sp.kv_type_v = -1;
+  CHECK(er_session_new(stories, &sp, &s) != ER_OK);
+  CHECK(strstr(er_last_error(), "multiple of 32") != NULL);
+  CHECK(s == NULL);
+
+  sp.kv_type = ER_KV_F32;
+  sp.n_keep = 0;
+  CHECK(er_session_new(stories, &sp, &s) == ER_OK);
+  gp = greedy(stories, 150);
+  gp.temperature = 1;
+  gp.seed = 5;
+  memset(&res, 0, sizeof res);
+  res.struct_size = sizeof res;
+  CHECK(er_complete(s, "Once upon a time", &gp, NULL, NULL, &res) == ER_OK);
+  CHECK(res.n_generated > 64); /* more than the context holds */
+  er_session_free(s);
+  er_model_free(m);
+  er_model_free(stories);
+}
+
 static void test_bad_arguments(void) {
   er_model *m = NULL;
   er_session *s = NULL;
@@ -419,6 +464,7 @@ int main(int argc, char **argv) {
   g_tmp = argv[3];
   er_set_log(on_log, &g_logged);
   test_bad_arguments();
+  test_kv_types_and_shift();
   test_threads();
   test_cancel();
   test_utf8_pieces();

@@ -1,0 +1,294 @@
+// The cpu backend's KV cache and attention.
+//
+// Attention reads the whole cache once per layer and token, so at depth it is
+// bound by that read, and a KV head's keys serve every query head of its
+// group (GQA). The work is cut so that each key and value is read from memory
+// once per pass and used for every query row and head that needs it:
+//   1. scores: items of (block of query rows, KV head, range of keys); a tile
+//      of keys is made floats (or stays 8-bit for quantized keys) and every
+//      query of the block's group meets it while it is in cache;
+//   2. softmax: items of (row, query head) over that row's scores;
+//   3. values: items of (block of rows, KV head, slice of head dimensions),
+//      each summing over all positions in order.
+// Splitting keys in (1) and dimensions in (3) — never the sum over positions —
+// keeps every result in docs/NUMERICS.md's order (rules 3 and 4), so the
+// bits do not depend on threads, batching or the cache's type of storage
+// beyond the values it holds. With one token and two KV heads there is still
+// work for every thread.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "blocks.h"
+#include "cpu/cpu_backend.h"
+
+namespace edgerun::cpu {
+
+namespace {
+
+constexpr int kRowBlock = 16;    // query rows sharing a tile of keys or values
+constexpr int kKeyRange = 256;   // keys per scores item
+constexpr int kTile = 64;        // keys made floats at a time (a tile stays in L1/L2)
+constexpr size_t kWeightsBudget = size_t{32} << 20;  // bytes of scores held for one pass
+
+DType kv_dtype(KVType t) {
+  switch (t) {
+    case KVType::F32: return DType::F32;
+    case KVType::F16: return DType::F16;
+    case KVType::Q8_0: return DType::Q8_0;
+    case KVType::Q4_0: return DType::Q4_0;
+  }
+  return DType::F32;
+}
+
+// Writes one row of kv_dim floats into the cache in its type.
+void store_row(KVType t, const float* x, uint8_t* dst, int kv_dim) {
+  switch (t) {
+    case KVType::F32: std::memcpy(dst, x, static_cast<size_t>(kv_dim) * 4); break;
+    case KVType::F16: {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int j = 0; j < kv_dim; ++j) h[j] = float_to_fp16(x[j]);
+      break;
+    }
+    default: quant_ops(kv_dtype(t)).quantize(x, dst, kv_dim); break;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<KVCache> CpuExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) {
+  auto kv = std::make_unique<CpuKV>();
+  kv->n_layer = n_layer;
+  kv->n_ctx = n_ctx;
+  kv->kv_dim = kv_dim;
+  kv->type_k = k;
+  kv->type_v = v;
+  for (KVType t : {k, v})
+    if (kv_quantized(t) && kv_dim % QK != 0)
+      fail("KV cache type", std::string(kv_type_name(t)) + " needs rows that are a multiple of 32 values; this model's are " +
+                                std::to_string(kv_dim));
+  kv->k_row = kv_row_bytes(k, kv_dim);
+  kv->v_row = kv_row_bytes(v, kv_dim);
+  const size_t rows = static_cast<size_t>(n_layer) * n_ctx;
+  kv->k.resize(rows * kv->k_row);
+  kv->v.resize(rows * kv->v_row);
+  return kv;
+}
+
+void CpuExecutor::kv_shift(KVCache& cache, int from, int to, int n, const RopeParams& rope, int n_head_kv, int head_dim) {
+  auto& kv = static_cast<CpuKV&>(cache);
+  if (n <= 0) return;
+  if (to < 0 || to >= from || from + n > kv.n_ctx) fail("", "internal: KV shift outside the cache");
+  // Every key turns by the angles of the distance moved: RoPE's angles are
+  // linear in the position, and rotations compose.
+  const int half = rope.n_rot / 2;
+  std::vector<float> theta(half), c(half), sn(half);
+  rope.angles(to - from, theta.data());
+  for (int i = 0; i < half; ++i) c[i] = std::cos(theta[i]), sn[i] = std::sin(theta[i]);
+  const QuantOps& k_ops = quant_ops(kv_dtype(kv.type_k));
+  pool_.parallel_for(static_cast<int64_t>(kv.n_layer), [&](int64_t l0, int64_t l1, int) {
+    std::vector<float> row(static_cast<size_t>(kv.kv_dim));
+    for (int64_t l = l0; l < l1; ++l)
+      for (int p = 0; p < n; ++p) {  // upwards: a row is read before anything overwrites it (to < from)
+        const int layer = static_cast<int>(l);
+        k_ops.dequantize(kv.k_at(layer, from + p), row.data(), kv.kv_dim);
+        for (int h = 0; h < n_head_kv; ++h) {
+          float* x = row.data() + static_cast<int64_t>(h) * head_dim;
+          for (int i = 0; i < half; ++i) {
+            const int a = rope.style == RopeStyle::Interleaved ? 2 * i : i;
+            const int b = rope.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+            const float x0 = x[a], x1 = x[b];
+            x[a] = x0 * c[i] - x1 * sn[i];
+            x[b] = x0 * sn[i] + x1 * c[i];
+          }
+        }
+        store_row(kv.type_k, row.data(), kv.k_at(layer, to + p), kv.kv_dim);
+        std::memmove(kv.v_at(layer, to + p), kv.v_at(layer, from + p), kv.v_row);
+      }
+  }, threads_);
+}
+
+void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs,
+                            int layer, const AttentionShape& s, Buffer& out) {
+  const int hd = s.head_dim;
+  const int group = s.n_head / s.n_head_kv;
+  const int q_dim = s.n_head * hd;
+  // Row t of the batch belongs to sequence seq_of[t]; every sequence's keys and values are stored first.
+  std::vector<int> seq_of, n_keys;
+  int max_keys = 0;
+  for (int i = 0; i < n_seqs; ++i) {
+    const AttentionSeq& sq = seqs[i];
+    auto& kv = static_cast<CpuKV&>(*sq.kv);
+    if (sq.pos0 < 0 || sq.pos0 + sq.n > kv.n_ctx) fail("", "KV cache is full");
+    if ((kv_quantized(kv.type_k) || kv_quantized(kv.type_v)) && hd % QK != 0)
+      fail("KV cache type", "a quantized KV cache needs a head size that is a multiple of 32; this model's is " + std::to_string(hd));
+    const int64_t row0 = static_cast<int64_t>(seq_of.size());
+    for (int t = 0; t < sq.n; ++t) {
+      store_row(kv.type_k, f(k) + (row0 + t) * kv.kv_dim, kv.k_at(layer, sq.pos0 + t), kv.kv_dim);
+      store_row(kv.type_v, f(v) + (row0 + t) * kv.kv_dim, kv.v_at(layer, sq.pos0 + t), kv.kv_dim);
+      seq_of.push_back(i);
+      n_keys.push_back(sq.pos0 + t + 1);
+      max_keys = std::max(max_keys, sq.pos0 + t + 1);
+    }
+  }
+  const int n = static_cast<int>(seq_of.size());
+  const int threads = threads_for(n);
+  ThreadPool& pool = pool_for(n);
+  const float* qd = f(q);
+  float* od = f(out);
+  scratch_.resize(static_cast<size_t>(pool.size()));
+  auto cache_of = [&](int row) -> const CpuKV& { return static_cast<const CpuKV&>(*seqs[seq_of[row]].kv); };
+
+  // Quantized keys meet the queries rounded to 8 bits, blockwise, as a
+  // quantized weight meets its activations (docs/NUMERICS.md rule 2).
+  bool any_quant_k = false;
+  for (int i = 0; i < n_seqs; ++i) any_quant_k |= kv_quantized(seqs[i].kv->type_k);
+  const size_t q_act = split_q8_0_bytes(hd);
+  if (any_quant_k) {
+    att_queries_.resize(static_cast<size_t>(n) * s.n_head * q_act);
+    pool.parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int) {
+      std::vector<uint8_t> blocks(dtype_row_bytes(DType::Q8_0, hd));
+      for (int64_t j = j0; j < j1; ++j) {
+        quant_ops(DType::Q8_0).quantize_activation(qd + j * hd, blocks.data(), hd);
+        split_q8_0(blocks.data(), att_queries_.data() + j * q_act, hd);
+      }
+    }, threads);
+  }
+
+  // Rows in passes whose scores fit the budget.
+  const size_t per_row = static_cast<size_t>(s.n_head) * max_keys;
+  const int pass_rows = static_cast<int>(std::clamp<size_t>(kWeightsBudget / 4 / per_row / kRowBlock, 1, 1 << 20)) * kRowBlock;
+  // Value dimensions per item: narrow enough that one token's work covers the threads.
+  const int slice = (hd % 64 == 0 && s.n_head_kv * (hd / 64) >= 2 * threads) || hd % 32 != 0 ? std::min(hd, 64) : 32;
+  const int n_slices = (hd + slice - 1) / slice;
+
+  for (int r0 = 0; r0 < n; r0 += pass_rows) {
+    const int r1 = std::min(n, r0 + pass_rows);
+    const int n_blocks = (r1 - r0 + kRowBlock - 1) / kRowBlock;
+    int pass_keys = 0;
+    for (int r = r0; r < r1; ++r) pass_keys = std::max(pass_keys, n_keys[r]);
+    att_weights_.resize(static_cast<size_t>(r1 - r0) * s.n_head * pass_keys);
+    float* wts = att_weights_.data();
+    auto weights_of = [&](int row, int h) { return wts + (static_cast<size_t>(row - r0) * s.n_head + h) * pass_keys; };
+
+    // 1. scores, (q . k) * scale
+    const int n_ranges = (pass_keys + kKeyRange - 1) / kKeyRange;
+    pool.parallel_for(static_cast<int64_t>(n_blocks) * s.n_head_kv * n_ranges, [&](int64_t j0, int64_t j1, int tid) {
+      std::vector<float>& tile = scratch_[tid];
+      tile.resize(static_cast<size_t>(kTile) * hd);
+      for (int64_t j = j0; j < j1; ++j) {
+        const int range = static_cast<int>(j % n_ranges);
+        const int kvh = static_cast<int>(j / n_ranges % s.n_head_kv);
+        const int b0 = r0 + static_cast<int>(j / n_ranges / s.n_head_kv) * kRowBlock, b1 = std::min(r1, b0 + kRowBlock);
+        const int p_end = std::min(pass_keys, (range + 1) * kKeyRange);
+        for (int p0 = range * kKeyRange; p0 < p_end; p0 += kTile) {
+          const int p1 = std::min(p_end, p0 + kTile);
+          const CpuKV* tile_of = nullptr;  // the cache the tile was made from
+          for (int r = b0; r < b1; ++r) {
+            const int np = std::min(p1, n_keys[r]) - p0;
+            if (np <= 0) continue;
+            const CpuKV& kv = cache_of(r);
+            const size_t head_off = kv_row_bytes(kv.type_k, static_cast<int64_t>(kvh) * hd);
+            if (kv_quantized(kv.type_k)) {
+              const DotNFn dotn = kernels_.dotn(kv_dtype(kv.type_k));
+              const void* acts[kMaxTokens];
+              float res[kMaxTokens];
+              for (int h0 = 0; h0 < group; h0 += kMaxTokens) {
+                const int nh = std::min(kMaxTokens, group - h0);
+                for (int i = 0; i < nh; ++i)
+                  acts[i] = att_queries_.data() + (static_cast<size_t>(r) * s.n_head + kvh * group + h0 + i) * q_act;
+                for (int p = p0; p < p0 + np; ++p) {
+                  dotn(kv.k_at(layer, p) + head_off, acts, nh, res, hd);
+                  for (int i = 0; i < nh; ++i) weights_of(r, kvh * group + h0 + i)[p] = res[i] * s.scale;
+                }
+              }
+              continue;
+            }
+            const float* keys;
+            int64_t stride;
+            if (kv.type_k == KVType::F32) {
+              keys = reinterpret_cast<const float*>(kv.k_at(layer, p0) + head_off);
+              stride = kv.kv_dim;
+            } else {  // f16: widened once per tile, not once per query head
+              if (tile_of != &kv) {  // the block's rows of one sequence share it (garbage past their keys is never read)
+                for (int p = p0; p < std::min(p1, kv.n_ctx); ++p)
+                  kernels_.to_f32_f16(kv.k_at(layer, p) + head_off, tile.data() + static_cast<size_t>(p - p0) * hd, hd);
+                tile_of = &kv;
+              }
+              keys = tile.data();
+              stride = hd;
+            }
+            for (int i = 0; i < group; ++i) {
+              const int h = kvh * group + i;
+              kernels_.scores16(qd + static_cast<int64_t>(r) * q_dim + h * hd, keys, stride, np, hd, s.scale,
+                                    weights_of(r, h) + p0);
+            }
+          }
+        }
+      }
+    }, threads);
+
+    // 2. softmax: e_p = exp(s_p - max), weights e_p * (1 / sum e)
+    pool.parallel_for(static_cast<int64_t>(r1 - r0) * s.n_head, [&](int64_t j0, int64_t j1, int) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int r = r0 + static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
+        float* w = weights_of(r, h);
+        const int nk = n_keys[r];
+        const float mx = *std::max_element(w, w + nk);
+        kernels_.exp_sub(w, mx, w, nk);
+        const float inv = 1.0f / exact_sum(nk, [&](int64_t p) { return w[p]; });
+        for (int p = 0; p < nk; ++p) w[p] = w[p] * inv;
+      }
+    }, threads);
+
+    // 3. values: out = sum over p of w_p v_p, positions in order
+    pool.parallel_for(static_cast<int64_t>(n_blocks) * s.n_head_kv * n_slices, [&](int64_t j0, int64_t j1, int tid) {
+      std::vector<float>& tile = scratch_[tid];
+      tile.resize(static_cast<size_t>(kTile) * slice);
+      for (int64_t j = j0; j < j1; ++j) {
+        const int d0 = static_cast<int>(j % n_slices) * slice, nd = std::min(slice, hd - d0);
+        const int kvh = static_cast<int>(j / n_slices % s.n_head_kv);
+        const int b0 = r0 + static_cast<int>(j / n_slices / s.n_head_kv) * kRowBlock, b1 = std::min(r1, b0 + kRowBlock);
+        int block_keys = 0;
+        for (int r = b0; r < b1; ++r) {
+          block_keys = std::max(block_keys, n_keys[r]);
+          for (int i = 0; i < group; ++i)
+            std::fill_n(od + static_cast<int64_t>(r) * q_dim + (kvh * group + i) * hd + d0, nd, 0.0f);
+        }
+        for (int p0 = 0; p0 < block_keys; p0 += kTile) {
+          const int p1 = std::min(block_keys, p0 + kTile);
+          const CpuKV* tile_of = nullptr;
+          for (int r = b0; r < b1; ++r) {
+            const int np = std::min(p1, n_keys[r]) - p0;
+            if (np <= 0) continue;
+            const CpuKV& kv = cache_of(r);
+            const size_t off = kv_row_bytes(kv.type_v, static_cast<int64_t>(kvh) * hd + d0);
+            const float* vals;
+            int64_t stride;
+            if (kv.type_v == KVType::F32) {
+              vals = reinterpret_cast<const float*>(kv.v_at(layer, p0) + off);
+              stride = kv.kv_dim;
+            } else {
+              if (tile_of != &kv) {
+                const KernelSet::ToF32Fn to_f32 = kv.type_v == KVType::F16    ? kernels_.to_f32_f16
+                                                  : kv.type_v == KVType::Q8_0 ? kernels_.to_f32_q8_0
+                                                                              : kernels_.to_f32_q4_0;
+                const int p_last = std::min(p1, kv.n_ctx);
+                for (int p = p0; p < p_last; ++p) to_f32(kv.v_at(layer, p) + off, tile.data() + static_cast<size_t>(p - p0) * slice, nd);
+                tile_of = &kv;
+              }
+              vals = tile.data();
+              stride = slice;
+            }
+            for (int i = 0; i < group; ++i) {
+              const int h = kvh * group + i;
+              kernels_.acc_rows(weights_of(r, h) + p0, vals, stride, np, nd, od + static_cast<int64_t>(r) * q_dim + h * hd + d0);
+            }
+          }
+        }
+      }
+    }, threads);
+  }
+}
+
+}  // namespace edgerun::cpu
