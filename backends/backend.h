@@ -87,7 +87,7 @@ struct AttentionShape {
 class KVCache {
  public:
   virtual ~KVCache() = default;
-  int n_layer = 0, n_ctx = 0, kv_dim = 0;
+  int n_layer = 0, n_ctx = 0, n_head_kv = 0, head_dim = 0, kv_dim = 0;  // kv_dim = n_head_kv * head_dim
   KVType type_k = KVType::F32, type_v = KVType::F32;
 };
 
@@ -104,7 +104,7 @@ class Executor {
 
   virtual std::unique_ptr<Buffer> alloc(int64_t n_floats) = 0;
   // Keys of type k, values of type v (Backend::supports_kv for both).
-  virtual std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) = 0;
+  virtual std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int n_head_kv, int head_dim, KVType k, KVType v) = 0;
   // Context shift: for every layer, moves the cache rows of positions
   // [from, from + n) to [to, to + n) (to < from) and rotates their keys by
   // RoPE to the new positions (a rotation by the difference of the angles),

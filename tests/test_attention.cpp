@@ -48,39 +48,27 @@ struct Shape {
 };
 
 // Causal attention of rows at positions pos0.. over keys/values at 0..pos, per
-// head, in the defined order: float keys meet the query in 16 lanes; quantized
-// keys through the quant/ reference dot product against the query rounded to
-// q8_0; softmax with exact_exp; values summed over positions in order.
+// head, in the defined order: the cache's values as floats (exact for every
+// type) meet the query in 16 lanes; softmax with exact_exp; values summed over
+// positions in order, one multiply and one add each.
 std::vector<float> ref_attention(const Shape& s, KVType tk, KVType tv, const std::vector<float>& q,
                                  const std::vector<float>& k, const std::vector<float>& v, int pos0, int n, float scale) {
   const int kv_dim = s.n_head_kv * s.hd, q_dim = s.n_head * s.hd, group = s.n_head / s.n_head_kv;
   const int n_pos = pos0 + n;
   std::vector<float> kc, vc;  // the cache's values as floats
-  std::vector<uint8_t> kq;    // quantized keys, row by row
-  const size_t kq_row = kv_row_bytes(tk, kv_dim);
   for (int p = 0; p < n_pos; ++p) {
     const auto kr = as_cached(tk, &k[static_cast<size_t>(p) * kv_dim], kv_dim);
     const auto vr = as_cached(tv, &v[static_cast<size_t>(p) * kv_dim], kv_dim);
     kc.insert(kc.end(), kr.begin(), kr.end());
     vc.insert(vc.end(), vr.begin(), vr.end());
-    if (kv_quantized(tk)) {
-      kq.resize(kq.size() + kq_row);
-      quant_ops(dtype_of(tk)).quantize(&k[static_cast<size_t>(p) * kv_dim], kq.data() + p * kq_row, kv_dim);
-    }
   }
   std::vector<float> out(static_cast<size_t>(n) * q_dim);
-  std::vector<uint8_t> qq(dtype_row_bytes(DType::Q8_0, s.hd));
   for (int t = 0; t < n; ++t)
     for (int h = 0; h < s.n_head; ++h) {
       const int kvh = h / group, n_keys = pos0 + t + 1;
       const float* qh = &q[(static_cast<size_t>(t) * s.n_head + h) * s.hd];
-      if (kv_quantized(tk)) quant_ops(DType::Q8_0).quantize_activation(qh, qq.data(), s.hd);
       std::vector<float> w(n_keys);
-      for (int p = 0; p < n_keys; ++p) {
-        const float dot = kv_quantized(tk) ? quant_ops(dtype_of(tk)).vec_dot(kq.data() + p * kq_row + kv_row_bytes(tk, kvh * s.hd), qq.data(), s.hd)
-                                           : exact_dot(qh, &kc[static_cast<size_t>(p) * kv_dim + kvh * s.hd], s.hd);
-        w[p] = dot * scale;
-      }
+      for (int p = 0; p < n_keys; ++p) w[p] = exact_dot(qh, &kc[static_cast<size_t>(p) * kv_dim + kvh * s.hd], s.hd) * scale;
       const float mx = *std::max_element(w.begin(), w.end());
       for (float& x : w) x = exact_exp(x - mx);
       const float inv = 1.0f / exact_sum(n_keys, [&](int64_t p) { return w[p]; });
@@ -105,7 +93,7 @@ std::vector<float> run_chunks(Backend& be, int threads, const Shape& s, KVType t
   eo.n_threads = eo.n_threads_batch = threads;
   auto ex = be.make_executor(eo);
   const int kv_dim = s.n_head_kv * s.hd, q_dim = s.n_head * s.hd;
-  auto kv = ex->alloc_kv(1, total, kv_dim, tk, tv);
+  auto kv = ex->alloc_kv(1, total, s.n_head_kv, s.hd, tk, tv);
   std::vector<float> out(static_cast<size_t>(total) * q_dim);
   for (int p0 = 0; p0 < total; p0 += chunk) {
     const int n = std::min(chunk, total - p0);
@@ -168,7 +156,7 @@ TEST_CASE("sequences attended in one call equal each alone, whatever their KV ty
     k[i] = randn(static_cast<size_t>(len[i]) * kv_dim, 20 + i);
     v[i] = randn(static_cast<size_t>(len[i]) * kv_dim, 30 + i);
     want[i] = ref_attention(s, tk[i], tv[i], q[i], k[i], v[i], 0, len[i], scale);
-    kv[i] = ex->alloc_kv(1, 64, kv_dim, tk[i], tv[i]);
+    kv[i] = ex->alloc_kv(1, 64, s.n_head_kv, s.hd, tk[i], tv[i]);
   }
   // Both prompts in one batch, row after row.
   const int n = len[0] + len[1];
@@ -218,25 +206,29 @@ TEST_CASE("a context shift moves values and rotates keys to their new positions"
     const auto at_p = rotated(0), at_p_minus_10 = rotated(-10);
     for (KVType t : {KVType::F32, KVType::F16, KVType::Q8_0}) {
       INFO(kv_type_name(t) << (style == RopeStyle::Neox ? " neox" : " interleaved"));
-      auto kv = ex->alloc_kv(1, n_ctx, kv_dim, t, t);
+      auto kv = ex->alloc_kv(1, n_ctx, n_head_kv, hd, t, t);
       auto& ckv = static_cast<cpu::CpuKV&>(*kv);
-      for (int p = 0; p < n_ctx; ++p) {
-        if (t == KVType::F32) std::memcpy(ckv.k_at(0, p), &at_p[static_cast<size_t>(p) * kv_dim], ckv.k_row);
-        else if (t == KVType::F16)
-          for (int j = 0; j < kv_dim; ++j) reinterpret_cast<uint16_t*>(ckv.k_at(0, p))[j] = float_to_fp16(at_p[p * kv_dim + j]);
-        else quant_ops(DType::Q8_0).quantize(&at_p[static_cast<size_t>(p) * kv_dim], ckv.k_at(0, p), kv_dim);
-        std::memset(ckv.v_at(0, p), p, ckv.v_row);  // values: a byte pattern naming the row
-      }
+      for (int p = 0; p < n_ctx; ++p)
+        for (int h = 0; h < n_head_kv; ++h) {
+          const float* x = &at_p[static_cast<size_t>(p) * kv_dim + h * hd];
+          if (t == KVType::F32) std::memcpy(ckv.k_at(0, h, p), x, ckv.k_row);
+          else if (t == KVType::F16)
+            for (int j = 0; j < hd; ++j) reinterpret_cast<uint16_t*>(ckv.k_at(0, h, p))[j] = float_to_fp16(x[j]);
+          else quant_ops(DType::Q8_0).quantize(x, ckv.k_at(0, h, p), hd);
+          std::memset(ckv.v_at(0, h, p), p, ckv.v_row);  // values: a byte pattern naming the row
+        }
       // Keep 4, drop 10: rows 14.. move to 4.. and turn by -10 positions.
       ex->kv_shift(*kv, 14, 4, n_ctx - 14, rope, n_head_kv, hd);
       double worst = 0;
-      for (int p = 4; p < n_ctx - 10; ++p) {
-        std::vector<float> got(kv_dim);
-        quant_ops(dtype_of(t)).dequantize(ckv.k_at(0, p), got.data(), kv_dim);
-        for (int j = 0; j < kv_dim; ++j) worst = std::max(worst, std::fabs(double(got[j]) - at_p_minus_10[static_cast<size_t>(p + 10) * kv_dim + j]));
-        CHECK(ckv.v_at(0, p)[0] == p + 10);
-      }
-      for (int p = 0; p < 4; ++p) CHECK(ckv.v_at(0, p)[0] == p);  // the kept rows stay
+      for (int p = 4; p < n_ctx - 10; ++p)
+        for (int h = 0; h < n_head_kv; ++h) {
+          std::vector<float> got(hd);
+          quant_ops(dtype_of(t)).dequantize(ckv.k_at(0, h, p), got.data(), hd);
+          for (int j = 0; j < hd; ++j)
+            worst = std::max(worst, std::fabs(double(got[j]) - at_p_minus_10[static_cast<size_t>(p + 10) * kv_dim + h * hd + j]));
+          CHECK(ckv.v_at(0, h, p)[0] == p + 10);
+        }
+      for (int p = 0; p < 4; ++p) CHECK(ckv.v_at(0, 1, p)[0] == p);  // the kept rows stay
       // Against the key rotated directly to its new position: the rounding of the type, plus float error.
       const double tol = t == KVType::F32 ? 1e-5 : t == KVType::F16 ? 4e-3 : 6e-2;
       CHECK(worst < tol);

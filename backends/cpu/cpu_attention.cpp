@@ -5,8 +5,9 @@
 // group (GQA). The work is cut so that each key and value is read from memory
 // once per pass and used for every query row and head that needs it:
 //   1. scores: items of (block of query rows, KV head, range of keys); a tile
-//      of keys is made floats (or stays 8-bit for quantized keys) and every
-//      query of the block's group meets it while it is in cache;
+//      of keys is made floats (exactly: f16 and q8_0/q4_0 values are) and every
+//      query of the block's group meets it while it is in cache (the cache
+//      keeps each head's positions contiguous, so a tile is one stream);
 //   2. softmax: items of (row, query head) over that row's scores;
 //   3. values: items of (block of rows, KV head, slice of head dimensions),
 //      each summing over all positions in order.
@@ -41,35 +42,37 @@ DType kv_dtype(KVType t) {
   return DType::F32;
 }
 
-// Writes one row of kv_dim floats into the cache in its type.
-void store_row(KVType t, const float* x, uint8_t* dst, int kv_dim) {
+// Writes n floats into the cache in its type.
+void store(KVType t, const float* x, uint8_t* dst, int n) {
   switch (t) {
-    case KVType::F32: std::memcpy(dst, x, static_cast<size_t>(kv_dim) * 4); break;
+    case KVType::F32: std::memcpy(dst, x, static_cast<size_t>(n) * 4); break;
     case KVType::F16: {
       auto* h = reinterpret_cast<uint16_t*>(dst);
-      for (int j = 0; j < kv_dim; ++j) h[j] = float_to_fp16(x[j]);
+      for (int j = 0; j < n; ++j) h[j] = float_to_fp16(x[j]);
       break;
     }
-    default: quant_ops(kv_dtype(t)).quantize(x, dst, kv_dim); break;
+    default: quant_ops(kv_dtype(t)).quantize(x, dst, n); break;
   }
 }
 
 }  // namespace
 
-std::unique_ptr<KVCache> CpuExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) {
+std::unique_ptr<KVCache> CpuExecutor::alloc_kv(int n_layer, int n_ctx, int n_head_kv, int head_dim, KVType k, KVType v) {
   auto kv = std::make_unique<CpuKV>();
   kv->n_layer = n_layer;
   kv->n_ctx = n_ctx;
-  kv->kv_dim = kv_dim;
+  kv->n_head_kv = n_head_kv;
+  kv->head_dim = head_dim;
+  kv->kv_dim = n_head_kv * head_dim;
   kv->type_k = k;
   kv->type_v = v;
   for (KVType t : {k, v})
-    if (kv_quantized(t) && kv_dim % QK != 0)
-      fail("KV cache type", std::string(kv_type_name(t)) + " needs rows that are a multiple of 32 values; this model's are " +
-                                std::to_string(kv_dim));
-  kv->k_row = kv_row_bytes(k, kv_dim);
-  kv->v_row = kv_row_bytes(v, kv_dim);
-  const size_t rows = static_cast<size_t>(n_layer) * n_ctx;
+    if (kv_quantized(t) && head_dim % QK != 0)
+      fail("KV cache type", std::string(kv_type_name(t)) + " needs a head size that is a multiple of 32; this model's is " +
+                                std::to_string(head_dim));
+  kv->k_row = kv_row_bytes(k, head_dim);
+  kv->v_row = kv_row_bytes(v, head_dim);
+  const size_t rows = static_cast<size_t>(n_layer) * n_head_kv * n_ctx;
   kv->k.resize(rows * kv->k_row);
   kv->v.resize(rows * kv->v_row);
   return kv;
@@ -78,7 +81,8 @@ std::unique_ptr<KVCache> CpuExecutor::alloc_kv(int n_layer, int n_ctx, int kv_di
 void CpuExecutor::kv_shift(KVCache& cache, int from, int to, int n, const RopeParams& rope, int n_head_kv, int head_dim) {
   auto& kv = static_cast<CpuKV&>(cache);
   if (n <= 0) return;
-  if (to < 0 || to >= from || from + n > kv.n_ctx) fail("", "internal: KV shift outside the cache");
+  if (to < 0 || to >= from || from + n > kv.n_ctx || n_head_kv != kv.n_head_kv || head_dim != kv.head_dim)
+    fail("", "internal: KV shift outside the cache");
   // Every key turns by the angles of the distance moved: RoPE's angles are
   // linear in the position, and rotations compose.
   const int half = rope.n_rot / 2;
@@ -86,26 +90,28 @@ void CpuExecutor::kv_shift(KVCache& cache, int from, int to, int n, const RopePa
   rope.angles(to - from, theta.data());
   for (int i = 0; i < half; ++i) c[i] = std::cos(theta[i]), sn[i] = std::sin(theta[i]);
   const QuantOps& k_ops = quant_ops(kv_dtype(kv.type_k));
-  pool_.parallel_for(static_cast<int64_t>(kv.n_layer), [&](int64_t l0, int64_t l1, int) {
-    std::vector<float> row(static_cast<size_t>(kv.kv_dim));
-    for (int64_t l = l0; l < l1; ++l)
+  pool_.parallel_for(static_cast<int64_t>(kv.n_layer) * kv.n_head_kv, [&](int64_t j0, int64_t j1, int) {
+    std::vector<float> x(static_cast<size_t>(head_dim));
+    for (int64_t j = j0; j < j1; ++j) {
+      const int layer = static_cast<int>(j / kv.n_head_kv), h = static_cast<int>(j % kv.n_head_kv);
       for (int p = 0; p < n; ++p) {  // upwards: a row is read before anything overwrites it (to < from)
-        const int layer = static_cast<int>(l);
-        k_ops.dequantize(kv.k_at(layer, from + p), row.data(), kv.kv_dim);
-        for (int h = 0; h < n_head_kv; ++h) {
-          float* x = row.data() + static_cast<int64_t>(h) * head_dim;
-          for (int i = 0; i < half; ++i) {
-            const int a = rope.style == RopeStyle::Interleaved ? 2 * i : i;
-            const int b = rope.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
-            const float x0 = x[a], x1 = x[b];
-            x[a] = x0 * c[i] - x1 * sn[i];
-            x[b] = x0 * sn[i] + x1 * c[i];
-          }
+        k_ops.dequantize(kv.k_at(layer, h, from + p), x.data(), head_dim);
+        for (int i = 0; i < half; ++i) {
+          const int a = rope.style == RopeStyle::Interleaved ? 2 * i : i;
+          const int b = rope.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+          const float x0 = x[a], x1 = x[b];
+          x[a] = x0 * c[i] - x1 * sn[i];
+          x[b] = x0 * sn[i] + x1 * c[i];
         }
-        store_row(kv.type_k, row.data(), kv.k_at(layer, to + p), kv.kv_dim);
-        std::memmove(kv.v_at(layer, to + p), kv.v_at(layer, from + p), kv.v_row);
+        store(kv.type_k, x.data(), kv.k_at(layer, h, to + p), head_dim);
+        std::memmove(kv.v_at(layer, h, to + p), kv.v_at(layer, h, from + p), kv.v_row);
       }
+    }
   }, threads_);
+}
+
+KernelSet::ToF32Fn CpuExecutor::to_f32(KVType t) const {
+  return t == KVType::F16 ? kernels_.to_f32_f16 : t == KVType::Q8_0 ? kernels_.to_f32_q8_0 : kernels_.to_f32_q4_0;
 }
 
 void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs,
@@ -122,10 +128,13 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
     if (sq.pos0 < 0 || sq.pos0 + sq.n > kv.n_ctx) fail("", "KV cache is full");
     if ((kv_quantized(kv.type_k) || kv_quantized(kv.type_v)) && hd % QK != 0)
       fail("KV cache type", "a quantized KV cache needs a head size that is a multiple of 32; this model's is " + std::to_string(hd));
+    if (kv.head_dim != hd || kv.n_head_kv != s.n_head_kv) fail("", "internal: attention shape differs from the KV cache's");
     const int64_t row0 = static_cast<int64_t>(seq_of.size());
     for (int t = 0; t < sq.n; ++t) {
-      store_row(kv.type_k, f(k) + (row0 + t) * kv.kv_dim, kv.k_at(layer, sq.pos0 + t), kv.kv_dim);
-      store_row(kv.type_v, f(v) + (row0 + t) * kv.kv_dim, kv.v_at(layer, sq.pos0 + t), kv.kv_dim);
+      for (int h = 0; h < s.n_head_kv; ++h) {
+        store(kv.type_k, f(k) + (row0 + t) * kv.kv_dim + h * hd, kv.k_at(layer, h, sq.pos0 + t), hd);
+        store(kv.type_v, f(v) + (row0 + t) * kv.kv_dim + h * hd, kv.v_at(layer, h, sq.pos0 + t), hd);
+      }
       seq_of.push_back(i);
       n_keys.push_back(sq.pos0 + t + 1);
       max_keys = std::max(max_keys, sq.pos0 + t + 1);
@@ -139,28 +148,14 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
   scratch_.resize(static_cast<size_t>(pool.size()));
   auto cache_of = [&](int row) -> const CpuKV& { return static_cast<const CpuKV&>(*seqs[seq_of[row]].kv); };
 
-  // Quantized keys meet the queries rounded to 8 bits, blockwise, as a
-  // quantized weight meets its activations (docs/NUMERICS.md rule 2).
-  bool any_quant_k = false;
-  for (int i = 0; i < n_seqs; ++i) any_quant_k |= kv_quantized(seqs[i].kv->type_k);
-  const size_t q_act = split_q8_0_bytes(hd);
-  if (any_quant_k) {
-    att_queries_.resize(static_cast<size_t>(n) * s.n_head * q_act);
-    pool.parallel_for(static_cast<int64_t>(n) * s.n_head, [&](int64_t j0, int64_t j1, int) {
-      std::vector<uint8_t> blocks(dtype_row_bytes(DType::Q8_0, hd));
-      for (int64_t j = j0; j < j1; ++j) {
-        quant_ops(DType::Q8_0).quantize_activation(qd + j * hd, blocks.data(), hd);
-        split_q8_0(blocks.data(), att_queries_.data() + j * q_act, hd);
-      }
-    }, threads);
-  }
-
   // Rows in passes whose scores fit the budget.
   const size_t per_row = static_cast<size_t>(s.n_head) * max_keys;
   const int pass_rows = static_cast<int>(std::clamp<size_t>(kWeightsBudget / 4 / per_row / kRowBlock, 1, 1 << 20)) * kRowBlock;
-  // Value dimensions per item: narrow enough that one token's work covers the threads.
-  const int slice = (hd % 64 == 0 && s.n_head_kv * (hd / 64) >= 2 * threads) || hd % 32 != 0 ? std::min(hd, 64) : 32;
-  const int n_slices = (hd + slice - 1) / slice;
+  // Value dimensions per item: whole rows (one stream per head) unless one
+  // token's work would leave threads idle; slices keep whole blocks of 32.
+  int slice = hd;
+  while (s.n_head_kv * (hd / slice) < threads && slice % 64 == 0) slice /= 2;
+  const int n_slices = hd / slice;
 
   for (int r0 = 0; r0 < n; r0 += pass_rows) {
     const int r1 = std::min(n, r0 + pass_rows);
@@ -188,39 +183,17 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
             const int np = std::min(p1, n_keys[r]) - p0;
             if (np <= 0) continue;
             const CpuKV& kv = cache_of(r);
-            const size_t head_off = kv_row_bytes(kv.type_k, static_cast<int64_t>(kvh) * hd);
-            if (kv_quantized(kv.type_k)) {
-              const DotNFn dotn = kernels_.dotn(kv_dtype(kv.type_k));
-              const void* acts[kMaxTokens];
-              float res[kMaxTokens];
-              for (int h0 = 0; h0 < group; h0 += kMaxTokens) {
-                const int nh = std::min(kMaxTokens, group - h0);
-                for (int i = 0; i < nh; ++i)
-                  acts[i] = att_queries_.data() + (static_cast<size_t>(r) * s.n_head + kvh * group + h0 + i) * q_act;
-                for (int p = p0; p < p0 + np; ++p) {
-                  dotn(kv.k_at(layer, p) + head_off, acts, nh, res, hd);
-                  for (int i = 0; i < nh; ++i) weights_of(r, kvh * group + h0 + i)[p] = res[i] * s.scale;
-                }
-              }
-              continue;
-            }
-            const float* keys;
-            int64_t stride;
-            if (kv.type_k == KVType::F32) {
-              keys = reinterpret_cast<const float*>(kv.k_at(layer, p0) + head_off);
-              stride = kv.kv_dim;
-            } else {  // f16: widened once per tile, not once per query head
+            const float* keys = reinterpret_cast<const float*>(kv.k_at(layer, kvh, p0));
+            if (kv.type_k != KVType::F32) {  // made floats once per tile, not once per query head
               if (tile_of != &kv) {  // the block's rows of one sequence share it (garbage past their keys is never read)
-                for (int p = p0; p < std::min(p1, kv.n_ctx); ++p)
-                  kernels_.to_f32_f16(kv.k_at(layer, p) + head_off, tile.data() + static_cast<size_t>(p - p0) * hd, hd);
+                to_f32(kv.type_k)(kv.k_at(layer, kvh, p0), tile.data(), static_cast<int64_t>(std::min(p1, kv.n_ctx) - p0) * hd);
                 tile_of = &kv;
               }
               keys = tile.data();
-              stride = hd;
             }
             for (int i = 0; i < group; ++i) {
               const int h = kvh * group + i;
-              kernels_.scores16(qd + static_cast<int64_t>(r) * q_dim + h * hd, keys, stride, np, hd, s.scale,
+              kernels_.scores16(qd + static_cast<int64_t>(r) * q_dim + h * hd, keys, hd, np, hd, s.scale,
                                     weights_of(r, h) + p0);
             }
           }
@@ -262,23 +235,23 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
             const int np = std::min(p1, n_keys[r]) - p0;
             if (np <= 0) continue;
             const CpuKV& kv = cache_of(r);
-            const size_t off = kv_row_bytes(kv.type_v, static_cast<int64_t>(kvh) * hd + d0);
-            const float* vals;
-            int64_t stride;
-            if (kv.type_v == KVType::F32) {
-              vals = reinterpret_cast<const float*>(kv.v_at(layer, p0) + off);
-              stride = kv.kv_dim;
-            } else {
+            const size_t off = kv_row_bytes(kv.type_v, d0);
+            const float* vals = reinterpret_cast<const float*>(kv.v_at(layer, kvh, p0) + off);
+            int64_t stride = hd;
+            if (kv.type_v != KVType::F32) {
               if (tile_of != &kv) {
-                const KernelSet::ToF32Fn to_f32 = kv.type_v == KVType::F16    ? kernels_.to_f32_f16
-                                                  : kv.type_v == KVType::Q8_0 ? kernels_.to_f32_q8_0
-                                                                              : kernels_.to_f32_q4_0;
+                const KernelSet::ToF32Fn to_f32 = this->to_f32(kv.type_v);
                 const int p_last = std::min(p1, kv.n_ctx);
-                for (int p = p0; p < p_last; ++p) to_f32(kv.v_at(layer, p) + off, tile.data() + static_cast<size_t>(p - p0) * slice, nd);
+                if (nd == hd) {  // whole rows: one call for the tile
+                  to_f32(kv.v_at(layer, kvh, p0), tile.data(), static_cast<int64_t>(p_last - p0) * hd);
+                } else {
+                  const uint8_t* row = kv.v_at(layer, kvh, p0) + off;
+                  for (int p = p0; p < p_last; ++p, row += kv.v_row) to_f32(row, tile.data() + static_cast<size_t>(p - p0) * nd, nd);
+                }
                 tile_of = &kv;
               }
               vals = tile.data();
-              stride = slice;
+              stride = nd;
             }
             for (int i = 0; i < group; ++i) {
               const int h = kvh * group + i;

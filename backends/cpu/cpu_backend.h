@@ -61,15 +61,17 @@ struct CpuBuffer : Buffer {
   std::vector<float> v;
 };
 
-// Per layer, n_ctx rows of kv_dim keys (values) in type_k (type_v): floats,
-// or q8_0/q4_0 blocks of 32 (quant/), each head's part starting a block.
+// Per layer and KV head, n_ctx rows of head_dim keys (values) in type_k
+// (type_v): floats, or q8_0/q4_0 blocks of 32 (quant/). A head's positions
+// are contiguous, so attention streams each head's cache front to back.
 struct CpuKV : KVCache {
   std::vector<uint8_t> k, v;
-  size_t k_row = 0, v_row = 0;  // bytes per row
-  uint8_t* k_at(int layer, int pos) { return k.data() + (static_cast<size_t>(layer) * n_ctx + pos) * k_row; }
-  uint8_t* v_at(int layer, int pos) { return v.data() + (static_cast<size_t>(layer) * n_ctx + pos) * v_row; }
-  const uint8_t* k_at(int layer, int pos) const { return const_cast<CpuKV*>(this)->k_at(layer, pos); }
-  const uint8_t* v_at(int layer, int pos) const { return const_cast<CpuKV*>(this)->v_at(layer, pos); }
+  size_t k_row = 0, v_row = 0;  // bytes of one head's row
+  size_t slot(int layer, int head, int pos) const { return (static_cast<size_t>(layer) * n_head_kv + head) * n_ctx + pos; }
+  uint8_t* k_at(int layer, int head, int pos) { return k.data() + slot(layer, head, pos) * k_row; }
+  uint8_t* v_at(int layer, int head, int pos) { return v.data() + slot(layer, head, pos) * v_row; }
+  const uint8_t* k_at(int layer, int head, int pos) const { return k.data() + slot(layer, head, pos) * k_row; }
+  const uint8_t* v_at(int layer, int head, int pos) const { return v.data() + slot(layer, head, pos) * v_row; }
 };
 
 // Whether a library GEMM on weights dequantized to floats (blas, onednn)
@@ -155,7 +157,7 @@ class CpuExecutor : public Executor {
     return b;
   }
 
-  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) override;
+  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int n_head_kv, int head_dim, KVType k, KVType v) override;
   void kv_shift(KVCache& kv, int from, int to, int n, const RopeParams& rope, int n_head_kv, int head_dim) override;
 
   void get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) override {
@@ -282,6 +284,8 @@ class CpuExecutor : public Executor {
   using Executor::attention;
   void attention(const Buffer& q, const Buffer& k, const Buffer& v, const AttentionSeq* seqs, int n_seqs, int layer,
                  const AttentionShape& s, Buffer& out) override;
+  // The kernel that makes a KV cache type's values floats (f16, q8_0, q4_0).
+  KernelSet::ToF32Fn to_f32(KVType t) const;
 
   void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) override {
     const float* g = f(gate);
@@ -314,7 +318,6 @@ class CpuExecutor : public Executor {
   const KernelSet& kernels_;
   std::vector<std::vector<float>> scratch_;      // per thread: keys or values of a tile as floats
   std::vector<float> att_weights_;               // scores, then softmax weights, of the rows in a pass
-  std::vector<uint8_t> att_queries_;             // queries rounded to 8 bits (quantized keys)
   std::vector<uint8_t> act_;     // quantized activations of the current matmul
   std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting
   std::vector<uint8_t> gemm_act8_;  // gemm_input()'s 8-bit rows

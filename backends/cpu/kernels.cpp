@@ -467,6 +467,22 @@ void Scores16(const float* q, const float* k, int64_t stride, int n_pos, int64_t
           a2 = hn::Add(a2, hn::Mul(qe, hn::LoadU(df, k2 + e)));
           a3 = hn::Add(a3, hn::Mul(qe, hn::LoadU(df, k3 + e)));
         }
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+        if (full == n) {  // one register per key: the pairwise steps across registers, four keys at once
+          const __m512 A0 = a0.raw, A1 = a1.raw, A2 = a2.raw, A3 = a3.raw;
+          // (j, j + 8): the low and high halves of two keys side by side
+          const __m512 t01 = _mm512_add_ps(_mm512_shuffle_f32x4(A0, A1, 0x44), _mm512_shuffle_f32x4(A0, A1, 0xEE));
+          const __m512 t23 = _mm512_add_ps(_mm512_shuffle_f32x4(A2, A3, 0x44), _mm512_shuffle_f32x4(A2, A3, 0xEE));
+          // (j, j + 4): 128-bit block i now holds key i's four lanes
+          const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t01, t23, 0x88), _mm512_shuffle_f32x4(t01, t23, 0xDD));
+          // (j, j + 2), then (j, j + 1), within each block
+          const __m512 w2 = _mm512_add_ps(u, _mm512_permute_ps(u, 0xEE));
+          const __m512 w1 = _mm512_add_ps(w2, _mm512_permute_ps(w2, 0x01));
+          const __m128 sums = _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, w1));
+          _mm_mask_storeu_ps(out + p0, static_cast<__mmask8>((1u << np) - 1), _mm_mul_ps(sums, _mm_set1_ps(scale)));
+          goto next_keys;
+        }
+#endif
         hn::StoreU(a0, df, lanes[0] + v);
         hn::StoreU(a1, df, lanes[1] + v);
         hn::StoreU(a2, df, lanes[2] + v);
@@ -477,6 +493,9 @@ void Scores16(const float* q, const float* k, int64_t stride, int n_pos, int64_t
       for (int64_t e = full; e < n; ++e) lanes[j][e % kSumLanes] = lanes[j][e % kSumLanes] + q[e] * k[(p0 + j) * stride + e];
       out[p0 + j] = sum_lanes(lanes[j]) * scale;
     }
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  next_keys:;
+#endif
   }
 }
 

@@ -237,7 +237,8 @@ std::unique_ptr<Buffer> VkExecutor::alloc(int64_t n_floats) {
   return b;
 }
 
-std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType type, KVType type_v) {
+std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int n_head_kv, int head_dim, KVType type, KVType type_v) {
+  const int kv_dim = n_head_kv * head_dim;
   if (type != type_v || (type != KVType::F32 && type != KVType::F16))
     fail("KV cache type", std::string("the vulkan backend keeps keys and values in f32 or f16, both the same (asked: keys ") +
                               kv_type_name(type) + ", values " + kv_type_name(type_v) + ")", ErrorKind::Unsupported);
@@ -246,6 +247,8 @@ std::unique_ptr<KVCache> VkExecutor::alloc_kv(int n_layer, int n_ctx, int kv_dim
   kv->owner = this;
   kv->n_layer = n_layer;
   kv->n_ctx = n_ctx;
+  kv->n_head_kv = n_head_kv;
+  kv->head_dim = head_dim;
   kv->kv_dim = kv_dim;
   kv->type_k = kv->type_v = type;
   if (kv_dim % 2 != 0) fail("vulkan", "the KV width must be even");

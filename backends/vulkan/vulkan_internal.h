@@ -93,7 +93,7 @@ class VkExecutor : public Executor {
   ~VkExecutor() override;
 
   std::unique_ptr<Buffer> alloc(int64_t n_floats) override;
-  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int kv_dim, KVType k, KVType v) override;
+  std::unique_ptr<KVCache> alloc_kv(int n_layer, int n_ctx, int n_head_kv, int head_dim, KVType k, KVType v) override;
   // Not on the device: the session evaluates the kept tokens again instead (ErrorKind::Unsupported).
   void kv_shift(KVCache& kv, int from, int to, int n, const RopeParams& rope, int n_head_kv, int head_dim) override;
   void get_rows(const Weight& table, const int32_t* ids, int n, Buffer& out) override;

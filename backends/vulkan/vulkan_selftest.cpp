@@ -149,8 +149,8 @@ std::string self_test(VkBackend& be) {
   rope.theta_scale = std::pow(10000.0f, -2.0f / hd);
   rope.freq_factors.assign(hd / 2, 1.0f);
   for (KVType kvt : {KVType::F32, KVType::F16}) {
-    auto kg = gpu->alloc_kv(1, n_ctx, n_kv * hd, kvt, kvt);
-    auto kc = cpu->alloc_kv(1, n_ctx, n_kv * hd, kvt, kvt);
+    auto kg = gpu->alloc_kv(1, n_ctx, n_kv, hd, kvt, kvt);
+    auto kc = cpu->alloc_kv(1, n_ctx, n_kv, hd, kvt, kvt);
     int pos0 = 0;
     for (int n : {5, 2}) {
       const int q = p.make(rng.vec(n * n_head * hd, 3.0f)), k = p.make(rng.vec(n * n_kv * hd, 3.0f)),

@@ -109,7 +109,7 @@ Session::Session(std::shared_ptr<Compute> compute, const SessionOptions& opts)
                                 std::to_string(hp.head_dim), ErrorKind::Unsupported);
   }
   for (int b = 0; b < model_.n_backends(); ++b)
-    cache_.kv.push_back(st.ex[b]->alloc_kv(model_.layers_on(b), n_ctx_, hp.kv_dim(), opts.type_k(), opts.type_v()));
+    cache_.kv.push_back(st.ex[b]->alloc_kv(model_.layers_on(b), n_ctx_, hp.n_head_kv, hp.head_dim, opts.type_k(), opts.type_v()));
 }
 
 Session::~Session() = default;

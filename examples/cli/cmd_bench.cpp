@@ -250,18 +250,24 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
       bench_parallel(o, m, model_type, threads, results);
       continue;
     }
-    for (int depth : parse_counts(o.depths, "-d", 0, 1 << 24)) {
-      // One session per depth, its context filled once; each test starts from there.
-      SessionOptions so;
-      so.n_ctx = depth + std::max(o.n_prompt, o.n_gen) + 1;
-      so.n_threads = threads;
-      so.kv_type = kv_k(o);
-      so.kv_type_v = kv_v(o);
-      Session s(m, so);
-      if (depth > 0) {
-        std::vector<int32_t> ids(depth);
-        for (auto& id : ids) id = tok(rng);
-        s.eval(ids);
+    // One session for every depth, its context filled once, deeper for each
+    // depth in turn (random tokens); each test starts from there.
+    std::vector<int> depths = parse_counts(o.depths, "-d", 0, 1 << 24);
+    std::sort(depths.begin(), depths.end());
+    SessionOptions so;
+    so.n_ctx = depths.back() + std::max(o.n_prompt, o.n_gen) + 1;
+    so.n_threads = threads;
+    so.kv_type = kv_k(o);
+    so.kv_type_v = kv_v(o);
+    Session s(m, so);
+    std::vector<int32_t> context;
+    for (int depth : depths) {
+      if (depth > static_cast<int>(context.size())) {
+        s.truncate(static_cast<int>(context.size()));
+        std::vector<int32_t> more(depth - context.size());
+        for (auto& id : more) id = tok(rng);
+        s.eval(more);
+        context.insert(context.end(), more.begin(), more.end());
       }
       for (int pass = 0; pass < 2; ++pass) {
         const bool pp = pass == 0;
