@@ -122,13 +122,14 @@ TEST_CASE("cpu attention equals the scalar reference for every KV type, thread c
   const KVType types[] = {KVType::F32, KVType::F16, KVType::Q8_0, KVType::Q4_0};
   // A qwen2-1.5b-like grouping (6 query heads per KV head) and a narrower one; lengths past one key range (256).
   for (const Shape s : {Shape{12, 2, 64}, Shape{4, 4, 32}}) {
-    const int total = 300;
+    const bool wide = s.n_head == 12;  // past one key range; the narrow shape mixes key and value types
+    const int total = wide ? 300 : 80;
     const int q_dim = s.n_head * s.hd, kv_dim = s.n_head_kv * s.hd;
     const auto q = randn(static_cast<size_t>(total) * q_dim, 1), k = randn(static_cast<size_t>(total) * kv_dim, 2),
                v = randn(static_cast<size_t>(total) * kv_dim, 3);
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
     for (KVType tk : types)
-      for (KVType tv : {KVType::F16, KVType::Q8_0, tk}) {
+      for (KVType tv : wide ? std::vector<KVType>{tk} : std::vector<KVType>{KVType::F16, KVType::Q8_0, tk}) {
         INFO("heads " << s.n_head << "/" << s.n_head_kv << " x " << s.hd << ", K " << kv_type_name(tk) << ", V " << kv_type_name(tv));
         const auto want = ref_attention(s, tk, tv, q, k, v, 0, total, scale);
         CHECK(differing(run_chunks(*be, 2, s, tk, tv, q, k, v, total, total, scale), want) == 0);  // one prompt

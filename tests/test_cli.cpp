@@ -122,6 +122,8 @@ TEST_CASE("run goes on past a full context, shifting it, unless told not to", "[
   CHECK_THAT(r.out, Catch::Contains("generated 251 tokens"));
   CHECK_THAT(r.out, Catch::Contains("stopped: the context is full"));
   CHECK_THAT(r.out, !Catch::Contains("context full ("));
+  r = test::run_cli("run -m " + kStories + " -c 256 -n -1 -p 'Once upon a time' -s 1 --no-context-shift");
+  CHECK_THAT(r.out, Catch::Contains("generated 251 tokens"));
 }
 
 TEST_CASE("-t and -tb set generation and prompt threads", "[cli]") {

@@ -2,6 +2,7 @@
 // quant/ scalar reference: quantized dot products to the bit (every kernel sums
 // in the one order of docs/NUMERICS.md), float ones within rounding.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -73,7 +74,7 @@ TEST_CASE("SwiGLU on every target equals exact_math.h's exact_silu to the bit", 
   }
 }
 
-TEST_CASE("attention's scores and exps on every target equal exact_math.h's to the bit", "[kernels]") {
+TEST_CASE("attention's scores and softmax on every target equal exact_math.h's to the bit", "[kernels]") {
   for (const auto& ks : cpu::kernels_for_each_target()) {
     for (int64_t n : {8, 64, 100, 128, 256}) {
       const int n_pos = 7;
@@ -86,17 +87,19 @@ TEST_CASE("attention's scores and exps on every target equal exact_math.h's to t
         CHECK(got[p] == exact_dot(q.data(), k.data() + p * stride, n) * 0.125f);
       }
     }
-    auto x = random_row(1003, 15);
-    for (size_t i = 0; i < x.size(); ++i) x[i] *= 30.0f;  // past -87 after the shift
-    std::vector<float> e(x.size());
-    ks.exp_sub(x.data(), 12.5f, e.data(), static_cast<int64_t>(x.size()));
-    int64_t differ = 0;
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float want = exact_exp(x[i] - 12.5f);
-      differ += std::memcmp(&e[i], &want, 4) != 0;
+    // Softmax: exact_exp of the differences from the max (many below -87), their sum in 16 lanes.
+    for (int64_t n : {1, 7, 16, 100, 1003, 16384}) {
+      auto x = random_row(n, 15);
+      for (auto& v : x) v *= 30.0f;
+      std::vector<float> got = x, want(n);
+      ks.softmax(got.data(), n);
+      const float mx = *std::max_element(x.begin(), x.end());
+      for (int64_t i = 0; i < n; ++i) want[i] = exact_exp(x[i] - mx);
+      const float inv = 1.0f / exact_sum(n, [&](int64_t i) { return want[i]; });
+      for (auto& v : want) v = v * inv;
+      INFO(ks.target << " n=" << n);
+      CHECK(std::memcmp(got.data(), want.data(), n * 4) == 0);
     }
-    INFO(ks.target);
-    CHECK(differ == 0);
   }
 }
 

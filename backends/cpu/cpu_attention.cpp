@@ -126,8 +126,6 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
     const AttentionSeq& sq = seqs[i];
     auto& kv = static_cast<CpuKV&>(*sq.kv);
     if (sq.pos0 < 0 || sq.pos0 + sq.n > kv.n_ctx) fail("", "KV cache is full");
-    if ((kv_quantized(kv.type_k) || kv_quantized(kv.type_v)) && hd % QK != 0)
-      fail("KV cache type", "a quantized KV cache needs a head size that is a multiple of 32; this model's is " + std::to_string(hd));
     if (kv.head_dim != hd || kv.n_head_kv != s.n_head_kv) fail("", "internal: attention shape differs from the KV cache's");
     const int64_t row0 = static_cast<int64_t>(seq_of.size());
     for (int t = 0; t < sq.n; ++t) {
@@ -148,9 +146,10 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
   scratch_.resize(static_cast<size_t>(pool.size()));
   auto cache_of = [&](int row) -> const CpuKV& { return static_cast<const CpuKV&>(*seqs[seq_of[row]].kv); };
 
-  // Rows in passes whose scores fit the budget.
-  const size_t per_row = static_cast<size_t>(s.n_head) * max_keys;
-  const int pass_rows = static_cast<int>(std::clamp<size_t>(kWeightsBudget / 4 / per_row / kRowBlock, 1, 1 << 20)) * kRowBlock;
+  // Rows in passes whose scores fit the budget (whole blocks of rows where they fit).
+  const size_t per_row = static_cast<size_t>(s.n_head) * max_keys * sizeof(float);
+  int pass_rows = static_cast<int>(std::clamp<size_t>(kWeightsBudget / per_row, 1, 1 << 20));
+  if (pass_rows >= kRowBlock) pass_rows -= pass_rows % kRowBlock;
   // Value dimensions per item: whole rows (one stream per head) unless one
   // token's work would leave threads idle; slices keep whole blocks of 32.
   int slice = hd;
@@ -205,12 +204,7 @@ void CpuExecutor::attention(const Buffer& q, const Buffer& k, const Buffer& v, c
     pool.parallel_for(static_cast<int64_t>(r1 - r0) * s.n_head, [&](int64_t j0, int64_t j1, int) {
       for (int64_t j = j0; j < j1; ++j) {
         const int r = r0 + static_cast<int>(j / s.n_head), h = static_cast<int>(j % s.n_head);
-        float* w = weights_of(r, h);
-        const int nk = n_keys[r];
-        const float mx = *std::max_element(w, w + nk);
-        kernels_.exp_sub(w, mx, w, nk);
-        const float inv = 1.0f / exact_sum(nk, [&](int64_t p) { return w[p]; });
-        for (int p = 0; p < nk; ++p) w[p] = w[p] * inv;
+        kernels_.softmax(weights_of(r, h), n_keys[r]);
       }
     }, threads);
 

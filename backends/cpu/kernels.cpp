@@ -513,13 +513,49 @@ HWY_INLINE hn::Vec<D> ExactExp(D df, hn::Vec<D> x) {
   return hn::IfThenElse(hn::Gt(x, hn::Set(df, 88.0f)), hn::Set(df, INFINITY), e);
 }
 
-// out[i] = exact_exp(x[i] - m) (softmax).
-void ExpSub(const float* x, float m, float* out, int64_t n) {
+// Attention's softmax weights in place: w[p] = e_p * (1 / sum e), e_p =
+// exact_exp(w[p] - max), the sum in exact_math.h's 16 lanes (lane j takes
+// e_j, e_{j+16}, ... in order, from 0), held in 16 / L registers.
+void Softmax(float* w, int64_t n) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  float mx = -INFINITY;
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(ExactExp(df, hn::Sub(hn::LoadU(df, x + i), hn::Set(df, m))), df, out + i);
-  for (; i < n; ++i) out[i] = exact_exp(x[i] - m);
+  if (n >= N) {
+    auto m = hn::LoadU(df, w);
+    for (i = N; i + N <= n; i += N) m = hn::Max(m, hn::LoadU(df, w + i));
+    mx = hn::GetLane(hn::MaxOfLanes(df, m));
+  }
+  for (; i < n; ++i) mx = std::max(mx, w[i]);
+  const auto vm = hn::Set(df, mx);
+  for (i = 0; i + N <= n; i += N) hn::StoreU(ExactExp(df, hn::Sub(hn::LoadU(df, w + i), vm)), df, w + i);
+  for (; i < n; ++i) w[i] = exact_exp(w[i] - mx);
+  alignas(64) float lanes[kSumLanes] = {};
+  i = 0;
+  if (N == 16 || N == 8 || N == 4) {
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+    for (; i + kSumLanes <= n; i += kSumLanes) {
+      a0 = hn::Add(a0, hn::LoadU(df, w + i));
+      if (N <= 8) a1 = hn::Add(a1, hn::LoadU(df, w + i + N));
+      if (N == 4) {
+        a2 = hn::Add(a2, hn::LoadU(df, w + i + 2 * N));
+        a3 = hn::Add(a3, hn::LoadU(df, w + i + 3 * N));
+      }
+    }
+    hn::StoreU(a0, df, lanes);
+    if (N <= 8) hn::StoreU(a1, df, lanes + N);
+    if (N == 4) {
+      hn::StoreU(a2, df, lanes + 2 * N);
+      hn::StoreU(a3, df, lanes + 3 * N);
+    }
+  }
+  for (; i + kSumLanes <= n; i += kSumLanes)
+    for (int j = 0; j < kSumLanes; ++j) lanes[j] = lanes[j] + w[i + j];
+  for (int j = 0; i + j < n; ++j) lanes[j] = lanes[j] + w[i + j];
+  const float inv = 1.0f / sum_lanes(lanes);
+  const auto vi = hn::Set(df, inv);
+  for (i = 0; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(df, w + i), vi), df, w + i);
+  for (; i < n; ++i) w[i] = w[i] * inv;
 }
 
 // out = exact_silu(g) * u (SwiGLU), lane by lane the scalar operations.
@@ -686,7 +722,7 @@ void FillKernels(KernelSet* ks) {
   ks->dot_f16 = &DotF16;
   ks->dot_f32 = &DotF32;
   ks->scores16 = &Scores16;
-  ks->exp_sub = &ExpSub;
+  ks->softmax = &Softmax;
   ks->acc_rows = &AccRows;
   ks->to_f32_f16 = &F16ToF32;
   ks->to_f32_q8_0 = &Q8_0ToF32;

@@ -48,8 +48,8 @@ struct KernelSet {
   // Attention's scores out[p] = (q . k_p) * scale, k_p = k + p * stride (floats; an f16
   // cache's keys are widened first), each q . k over n elements in exact_math.h's lane order.
   void (*scores16)(const float* q, const float* k, int64_t stride, int n_pos, int64_t n, float scale, float* out) = nullptr;
-  // out[i] = exact_exp(x[i] - m) (softmax).
-  void (*exp_sub)(const float* x, float m, float* out, int64_t n) = nullptr;
+  // In place, attention's weights: exact_exp(w[p] - max w) * (1 / their sum in exact_math.h's lanes).
+  void (*softmax)(float* w, int64_t n) = nullptr;
   // acc[i] = acc[i] + w[p] * v[p * stride + i], positions p in order (attention's values).
   void (*acc_rows)(const float* w, const float* v, int64_t stride, int n_pos, int64_t n, float* acc) = nullptr;
   // n KV cache values (f16, or q8_0/q4_0 blocks: n a multiple of 32) to floats, exactly.

@@ -1,4 +1,5 @@
 // edgerun run: generate text from a prompt, streaming it as it comes.
+#include <climits>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -78,7 +79,9 @@ void run(const RunOptions& o) {
   }
   std::fputs(prompt.c_str(), stdout);
   std::fflush(stdout);
-  auto st = generate(**session, prompt, sampling, o.n_predict < 0 ? (*session)->n_ctx() : o.n_predict,
+  // -n -1: until the model ends its text; the context shifts as often as it fills (or stops there).
+  const int n_predict = o.n_predict >= 0 ? o.n_predict : so.n_keep >= 0 ? INT_MAX : (*session)->n_ctx();
+  auto st = generate(**session, prompt, sampling, n_predict,
                      [](const std::string& piece) {
                        std::fwrite(piece.data(), 1, piece.size(), stdout);
                        std::fflush(stdout);
@@ -104,7 +107,8 @@ void add_run(CLI::App& app) {
   o->eval.add_to(*sub);
   sub->add_option("-p,--prompt", o->prompt, "prompt text");
   sub->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
-  sub->add_option("-n,--n-predict", o->n_predict, "tokens to generate (-1: until the context is full)")
+  sub->add_option("-n,--n-predict", o->n_predict,
+                  "tokens to generate (-1: until the end of the text, shifting the context as it fills)")
       ->check(CLI::Range(-1, 1 << 24));
   o->sampling.add_to(*sub);
   sub->add_flag("--chat", o->chat, "one turn through the model's chat template (the prompt is the user's message)");
