@@ -6,6 +6,7 @@
 #include <cstring>
 #include <unistd.h>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -87,6 +88,15 @@ inline CliResult run_cli(const std::string& args, const std::string& env = "") {
   const int st = pclose(p);
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
   return r;
+}
+
+// n draws of a normal distribution (mean 0), the same for the same seed.
+inline std::vector<float> random_normal(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
 }
 
 inline std::string temp_path(const std::string& name) {

@@ -12,18 +12,11 @@
 #include "exact_math.h"
 #include "fp16.h"
 #include "quant.h"
+#include "helpers.h"
 
 using namespace edgerun;
 
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
 
 DType dtype_of(KVType t) {
   return t == KVType::F32 ? DType::F32 : t == KVType::F16 ? DType::F16 : t == KVType::Q8_0 ? DType::Q8_0 : DType::Q4_0;
@@ -125,8 +118,8 @@ TEST_CASE("cpu attention equals the scalar reference for every KV type, thread c
     const bool wide = s.n_head == 12;  // past one key range; the narrow shape mixes key and value types
     const int total = wide ? 300 : 80;
     const int q_dim = s.n_head * s.hd, kv_dim = s.n_head_kv * s.hd;
-    const auto q = randn(static_cast<size_t>(total) * q_dim, 1), k = randn(static_cast<size_t>(total) * kv_dim, 2),
-               v = randn(static_cast<size_t>(total) * kv_dim, 3);
+    const auto q = test::random_normal(static_cast<size_t>(total) * q_dim, 1), k = test::random_normal(static_cast<size_t>(total) * kv_dim, 2),
+               v = test::random_normal(static_cast<size_t>(total) * kv_dim, 3);
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
     for (KVType tk : types)
       for (KVType tv : wide ? std::vector<KVType>{tk} : std::vector<KVType>{KVType::F16, KVType::Q8_0, tk}) {
@@ -153,9 +146,9 @@ TEST_CASE("sequences attended in one call equal each alone, whatever their KV ty
   std::vector<float> q[2], k[2], v[2], want[2];
   std::unique_ptr<KVCache> kv[2];
   for (int i = 0; i < 2; ++i) {
-    q[i] = randn(static_cast<size_t>(len[i]) * q_dim, 10 + i);
-    k[i] = randn(static_cast<size_t>(len[i]) * kv_dim, 20 + i);
-    v[i] = randn(static_cast<size_t>(len[i]) * kv_dim, 30 + i);
+    q[i] = test::random_normal(static_cast<size_t>(len[i]) * q_dim, 10 + i);
+    k[i] = test::random_normal(static_cast<size_t>(len[i]) * kv_dim, 20 + i);
+    v[i] = test::random_normal(static_cast<size_t>(len[i]) * kv_dim, 30 + i);
     want[i] = ref_attention(s, tk[i], tv[i], q[i], k[i], v[i], 0, len[i], scale);
     kv[i] = ex->alloc_kv(1, 64, s.n_head_kv, s.hd, tk[i], tv[i]);
   }
@@ -192,7 +185,7 @@ TEST_CASE("a context shift moves values and rotates keys to their new positions"
     rope.n_rot = hd;
     rope.theta_scale = std::pow(10000.0f, -2.0f / hd);
     rope.freq_factors.assign(hd / 2, 1.0f);
-    const auto raw = randn(static_cast<size_t>(n_ctx) * kv_dim, 5);
+    const auto raw = test::random_normal(static_cast<size_t>(n_ctx) * kv_dim, 5);
     // Keys rotated for position p, as the graph stores them; the same key rotated for p - 10.
     auto rotated = [&](int at) {
       auto b = ex->alloc(static_cast<int64_t>(n_ctx) * kv_dim);

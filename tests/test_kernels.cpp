@@ -12,25 +12,16 @@
 #include "layouts.h"
 #include "fp16.h"
 #include "quant.h"
+#include "helpers.h"
 
 using namespace edgerun;
-
-namespace {
-std::vector<float> random_row(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
-}  // namespace
 
 TEST_CASE("attention's sum over values and KV rows to floats on every target, to the bit", "[kernels]") {
   for (const auto& ks : cpu::kernels_for_each_target()) {
     for (int64_t n : {7, 32, 64, 129}) {
       const int n_pos = 37;
       const int64_t stride = n + 5;
-      const auto w = random_row(n_pos, 9), v = random_row(n_pos * stride, 10), acc0 = random_row(n, 11);
+      const auto w = test::random_normal(n_pos, 9), v = test::random_normal(n_pos * stride, 10), acc0 = test::random_normal(n, 11);
       std::vector<float> got = acc0, want = acc0;
       ks.acc_rows(w.data(), v.data(), stride, n_pos, n, got.data());
       for (int64_t i = 0; i < n; ++i)
@@ -39,7 +30,7 @@ TEST_CASE("attention's sum over values and KV rows to floats on every target, to
       CHECK(std::memcmp(got.data(), want.data(), n * 4) == 0);
     }
     const int64_t n = 256;
-    const auto x = random_row(n, 12);
+    const auto x = test::random_normal(n, 12);
     std::vector<uint16_t> h(n);
     for (int64_t i = 0; i < n; ++i) h[i] = float_to_fp16(x[i]);
     for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0}) {
@@ -57,8 +48,8 @@ TEST_CASE("attention's sum over values and KV rows to floats on every target, to
 
 TEST_CASE("SwiGLU on every target equals exact_math.h's exact_silu to the bit", "[kernels]") {
   const int64_t n = 100003;
-  auto g = random_row(n, 13);
-  const auto u = random_row(n, 14);
+  auto g = test::random_normal(n, 13);
+  const auto u = test::random_normal(n, 14);
   for (int64_t i = 0; i < n; ++i) g[i] *= (i % 3 == 0 ? 40.0f : i % 3 == 1 ? 5.0f : 1.0f);  // past +-87 too
   for (int64_t i = 0; i < 16; ++i) g[i] = std::vector<float>{-88.5f, -87.0f, -86.99f, 87.0f, 88.0f, 89.0f, 0.0f, -0.0f}[i % 8];
   for (const auto& ks : cpu::kernels_for_each_target()) {
@@ -79,7 +70,7 @@ TEST_CASE("attention's scores and softmax on every target equal exact_math.h's t
     for (int64_t n : {8, 64, 100, 128, 256}) {
       const int n_pos = 7;
       const int64_t stride = n + 3;
-      const auto q = random_row(n, 11), k = random_row(n_pos * stride, 12);
+      const auto q = test::random_normal(n, 11), k = test::random_normal(n_pos * stride, 12);
       float got[n_pos];
       ks.scores16(q.data(), k.data(), stride, n_pos, n, 0.125f, got);
       for (int p = 0; p < n_pos; ++p) {
@@ -89,7 +80,7 @@ TEST_CASE("attention's scores and softmax on every target equal exact_math.h's t
     }
     // Softmax: exact_exp of the differences from the max (many below -87), their sum in 16 lanes.
     for (int64_t n : {1, 7, 16, 100, 1003, 16384}) {
-      auto x = random_row(n, 15);
+      auto x = test::random_normal(n, 15);
       for (auto& v : x) v *= 30.0f;
       std::vector<float> got = x, want(n);
       ks.softmax(got.data(), n);
@@ -113,7 +104,7 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
     for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::F32}) {
       if (n % dtype_traits(t).block_size != 0) continue;
       const QuantOps& ops = quant_ops(t);
-      const auto wf = random_row(n, 3 + static_cast<uint32_t>(n));
+      const auto wf = test::random_normal(n, 3 + static_cast<uint32_t>(n));
       std::vector<uint8_t> w(dtype_row_bytes(t, n));
       ops.quantize(wf.data(), w.data(), n);
       // kMaxTokens different activation rows; the dot kernels take token 0.
@@ -123,7 +114,7 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
       float ref[cpu::kMaxTokens];
       const void* act_ptrs[cpu::kMaxTokens];
       for (int k = 0; k < cpu::kMaxTokens; ++k) {
-        const auto af = random_row(n, 5 + k);
+        const auto af = test::random_normal(n, 5 + k);
         std::vector<uint8_t> act(dtype_row_bytes(ops.vec_dot_type, n));
         aops.quantize_activation(af.data(), act.data(), n);
         ref[k] = ops.vec_dot(w.data(), act.data(), n);
@@ -168,14 +159,14 @@ TEST_CASE("q4_0x16 and q8_0x16 groups: the layouts and the group kernels equal t
   const QuantOps& q4 = quant_ops(type);
   const QuantOps& q8 = quant_ops(DType::Q8_0);
   std::vector<uint8_t> w(dtype_row_bytes(type, cols) * rows);
-  q4.quantize(random_row(rows * cols, 21).data(), w.data(), rows * cols);
+  q4.quantize(test::random_normal(rows * cols, 21).data(), w.data(), rows * cols);
   std::vector<uint8_t> group(is_q4 ? q4_0x16_group_bytes(cols) : q8_0x16_group_bytes(cols));
   (is_q4 ? repack_q4_0x16 : repack_q8_0x16)(w.data(), cols, group.data());
   // Eight tokens of activations, as q8_0 blocks (for the reference) and split (for the kernels).
   std::vector<std::vector<uint8_t>> blocks(8), split(8);
   for (int t = 0; t < 8; ++t) {
     blocks[t].resize(dtype_row_bytes(DType::Q8_0, cols));
-    q8.quantize_activation(random_row(cols, 30 + t).data(), blocks[t].data(), cols);
+    q8.quantize_activation(test::random_normal(cols, 30 + t).data(), blocks[t].data(), cols);
     split[t].resize(cpu::split_q8_0_bytes(cols));
     cpu::split_q8_0(blocks[t].data(), split[t].data(), cols);
   }
@@ -217,14 +208,14 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
   const QuantOps& q8k = quant_ops(DType::Q8_K);
   const size_t row_bytes = dtype_row_bytes(type, cols);
   std::vector<uint8_t> w(row_bytes * rows);
-  q4k.quantize(random_row(rows * cols, 41).data(), w.data(), rows * cols);
+  q4k.quantize(test::random_normal(rows * cols, 41).data(), w.data(), rows * cols);
   std::vector<uint8_t> group(is_q4 ? q4_Kx16_group_bytes(cols) : q6_Kx16_group_bytes(cols));
   (is_q4 ? repack_q4_Kx16 : repack_q6_Kx16)(w.data(), cols, group.data());
   std::vector<std::vector<uint8_t>> acts(8);
   float want[8][kGroupRows], ref[kGroupRows];
   for (int t = 0; t < 8; ++t) {
     acts[t].resize(dtype_row_bytes(DType::Q8_K, cols));
-    q8k.quantize_activation(random_row(cols, 50 + t).data(), acts[t].data(), cols);
+    q8k.quantize_activation(test::random_normal(cols, 50 + t).data(), acts[t].data(), cols);
     (is_q4 ? dot_q4_Kx16_ref : dot_q6_Kx16_ref)(group.data(), acts[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
       want[t][r] = q4k.vec_dot(w.data() + r * row_bytes, acts[t].data(), cols);
@@ -255,7 +246,7 @@ TEST_CASE("q4_Kx16 and q6_Kx16 groups: the layouts and the group kernels equal t
 
 TEST_CASE("f16x16 groups: the layout and the group kernel equal the row reference", "[kernels]") {
   const int64_t cols = 200, rows = kGroupRows;
-  const auto wf = random_row(rows * cols, 61);
+  const auto wf = test::random_normal(rows * cols, 61);
   std::vector<uint16_t> w(rows * cols);
   for (size_t i = 0; i < w.size(); ++i) w[i] = float_to_fp16(wf[i]);
   std::vector<uint8_t> group(f16x16_group_bytes(cols));
@@ -263,7 +254,7 @@ TEST_CASE("f16x16 groups: the layout and the group kernel equal the row referenc
   std::vector<std::vector<float>> acts(8);
   float want[8][kGroupRows], ref[kGroupRows];
   for (int t = 0; t < 8; ++t) {
-    acts[t] = random_row(cols, 70 + t);
+    acts[t] = test::random_normal(cols, 70 + t);
     dot_f16x16_ref(group.data(), acts[t].data(), cols, ref);
     for (int r = 0; r < rows; ++r) {
       double s = 0;

@@ -16,14 +16,6 @@ using namespace edgerun;
 
 namespace {
 
-std::vector<float> random_row(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
 double rel_rmse(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -37,7 +29,7 @@ double rel_rmse(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST_CASE("quantize then dequantize stays within each format's error", "[quant]") {
   const int64_t n = 4096;
-  const auto x = random_row(n, 7);
+  const auto x = test::random_normal(n, 7);
   struct Case { DType t; double max_rmse; };
   for (const Case c : {Case{DType::Q8_0, 0.01}, {DType::Q4_0, 0.12}, {DType::Q4_1, 0.12}, {DType::Q5_0, 0.06},
                        {DType::Q5_1, 0.06}, {DType::F16, 1e-3}, {DType::BF16, 5e-3}, {DType::Q8_K, 0.01}, {DType::Q8_1, 0.01}}) {
@@ -63,7 +55,7 @@ TEST_CASE("every dot product equals the float dot of its dequantized operands", 
     std::vector<uint8_t> w(dtype_row_bytes(t, n));
     std::mt19937 rng(static_cast<uint32_t>(t) + 1);
     if (ops.quantize) {
-      const auto src = random_row(n, 11);
+      const auto src = test::random_normal(n, 11);
       ops.quantize(src.data(), w.data(), n);
     } else {
       for (auto& b : w) b = static_cast<uint8_t>(rng());
@@ -78,7 +70,7 @@ TEST_CASE("every dot product equals the float dot of its dequantized operands", 
     }
     std::vector<float> wf(n);
     ops.dequantize(w.data(), wf.data(), n);
-    const auto act = random_row(n, 13);
+    const auto act = test::random_normal(n, 13);
     std::vector<uint8_t> aq(dtype_row_bytes(ops.vec_dot_type, n));
     quant_ops(ops.vec_dot_type).quantize(act.data(), aq.data(), n);
     std::vector<float> af(n);

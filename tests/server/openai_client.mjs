@@ -95,19 +95,22 @@ try {
 }
 
 // A small server: one slot, no queue, small bodies: 413 and 503.
-const small = await startServer(edgerun, ["-m", `${models}/tiny-qwen2/model-q8_0.gguf`, "-c", "4096", "--parallel", "1",
+const small = await startServer(edgerun, ["-m", `${models}/tiny-qwen2/model-q8_0.gguf`, "-c", "16384", "--parallel", "1",
                                           "--max-queue", "0", "--max-body", "4096", "-t", "2"]);
 const sc = OpenAIClient({ baseURL: `${small.url}/v1`, apiKey: "none" });
 try {
   await t.throwsStatus(() => sc.chat.completions.create({ model: "x", messages: [{ role: "user", content: "a".repeat(8000) }] }),
                        413, "a body over --max-body", (e) => e instanceof OpenAI.APIError);
+  // Long enough to hold the slot through the next request even on a loaded machine (the tiny
+  // model writes thousands of tokens a second); seed 2's answer does not end before the limit.
   const long = sc.chat.completions.create({ model: "x", messages: [{ role: "user", content: "Tell me a long story." }],
-                                            max_tokens: 3000, stream: true });
+                                            max_tokens: 16000, seed: 2, stream: true });
   const s = await long;  // the stream has started: the slot is taken
   const it = s[Symbol.asyncIterator]();
   await it.next();
   await t.throwsStatus(() => sc.chat.completions.create({ model: "x", messages: [{ role: "user", content: "hi" }] }), 503,
                        "all slots busy, no queue", (e) => e instanceof OpenAI.InternalServerError);
+  t.ok(!(await it.next()).done, "the long answer was still streaming then");
   s.controller.abort();
 } finally {
   t.equal(await small.stop(), 0, "the small server exits cleanly");
