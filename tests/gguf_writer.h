@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <functional>
+#include <map>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@ struct GGUFEdit {
     std::string key;
     edgerun::GGUFValue value;
     std::string owned_str;  // when the test sets a new string value
+    std::string owned_raw;  // when the test sets a new numeric array
   };
   struct Tensor {
     std::string name;
@@ -32,26 +35,42 @@ struct GGUFEdit {
     GGUFEdit e;
     e.source = src;
     const edgerun::GGUFFile& g = *src;
-    for (const auto& k : g.keys()) e.kv.push_back({k, *g.find(k), {}});
+    for (const auto& k : g.keys()) e.kv.push_back({k, *g.find(k), {}, {}});
     for (const auto& t : g.tensors())
       e.tensors.push_back({t.name, t.type, t.shape, std::string(reinterpret_cast<const char*>(t.data), t.nbytes)});
     return e;
   }
 
   void set_string(const std::string& key, const std::string& value) {
+    KV& k = entry(key);
+    k.owned_str = value;
+    k.value.type = edgerun::GGUFType::STRING;
+  }
+  // The entry for `key`, added at the end when the file has none.
+  KV& entry(const std::string& key) {
     for (auto& k : kv)
-      if (k.key == key) {
-        k.owned_str = value;
-        k.value.type = edgerun::GGUFType::STRING;
-      }
+      if (k.key == key) return k;
+    kv.push_back({key, {}, {}, {}});
+    return kv.back();
   }
   void set_uint32(const std::string& key, uint32_t v) {
-    for (auto& k : kv)
-      if (k.key == key) {
-        k.value.type = edgerun::GGUFType::U32;
-        k.value.u = v;
-        k.value.i = v;
-      }
+    KV& k = entry(key);
+    k.value.type = edgerun::GGUFType::U32;
+    k.value.u = v;
+    k.value.i = v;
+  }
+  void set_f32(const std::string& key, float v) {
+    KV& k = entry(key);
+    k.value.type = edgerun::GGUFType::F32;
+    k.value.f = v;
+  }
+  void set_int_array(const std::string& key, const std::vector<int32_t>& v) {
+    KV& k = entry(key);
+    k.owned_raw.assign(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+    k.value.type = edgerun::GGUFType::ARRAY;
+    k.value.elem_type = edgerun::GGUFType::I32;
+    k.value.count = v.size();
+    k.value.raw = reinterpret_cast<const uint8_t*>(k.owned_raw.data());
   }
   void drop_tensor(const std::string& name) {
     for (size_t i = 0; i < tensors.size(); ++i)
@@ -101,18 +120,26 @@ struct GGUFEdit {
         put(&v.u, scalar_size(v.type));
       }
     }
+    // Tensors with the same bytes share them (GGUF allows it), so a file of
+    // many cloned layers stays small.
+    std::map<std::string_view, uint64_t> stored;
+    std::vector<const std::string*> data;
     uint64_t offset = 0;
     for (const auto& t : tensors) {
       str(t.name);
       u32(static_cast<uint32_t>(t.shape.size()));
       for (int64_t d : t.shape) u64(static_cast<uint64_t>(d));
       u32(static_cast<uint32_t>(t.type));
-      u64(offset);
-      offset += (t.data.size() + 31) / 32 * 32;
+      auto [at, fresh] = stored.emplace(t.data, offset);
+      u64(at->second);
+      if (fresh) {
+        data.push_back(&t.data);
+        offset += (t.data.size() + 31) / 32 * 32;
+      }
     }
     out.resize((out.size() + 31) / 32 * 32, '\0');
-    for (const auto& t : tensors) {
-      out += t.data;
+    for (const std::string* d : data) {
+      out += *d;
       out.resize((out.size() + 31) / 32 * 32, '\0');
     }
     return out;

@@ -90,6 +90,19 @@ inline CliResult run_cli(const std::string& args, const std::string& env = "") {
   return r;
 }
 
+// run_cli with at most `max_mib` MiB of address space and `max_seconds` of
+// time (then SIGKILL: code 137). Under an emulator only the time is bounded:
+// qemu reserves the guest's address space up front.
+inline CliResult run_cli_bounded(const std::string& args, int max_mib, int max_seconds) {
+#ifdef EDGERUN_CLI_LAUNCHER
+  (void)max_mib;
+  const std::string limit;
+#else
+  const std::string limit = "ulimit -v " + std::to_string(max_mib * 1024) + ";";
+#endif
+  return run_cli(args, limit + " timeout -s KILL " + std::to_string(max_seconds));
+}
+
 // n draws of a normal distribution (mean 0), the same for the same seed.
 inline std::vector<float> random_normal(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);

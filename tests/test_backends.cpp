@@ -48,7 +48,7 @@ Agreement against_cpu(const std::string& backend, const std::string& model, cons
 
 }  // namespace
 
-TEST_CASE("every backend gives the cpu backend's argmax at every position", "[backends]") {
+TEST_CASE("every backend gives the cpu backend's argmax at every position", "[library_backends]") {
   std::string names;
   for (const auto& b : registered_backends()) names += b.name + " ";
   WARN("backends compiled in: " << names);

@@ -105,7 +105,7 @@ TEST_CASE("damaged GGUF files give one clear error each", "[gguf]") {
   }
   SECTION("a RoPE scaling this build does not implement") {
     auto e = stories();
-    e.kv.push_back({"llama.rope.scaling.type", {}, "yarn"});
+    e.kv.push_back({"llama.rope.scaling.type", {}, "yarn", {}});
     e.kv.back().value.type = GGUFType::STRING;
     CHECK_THAT(load_error(e.bytes()), Catch::Contains("unsupported RoPE scaling 'yarn' in 'llama.rope.scaling.type'"));
   }

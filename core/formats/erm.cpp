@@ -19,6 +19,7 @@ namespace edgerun {
 namespace {
 constexpr char kMagic[8] = {'E', 'D', 'G', 'E', 'R', 'U', 'N', 'M'};
 constexpr uint64_t kMaxMetadata = 1ull << 30;
+constexpr uint64_t kMaxMetadataRatio = 64;
 
 uint64_t align_up(uint64_t x) { return (x + kErmAlign - 1) / kErmAlign * kErmAlign; }
 
@@ -67,6 +68,13 @@ void ErmFile::parse() {
   const uint8_t* dir = map_->data() + h.dir_offset;
   if (header_hash(h, meta, dir) != h.header_hash) fail(p, "header checksum mismatch: the header, metadata or tensor directory is damaged");
 
+  // The declared size is what gets allocated: it must agree with the frame's
+  // own and be one zstd could reach from a frame this size (metadata
+  // compresses a few times, never by orders of magnitude beyond the bound).
+  const unsigned long long frame_size = ZSTD_getFrameContentSize(meta, h.meta_size);
+  if (frame_size != h.meta_raw_size || h.meta_raw_size > kMaxMetadataRatio * h.meta_size + (1u << 20))
+    fail(p, "the metadata claims " + std::to_string(h.meta_raw_size) + " bytes, more than its " + std::to_string(h.meta_size) +
+                "-byte compressed frame can hold (header corrupt)");
   meta_bytes_.resize(h.meta_raw_size);
   const size_t got = ZSTD_decompress(meta_bytes_.data(), meta_bytes_.size(), meta, h.meta_size);
   if (ZSTD_isError(got) || got != h.meta_raw_size) fail(p, std::string("cannot decompress the metadata: ") + (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch"));
@@ -88,12 +96,13 @@ void ErmFile::parse() {
       fail(p, what + " uses weight layout " + std::to_string(t.layout) + ", unknown to this build");
     const uint32_t dims = dc.read<uint32_t>(what);
     if (dims == 0 || dims > 4) fail(p, what + " has " + std::to_string(dims) + " dimensions");
-    int64_t elems = 1;
+    uint64_t elems = 1;
     for (uint32_t d = 0; d < dims; ++d) {
       const uint64_t v = dc.read<uint64_t>(what);
       if (v == 0 || v > (1ull << 40)) fail(p, what + " has an invalid dimension");
+      if (elems > (1ull << 50) / v) fail(p, what + " has too many elements (its dimensions' product overflows)");
       t.shape.push_back(static_cast<int64_t>(v));
-      elems *= static_cast<int64_t>(v);
+      elems *= v;
     }
     t.offset = dc.read<uint64_t>(what);
     t.nbytes = dc.read<uint64_t>(what);

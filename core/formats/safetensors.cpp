@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace edgerun {
 
@@ -16,8 +17,8 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   std::memcpy(&header_len, f->map_->data(), 8);
   if (header_len > size - 8) fail(path, "file is truncated: the header says " + std::to_string(header_len) + " bytes, the file has " + std::to_string(size - 8));
   const char* h = reinterpret_cast<const char*>(f->map_->data() + 8);
-  nlohmann::json j = nlohmann::json::parse(h, h + header_len, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) fail(path, "the safetensors header is not a JSON object (file damaged?)");
+  const nlohmann::json j = parse_json_input(path + " (safetensors header)", std::string_view(h, header_len));
+  if (!j.is_object()) fail(path, "the safetensors header is not a JSON object (file damaged?)");
   const uint64_t data_start = 8 + header_len, data_size = size - data_start;
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "__metadata__") continue;
@@ -29,11 +30,14 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     SafetensorsTensor t;
     t.info.name = it.key();
     t.dtype = e["dtype"].get<std::string>();
-    int64_t n = 1;
+    uint64_t n = 1;
+    if (e["shape"].size() > 8) fail(path, what + " has more than 8 dimensions");
     for (const auto& d : e["shape"]) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (1ull << 40)) fail(path, what + " has an invalid shape");
-      t.info.shape.push_back(d.get<int64_t>());
-      n *= d.get<int64_t>();
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim != 0 && n > (1ull << 50) / dim) fail(path, what + " has too many elements");
+      t.info.shape.push_back(static_cast<int64_t>(dim));
+      n *= dim;
     }
     size_t elem = 0;
     if (t.dtype == "F32") { t.info.type = DType::F32; elem = 4; t.supported = true; }
@@ -49,7 +53,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     const uint64_t begin = off[0], end = off[1];
     if (begin > end || end > data_size)
       fail(path, what + " data [" + std::to_string(begin) + ", " + std::to_string(end) + ") lies past the end of the file (file truncated?)");
-    if (end - begin != static_cast<uint64_t>(n) * elem)
+    if (end - begin != n * elem)
       fail(path, what + " holds " + std::to_string(end - begin) + " bytes but its shape and dtype need " + std::to_string(n * elem));
     t.info.offset = begin;
     t.info.nbytes = end - begin;

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json_input.h"
 #include "formats/safetensors.h"
 #include "model/arch.h"
 #include "model/source.h"
@@ -18,13 +19,45 @@ namespace {
 
 using json = nlohmann::json;
 
-json read_json(const std::string& path) {
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
-    fail(path, std::string("malformed JSON: ") + e.what());
+json read_json(const std::string& path) { return parse_json_input(path, read_file(path)); }
+
+// Values of a config.json object, each checked for its type and range; an
+// error names the file and the key.
+class ConfigValues {
+ public:
+  ConfigValues(const json& j, std::string path, std::string prefix = "")
+      : j_(j), path_(std::move(path)), prefix_(std::move(prefix)) {}
+
+  bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
+  // A size: a positive integer no larger than any model has.
+  uint64_t dim(const char* key) const {
+    if (!has(key)) fail(path_, "missing '" + name(key) + "'");
+    const json& v = j_[key];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) fail(path_, "'" + name(key) + "' must be a positive integer");
+    if (v.get<uint64_t>() > kMaxDim)
+      fail(path_, "'" + name(key) + "' is " + std::to_string(v.get<uint64_t>()) + ", more than " + std::to_string(kMaxDim));
+    return v.get<uint64_t>();
   }
-}
+  uint64_t dim(const char* key, uint64_t fallback) const { return has(key) ? dim(key) : fallback; }
+  double number(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = j_[key];
+    if (!v.is_number() || !std::isfinite(v.get<double>())) fail(path_, "'" + name(key) + "' must be a finite number");
+    return v.get<double>();
+  }
+  std::string string(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    if (!j_[key].is_string()) fail(path_, "'" + name(key) + "' must be a string");
+    return j_[key].get<std::string>();
+  }
+
+  static constexpr uint64_t kMaxDim = 1u << 24;
+
+ private:
+  std::string name(const char* key) const { return prefix_ + key; }
+  const json& j_;
+  std::string path_, prefix_;
+};
 
 // model_type in config.json -> the GGUF architecture that computes it.
 std::string arch_for(const std::string& model_type) {
@@ -37,8 +70,9 @@ std::string arch_for(const std::string& model_type) {
 // Llama 3.1's rope_scaling, as per-frequency divisors (what GGUF files carry
 // as rope_freqs.weight).
 std::vector<float> llama3_rope_factors(const json& rs, double base, int dims, const std::string& where) {
-  const double factor = rs.value("factor", 8.0), lo = rs.value("low_freq_factor", 1.0), hi = rs.value("high_freq_factor", 4.0);
-  const double old_ctx = rs.value("original_max_position_embeddings", 8192.0);
+  const ConfigValues v(rs, where, "rope_scaling.");
+  const double factor = v.number("factor", 8.0), lo = v.number("low_freq_factor", 1.0), hi = v.number("high_freq_factor", 4.0);
+  const double old_ctx = v.number("original_max_position_embeddings", 8192.0);
   if (!(factor > 0) || !(hi > lo)) fail(where, "invalid 'rope_scaling' values");
   const double lo_wavelen = old_ctx / lo, hi_wavelen = old_ctx / hi;
   std::vector<float> out;
@@ -55,61 +89,57 @@ std::vector<float> llama3_rope_factors(const json& rs, double base, int dims, co
   return out;
 }
 
+// Hugging Face tensor names -> GGUF names, from the architecture table. Layer
+// names are parsed, not listed, so the work does not grow with the layer
+// count a config.json claims.
+class HfNames {
+ public:
+  explicit HfNames(int n_layer) : n_layer_(n_layer) {
+    for (const TensorSlot& s : tensor_slots()) {
+      if (!*s.hf_name) continue;
+      const std::string hf(s.hf_name);
+      const size_t at = hf.find("%d");
+      if (at == std::string::npos) {
+        globals_[hf] = s.gguf_name;
+      } else {
+        prefix_ = hf.substr(0, at);  // the same for every layer slot ("model.layers.")
+        per_layer_[hf.substr(at + 2)] = s.gguf_name;
+      }
+    }
+  }
+  // "" for a tensor the model does not read.
+  std::string gguf_name(const std::string& hf) const {
+    if (auto g = globals_.find(hf); g != globals_.end()) return g->second;
+    if (prefix_.empty() || hf.compare(0, prefix_.size(), prefix_) != 0) return "";
+    size_t i = prefix_.size();
+    int layer = 0;
+    const size_t digits = i;
+    while (i < hf.size() && i - digits < 8 && hf[i] >= '0' && hf[i] <= '9') layer = layer * 10 + (hf[i++] - '0');
+    if (i == digits || layer >= n_layer_ || (hf[digits] == '0' && i - digits > 1)) return "";
+    auto it = per_layer_.find(hf.substr(i));
+    if (it == per_layer_.end()) return "";
+    std::string g = it->second;
+    g.replace(g.find("%d"), 2, std::to_string(layer));
+    return g;
+  }
+
+ private:
+  int n_layer_;
+  std::string prefix_;
+  std::map<std::string, std::string> globals_, per_layer_;  // per_layer_: the name after the layer number
+};
+
 class HfSource : public ModelSource {
  public:
   explicit HfSource(const std::string& dir) : dir_(dir), meta_(dir) {
     const std::string cfg_path = dir_ + "/config.json";
     const json cfg = read_json(cfg_path);
-    auto need_int = [&](const char* key) -> uint64_t {
-      if (!cfg.contains(key) || !cfg[key].is_number_unsigned() || cfg[key].get<uint64_t>() == 0)
-        fail(cfg_path, std::string("missing or invalid '") + key + "'");
-      return cfg[key].get<uint64_t>();
-    };
-    const std::string model_type = cfg.value("model_type", "");
-    const std::string arch = arch_for(model_type);
-    if (arch.empty()) fail(cfg_path, "unknown architecture '" + model_type + "' in 'model_type' (supported: llama, mistral, qwen2, qwen3)");
-    const std::string a = arch + ".";
-    meta_.set_string("general.architecture", arch);
-    meta_.set_string("general.name", dir_.substr(dir_.find_last_of('/') + 1));
-    const uint64_t n_embd = need_int("hidden_size"), n_head = need_int("num_attention_heads");
-    const uint64_t n_layer = need_int("num_hidden_layers");
-    meta_.set_uint(a + "embedding_length", n_embd);
-    meta_.set_uint(a + "block_count", n_layer);
-    meta_.set_uint(a + "feed_forward_length", need_int("intermediate_size"));
-    meta_.set_uint(a + "attention.head_count", n_head);
-    meta_.set_uint(a + "attention.head_count_kv", cfg.contains("num_key_value_heads") ? need_int("num_key_value_heads") : n_head);
-    const uint64_t head_dim = cfg.contains("head_dim") && !cfg["head_dim"].is_null() ? need_int("head_dim") : n_embd / n_head;
-    meta_.set_uint(a + "attention.key_length", head_dim);
-    meta_.set_uint(a + "attention.value_length", head_dim);
-    meta_.set_uint(a + "context_length", cfg.value("max_position_embeddings", 2048));
-    meta_.set_float(a + "attention.layer_norm_rms_epsilon", cfg.value("rms_norm_eps", 1e-6));
-    const double theta = cfg.value("rope_theta", 10000.0);
-    meta_.set_float(a + "rope.freq_base", theta);
-    meta_.set_uint(a + "rope.dimension_count", head_dim);
-    // Hugging Face keeps q/k rows in "rotate half" order: NeoX-style RoPE computes
-    // them unpermuted, with the same result as GGUF's interleaved order.
-    meta_.set_string(keys::kRopeStyle, "neox");
-    if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) {
-      const json& rs = cfg["rope_scaling"];
-      const std::string type = rs.value("rope_type", rs.value("type", ""));
-      if (type != "llama3") fail(cfg_path, "unsupported 'rope_scaling' type '" + type + "' (supported: llama3)");
-      rope_freqs_ = llama3_rope_factors(rs, theta, static_cast<int>(head_dim), cfg_path);
+    if (!cfg.is_object()) fail(cfg_path, "expected a JSON object");
+    try {
+      read_config(cfg, cfg_path);
+    } catch (const json::exception& e) {  // a type no check above foresaw
+      fail(cfg_path, std::string("unexpected structure: ") + e.what());
     }
-
-    // End of generation: generation_config.json may list several eos ids.
-    std::vector<int32_t> eog;
-    const std::string gen_path = dir_ + "/generation_config.json";
-    for (const json* src : {&cfg}) {
-      if (src->contains("eos_token_id")) add_ids((*src)["eos_token_id"], eog);
-    }
-    if (file_exists(gen_path)) {
-      const json gen = read_json(gen_path);
-      if (gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], eog);
-      read_sampling_defaults(gen, gen_path);
-    }
-    if (!eog.empty()) meta_.set_int_array(keys::kEogIds, eog);
-
-    open_weights(static_cast<int>(n_layer));
   }
 
   const std::string& path() const override { return dir_; }
@@ -133,6 +163,57 @@ class HfSource : public ModelSource {
   }
 
  private:
+  void read_config(const json& cfg, const std::string& cfg_path) {
+    const ConfigValues c(cfg, cfg_path);
+    const std::string model_type = c.string("model_type", "");
+    const std::string arch = arch_for(model_type);
+    if (arch.empty()) fail(cfg_path, "unknown architecture '" + model_type + "' in 'model_type' (supported: llama, mistral, qwen2, qwen3)");
+    const std::string a = arch + ".";
+    meta_.set_string("general.architecture", arch);
+    meta_.set_string("general.name", dir_.substr(dir_.find_last_of('/') + 1));
+    const uint64_t n_embd = c.dim("hidden_size"), n_head = c.dim("num_attention_heads");
+    const uint64_t n_layer = c.dim("num_hidden_layers");
+    meta_.set_uint(a + "embedding_length", n_embd);
+    meta_.set_uint(a + "block_count", n_layer);
+    meta_.set_uint(a + "feed_forward_length", c.dim("intermediate_size"));
+    meta_.set_uint(a + "attention.head_count", n_head);
+    meta_.set_uint(a + "attention.head_count_kv", c.dim("num_key_value_heads", n_head));
+    const uint64_t head_dim = c.dim("head_dim", std::max<uint64_t>(1, n_embd / n_head));
+    meta_.set_uint(a + "attention.key_length", head_dim);
+    meta_.set_uint(a + "attention.value_length", head_dim);
+    meta_.set_uint(a + "context_length", c.dim("max_position_embeddings", 2048));
+    meta_.set_float(a + "attention.layer_norm_rms_epsilon", c.number("rms_norm_eps", 1e-6));
+    const double theta = c.number("rope_theta", 10000.0);
+    meta_.set_float(a + "rope.freq_base", theta);
+    meta_.set_uint(a + "rope.dimension_count", head_dim);
+    // Hugging Face keeps q/k rows in "rotate half" order: NeoX-style RoPE computes
+    // them unpermuted, with the same result as GGUF's interleaved order.
+    meta_.set_string(keys::kRopeStyle, "neox");
+    if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) {
+      const json& rs = cfg["rope_scaling"];
+      const ConfigValues r(rs, cfg_path, "rope_scaling.");
+      const std::string type = r.string("rope_type", r.string("type", ""));
+      if (type != "llama3") fail(cfg_path, "unsupported 'rope_scaling' type '" + type + "' (supported: llama3)");
+      rope_freqs_ = llama3_rope_factors(rs, theta, static_cast<int>(head_dim), cfg_path);
+    }
+
+    // End of generation: generation_config.json may list several eos ids.
+    std::vector<int32_t> eog;
+    const std::string gen_path = dir_ + "/generation_config.json";
+    for (const json* src : {&cfg}) {
+      if (src->contains("eos_token_id")) add_ids((*src)["eos_token_id"], eog);
+    }
+    if (file_exists(gen_path)) {
+      const json gen = read_json(gen_path);
+      if (!gen.is_object()) fail(gen_path, "expected a JSON object");
+      if (gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], eog);
+      read_sampling_defaults(gen, gen_path);
+    }
+    if (!eog.empty()) meta_.set_int_array(keys::kEogIds, eog);
+
+    open_weights(static_cast<int>(n_layer));
+  }
+
   // generation_config.json's sampling, as the GGUF keys llama.cpp's converter
   // writes (general.sampling.*), so a converted .erm keeps them too.
   void read_sampling_defaults(const json& gen, const std::string& where) {
@@ -168,7 +249,11 @@ class HfSource : public ModelSource {
       const json idx = read_json(index_path);
       if (!idx.contains("weight_map") || !idx["weight_map"].is_object()) fail(index_path, "missing 'weight_map'");
       for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
+        if (!it.value().is_string()) fail(index_path, "'weight_map' entry '" + it.key() + "' must be a file name");
         const std::string shard = it.value().get<std::string>();
+        // Shards are files of this folder: a name that leads elsewhere is refused, not opened.
+        if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != std::string::npos || shard.find('\0') != std::string::npos)
+          fail(index_path, "shard '" + shard + "' of tensor '" + it.key() + "' lies outside the model folder (shards are file names in it)");
         if (std::find(shard_names.begin(), shard_names.end(), shard) == shard_names.end()) shard_names.push_back(shard);
       }
     } else if (file_exists(dir_ + "/model.safetensors")) {
@@ -176,29 +261,17 @@ class HfSource : public ModelSource {
     } else {
       fail(dir_, "no model.safetensors or model.safetensors.index.json in the model folder");
     }
-    // HF name -> GGUF name, from the architecture table.
-    std::map<std::string, std::string> names;
-    for (const TensorSlot& s : tensor_slots()) {
-      if (!*s.hf_name) continue;
-      for (int l = 0; l < (s.per_layer ? n_layer : 1); ++l) {
-        std::string hf(s.hf_name), gg(s.gguf_name);
-        for (std::string* p : {&hf, &gg}) {
-          const size_t at = p->find("%d");
-          if (at != std::string::npos) p->replace(at, 2, std::to_string(l));
-        }
-        names[hf] = gg;
-      }
-    }
+    const HfNames names(n_layer);
     for (const auto& shard : shard_names) {
       const std::string p = dir_ + "/" + shard;
       if (!file_exists(p)) fail(p, "cannot open (a shard listed in model.safetensors.index.json is missing)", ErrorKind::IO);
       files_.push_back(SafetensorsFile::open(p));
       for (const auto& t : files_.back()->tensors()) {
-        auto it = names.find(t.info.name);
-        if (it == names.end()) continue;  // e.g. rotary_emb.inv_freq: recomputed, not read
+        std::string gguf_name = names.gguf_name(t.info.name);
+        if (gguf_name.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed, not read
         if (!t.supported) fail(p, "tensor '" + t.info.name + "' has unsupported dtype '" + t.dtype + "' (supported: F32, F16, BF16)");
         TensorInfo info = t.info;
-        info.name = it->second;
+        info.name = std::move(gguf_name);
         std::reverse(info.shape.begin(), info.shape.end());  // GGUF order: row length first
         tensors_.push_back(std::move(info));
       }

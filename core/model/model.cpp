@@ -38,31 +38,53 @@ void Model::read_hparams() {
   arch_ = find_arch(arch);
   if (!arch_) fail(path_, "unknown architecture '" + arch + "' in 'general.architecture' (supported: " + known_arch_names() + ")");
   const std::string a = arch + ".";
-  auto positive = [&](const std::string& key, uint64_t v) {
-    if (v == 0 || v > (1u << 24)) fail(path_, "metadata '" + key + "' has an invalid value " + std::to_string(v));
+  // Every size is bounded, and so is every product of sizes that no tensor's
+  // shape vouches for (heads x head size), so nothing wraps around in int.
+  constexpr uint64_t kMaxDim = 1u << 24;
+  auto dim = [&](const std::string& key, uint64_t v) {
+    if (v == 0 || v > kMaxDim) fail(path_, "metadata '" + key + "' has an invalid value " + std::to_string(v));
     return static_cast<int>(v);
   };
+  auto fits = [&](const std::string& ka, int va, const std::string& kb, int vb) {
+    const uint64_t p = static_cast<uint64_t>(va) * static_cast<uint64_t>(vb);
+    if (p > kMaxDim)
+      fail(path_, "metadata '" + ka + "' (" + std::to_string(va) + ") x '" + kb + "' (" + std::to_string(vb) + ") = " +
+                      std::to_string(p) + " is more than " + std::to_string(kMaxDim));
+  };
+  auto positive_finite = [&](const std::string& key, double v) {
+    if (!std::isfinite(v) || !(v > 0))
+      fail(path_, "metadata '" + key + "' must be a positive finite number, is " + std::to_string(v));
+    return static_cast<float>(v);
+  };
   hp_.arch = arch;
-  hp_.n_embd = positive(a + "embedding_length", g.get_uint(a + "embedding_length"));
-  hp_.n_layer = positive(a + "block_count", g.get_uint(a + "block_count"));
-  hp_.n_ff = positive(a + "feed_forward_length", g.get_uint(a + "feed_forward_length"));
-  hp_.n_head = positive(a + "attention.head_count", g.get_uint(a + "attention.head_count"));
-  hp_.n_head_kv = positive(a + "attention.head_count_kv", g.get_uint(a + "attention.head_count_kv", hp_.n_head));
-  hp_.n_ctx_train = positive(a + "context_length", g.get_uint(a + "context_length", 2048));
-  hp_.head_dim = positive(a + "attention.key_length", g.get_uint(a + "attention.key_length", hp_.n_embd / hp_.n_head));
-  hp_.n_rot = positive(a + "rope.dimension_count", g.get_uint(a + "rope.dimension_count", hp_.head_dim));
-  hp_.rms_eps = static_cast<float>(g.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
-  hp_.rope_theta = static_cast<float>(g.get_float(a + "rope.freq_base", 10000.0));
+  hp_.n_embd = dim(a + "embedding_length", g.get_uint(a + "embedding_length"));
+  hp_.n_layer = dim(a + "block_count", g.get_uint(a + "block_count"));
+  // Each layer has tensors of its own: a count beyond the file's tensors is
+  // refused before anything per layer is allocated.
+  if (static_cast<size_t>(hp_.n_layer) > source_->tensors().size())
+    fail(path_, "metadata '" + a + "block_count' says " + std::to_string(hp_.n_layer) + " layers but the file has only " +
+                    std::to_string(source_->tensors().size()) + " tensors");
+  hp_.n_ff = dim(a + "feed_forward_length", g.get_uint(a + "feed_forward_length"));
+  hp_.n_head = dim(a + "attention.head_count", g.get_uint(a + "attention.head_count"));
+  hp_.n_head_kv = dim(a + "attention.head_count_kv", g.get_uint(a + "attention.head_count_kv", hp_.n_head));
+  hp_.n_ctx_train = dim(a + "context_length", g.get_uint(a + "context_length", 2048));
+  hp_.head_dim = dim(a + "attention.key_length", g.get_uint(a + "attention.key_length", hp_.n_embd / hp_.n_head));
+  hp_.n_rot = dim(a + "rope.dimension_count", g.get_uint(a + "rope.dimension_count", hp_.head_dim));
+  fits(a + "attention.head_count", hp_.n_head, a + "attention.key_length", hp_.head_dim);
+  fits(a + "attention.head_count_kv", hp_.n_head_kv, a + "attention.key_length", hp_.head_dim);
+  hp_.rms_eps = positive_finite(a + "attention.layer_norm_rms_epsilon", g.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  hp_.rope_theta = positive_finite(a + "rope.freq_base", g.get_float(a + "rope.freq_base", 10000.0));
   if (hp_.n_head % hp_.n_head_kv != 0)
     fail(path_, "metadata '" + a + "attention.head_count' (" + std::to_string(hp_.n_head) +
                     ") is not a multiple of 'attention.head_count_kv' (" + std::to_string(hp_.n_head_kv) + ")");
   if (hp_.n_rot > hp_.head_dim || hp_.n_rot % 2 != 0)
     fail(path_, "metadata '" + a + "rope.dimension_count' (" + std::to_string(hp_.n_rot) + ") does not fit head size " +
                     std::to_string(hp_.head_dim));
-  if (!(hp_.rms_eps > 0) || !(hp_.rope_theta > 0)) fail(path_, "metadata for rms epsilon or rope base is not positive");
   const TensorInfo* emb = source_->find_tensor("token_embd.weight");
   if (!emb) fail(path_, "missing tensor 'token_embd.weight'");
   if (emb->shape.size() != 2) fail(path_, "tensor 'token_embd.weight' should have 2 dimensions");
+  if (static_cast<uint64_t>(emb->shape[1]) > kMaxDim)
+    fail(path_, "tensor 'token_embd.weight' has " + std::to_string(emb->shape[1]) + " rows, more than " + std::to_string(kMaxDim) + " tokens");
   hp_.n_vocab = static_cast<int>(emb->shape[1]);
 }
 
@@ -206,7 +228,7 @@ void Model::bind_weights() {
   const std::string scaling = source_->metadata().get_string(a, "none");
   if (scaling == "linear") {
     const double factor = source_->metadata().get_float(hp_.arch + ".rope.scaling.factor", 1.0);
-    if (!(factor >= 1.0)) fail(path_, "metadata '" + hp_.arch + ".rope.scaling.factor' must be at least 1");
+    if (!(factor >= 1.0) || !std::isfinite(factor)) fail(path_, "metadata '" + hp_.arch + ".rope.scaling.factor' must be a finite number of at least 1");
     rope_.freq_scale = static_cast<float>(1.0 / factor);
   } else if (scaling != "none" && scaling != "llama3") {
     fail(path_, "unsupported RoPE scaling '" + scaling + "' in '" + a + "' (supported: none, linear, llama3)");

@@ -12,9 +12,15 @@
 namespace edgerun {
 
 const TensorInfo* ModelSource::find_tensor(const std::string& name) const {
-  for (const auto& t : tensors())
-    if (t.name == name) return &t;
-  return nullptr;
+  // Built on first use, once the source has its tensors: a lookup per tensor
+  // of a file with many layers must not be a scan of them all.
+  std::call_once(index_once_, [&] {
+    const auto& ts = tensors();
+    index_.reserve(ts.size());
+    for (size_t i = 0; i < ts.size(); ++i) index_.emplace(ts[i].name, i);  // the first of a repeated name wins
+  });
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors()[it->second];
 }
 
 std::unique_ptr<Tokenizer> ModelSource::base_tokenizer() const {
@@ -56,6 +62,8 @@ std::unique_ptr<ModelSource> open_model_source(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno), ErrorKind::IO);
   if (S_ISDIR(st.st_mode)) return open_hf_folder(path);
+  // A FIFO or a device would block or never end: only regular files are read.
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file (a model is a .gguf or .erm file, or a folder)", ErrorKind::IO);
   char magic[8] = {};
   std::ifstream f(path, std::ios::binary);
   f.read(magic, sizeof magic);

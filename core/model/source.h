@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "formats/metadata.h"
@@ -39,6 +41,10 @@ class ModelSource {
  protected:
   // A Hugging Face folder's tokenizer is read from its files.
   virtual std::unique_ptr<Tokenizer> base_tokenizer() const;
+
+ private:
+  mutable std::once_flag index_once_;
+  mutable std::unordered_map<std::string, size_t> index_;  // tensor name -> index in tensors()
 };
 
 // Opens a .gguf, an .erm, or a folder with config.json; throws Error.

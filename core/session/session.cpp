@@ -82,7 +82,33 @@ size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType k, KVType v) {
   return static_cast<size_t>(hp.n_layer) * n_ctx * (kv_row_bytes(k, hp.kv_dim()) + kv_row_bytes(v, hp.kv_dim()));
 }
 
+namespace {
+// A pool of spinning threads larger than the CPU only waits for it; far
+// larger is a typo (-t 1024) that would look like a hang.
+void check_thread_count(const char* what, int n) {
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n > 2 * hw)
+    fail(what, std::to_string(n) + " is more than twice the " + std::to_string(hw) +
+                   " threads this machine runs at once (a larger pool only waits for the CPU)");
+}
+
+// Logits that are not numbers would be sampled into garbage: damaged weights
+// or an overflow are reported where they appear.
+void check_finite(const float* logits, size_t n_rows, size_t n_vocab, int first_pos) {
+  for (size_t r = 0; r < n_rows; ++r) {
+    const float* row = logits + r * n_vocab;
+    float probe = 0.0f;  // x * 0 is NaN exactly for NaN and infinities
+    for (size_t i = 0; i < n_vocab; ++i) probe += row[i] * 0.0f;
+    if (probe != 0.0f)
+      fail("", "the model computed logits that are not finite numbers (NaN or infinity) at position " +
+                   std::to_string(first_pos + static_cast<int>(r)) + ": its weights are damaged or its numbers overflow");
+  }
+}
+}  // namespace
+
 Compute::Compute(const Model& model, int n_threads, int n_threads_batch) : model_(model) {
+  check_thread_count("threads", n_threads);
+  check_thread_count("batch threads", n_threads_batch);
   ExecutorOptions eo;
   eo.n_threads = n_threads > 0 ? n_threads : default_thread_count();
   eo.n_threads_batch = n_threads_batch > 0 ? n_threads_batch : eo.n_threads;
@@ -203,7 +229,10 @@ std::vector<std::vector<float>> Session::evaluate_together(const std::vector<Ste
   for (size_t b = 0; b < batch.size(); ++b) {
     Session& s = *steps[owner[b]].session;
     s.n_past_ += batch[b].n;
-    if (s.n_waiting() == 0) out[owner[b]].assign(logits.begin() + b * n_vocab, logits.begin() + (b + 1) * n_vocab);
+    if (s.n_waiting() == 0) {
+      out[owner[b]].assign(logits.begin() + b * n_vocab, logits.begin() + (b + 1) * n_vocab);
+      check_finite(out[owner[b]].data(), 1, n_vocab, s.n_past_ - 1);
+    }
   }
   return out;
 }
@@ -226,6 +255,7 @@ std::vector<float> Session::evaluate_waiting(int n_rows) {
     }
     n_past_ += n;
   }
+  if (!out.empty()) check_finite(out.data(), out.size() / n_vocab, n_vocab, end - static_cast<int>(out.size() / n_vocab));
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "tokenizer/hf_json.h"
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace edgerun {
 
@@ -118,6 +119,9 @@ class Handler : public nlohmann::json_sax<json> {
     return true;
   }
   bool open(json v) {
+    // Values nested without end would exhaust the stack when copied or walked later.
+    if (stack_.size() >= static_cast<size_t>(kMaxJsonDepth))
+      return bad("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     if (stack_.empty()) {
       out_.rest = std::move(v);
       stack_.push_back(&out_.rest);

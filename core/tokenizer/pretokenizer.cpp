@@ -39,6 +39,11 @@ std::string to_icu_syntax(const std::string& p) {
   return out;
 }
 
+// ICU's time limit counts steps of its match engine (roughly milliseconds'
+// worth each); the patterns real tokenizers use never come near either.
+constexpr int32_t kMatchTimeLimit = 10000;
+constexpr int32_t kMatchStackBytes = 8 << 20;
+
 }  // namespace
 
 struct PreTokenizer::Impl {
@@ -56,7 +61,7 @@ std::vector<std::string> PreTokenizer::patterns_for(const std::string& pre) {
 }
 
 PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns, const std::string& where)
-    : patterns_(patterns), impl_(std::make_unique<Impl>()) {
+    : patterns_(patterns), where_(where), impl_(std::make_unique<Impl>()) {
   for (const auto& p : patterns) {
     UErrorCode status = U_ZERO_ERROR;
     UParseError perr;
@@ -78,7 +83,11 @@ std::vector<std::string> PreTokenizer::split(std::string_view text) const {
   for (const auto& re : impl_->compiled) {
     UErrorCode status = U_ZERO_ERROR;
     std::unique_ptr<icu::RegexMatcher> m(re->matcher(u, status));
-    if (U_FAILURE(status)) fail("pre-tokenizer", u_errorName(status));
+    if (U_FAILURE(status)) fail(where_, std::string("pre-tokenizer: ") + u_errorName(status));
+    // A pattern from a file can backtrack without end ("(a+)+b"): each match
+    // gets a bounded number of engine steps and a bounded backtracking stack.
+    m->setTimeLimit(kMatchTimeLimit, status);
+    m->setStackLimit(kMatchStackBytes, status);
     next.clear();
     for (const auto& [b, e] : pieces) {
       if (b == e) continue;
@@ -91,6 +100,10 @@ std::vector<std::string> PreTokenizer::split(std::string_view text) const {
         next.emplace_back(s, t);
         last = t;
       }
+      if (status == U_REGEX_TIME_OUT || status == U_REGEX_STACK_OVERFLOW)
+        fail(where_, std::string("the pre-tokenizer's regex exceeded its ") + (status == U_REGEX_TIME_OUT ? "time limit" : "stack limit") +
+                         " on this text (a pattern that backtracks without end?)");
+      if (U_FAILURE(status)) fail(where_, std::string("pre-tokenizer: ") + u_errorName(status));
       if (last < e) next.emplace_back(last, e);
     }
     pieces.swap(next);

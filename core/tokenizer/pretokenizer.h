@@ -23,12 +23,14 @@ class PreTokenizer {
   static std::vector<std::string> patterns_for(const std::string& pre_name);
 
   bool empty() const { return patterns_.empty(); }
-  // Splits UTF-8 text into UTF-8 pieces that concatenate back to it.
+  // Splits UTF-8 text into UTF-8 pieces that concatenate back to it. Throws
+  // Error naming the file when a pattern exceeds the regex engine's limits.
   std::vector<std::string> split(std::string_view text) const;
 
  private:
   struct Impl;
   std::vector<std::string> patterns_;
+  std::string where_;  // names the file in errors
   std::unique_ptr<Impl> impl_;
 };
 

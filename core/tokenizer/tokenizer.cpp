@@ -190,6 +190,11 @@ void Tokenizer::encode_segment(std::string_view text, bool after_special, std::v
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view raw, bool add_special) const {
+  // Far beyond any context, and the bound on what one call may allocate
+  // (the regex engine works on a UTF-16 copy).
+  if (raw.size() > kMaxEncodeBytes)
+    fail("tokenizer", "a text of " + std::to_string(raw.size()) + " bytes is larger than the " + std::to_string(kMaxEncodeBytes >> 20) +
+                          " MiB one call takes");
   const std::string text = utf8::sanitize(raw);
   std::vector<int32_t> out;
   if (add_special) out.insert(out.end(), prefix_.begin(), prefix_.end());
@@ -223,7 +228,10 @@ std::string Tokenizer::token_to_bytes(int32_t id) const {
   const TokenType type = types_[id];
   if (type == TokenType::Control || type == TokenType::UserDefined || type == TokenType::Unknown) return t;
   if (kind_ == Kind::SentencePiece) {
-    if (type == TokenType::Byte && t.size() == 6) return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));
+    if (type == TokenType::Byte && t.size() == 6) {  // <0xNN>, checked when loaded
+      auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+      return std::string(1, static_cast<char>(nibble(t[3]) * 16 + nibble(t[4])));
+    }
     return replace_all(t, kSpace, " ");
   }
   std::string out;

@@ -37,6 +37,9 @@ class Tokenizer {
                                                  const std::string& config_json);
   ~Tokenizer();
 
+  // The largest text encode() takes; longer ones are an error.
+  static constexpr size_t kMaxEncodeBytes = 64u << 20;
+
   // Invalid UTF-8 in `text` is replaced with U+FFFD first. Added/special
   // tokens written in the text are recognised. add_special adds what the
   // model's post-processor adds (BOS for Llama, nothing for Qwen).

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json_input.h"
 #include "common/mapped_file.h"
 #include "formats/metadata.h"
 #include "tokenizer/hf_json.h"
@@ -24,18 +25,12 @@ const char* kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn
                             "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<|end_of_text|>", "<EOT>"};
 
 
-json parse_json_text(const std::string& path, const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    // Parse again with exceptions on, for a message that says where.
-    try {
-      (void)json::parse(text);
-    } catch (const json::parse_error& e) {
-      fail(path, std::string("malformed JSON: ") + e.what());
-    }
-    fail(path, "malformed JSON");
-  }
-  return j;
+json parse_json_text(const std::string& path, const std::string& text) { return parse_json_input(path, text); }
+
+// SentencePiece byte tokens are written <0xNN>.
+bool is_byte_token_text(const std::string& s) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
+  return s.size() == 6 && s.compare(0, 3, "<0x") == 0 && hex(s[3]) && hex(s[4]) && s[5] == '>';
 }
 
 // A token string from tokenizer_config.json: either "..." or {"content": "..."}.
@@ -76,7 +71,16 @@ struct TokenizerBuilder {
     if (g.has("tokenizer.ggml.token_type")) {
       const auto types = g.get_int_array("tokenizer.ggml.token_type");
       if (types.size() != n) fail(path, "metadata 'tokenizer.ggml.token_type' has " + std::to_string(types.size()) + " entries for " + std::to_string(n) + " tokens");
-      for (size_t i = 0; i < n; ++i) t->types_[i] = static_cast<TokenType>(types[i]);
+      for (size_t i = 0; i < n; ++i) {
+        // GGUF's numbering: 0 (undefined) is read as normal, beyond 6 is damage.
+        if (types[i] < 0 || types[i] > static_cast<int32_t>(TokenType::Byte))
+          fail(path, "metadata 'tokenizer.ggml.token_type' gives token " + std::to_string(i) + " the unknown type " + std::to_string(types[i]));
+        t->types_[i] = types[i] == 0 ? TokenType::Normal : static_cast<TokenType>(types[i]);
+      }
+      for (size_t i = 0; i < n; ++i)
+        if (t->types_[i] == TokenType::Byte && !is_byte_token_text(t->tokens_[i]))
+          fail(path, "metadata 'tokenizer.ggml.token_type' marks token " + std::to_string(i) + " as a byte, but its text '" +
+                         t->tokens_[i].substr(0, 32) + "' is not <0xNN>");
     }
     if (g.has("tokenizer.ggml.scores")) {
       t->scores_ = g.get_float_array("tokenizer.ggml.scores");
@@ -135,11 +139,20 @@ struct TokenizerBuilder {
     t.merges_.insert(ia, ib, {rank, ir});
   }
 
-  static void apply_normalizer(Tokenizer& t, const json& n, const std::string& path) {
+  // Sequences of normalizers, pre-tokenizers and post-processors nest: their
+  // depth is the file's to choose, so it is bounded.
+  static constexpr int kMaxSectionDepth = 32;
+  static void check_depth(int depth, const char* section, const std::string& path) {
+    if (depth > kMaxSectionDepth)
+      fail(path, std::string("'") + section + "' sequences nested deeper than " + std::to_string(kMaxSectionDepth) + " levels");
+  }
+
+  static void apply_normalizer(Tokenizer& t, const json& n, const std::string& path, int depth = 0) {
+    check_depth(depth, "normalizer", path);
     if (n.is_null()) return;
     const std::string type = n.value("type", "");
     if (type == "Sequence") {
-      for (const auto& s : n.at("normalizers")) apply_normalizer(t, s, path);
+      for (const auto& s : n.at("normalizers")) apply_normalizer(t, s, path, depth + 1);
     } else if (type == "NFC") {
       t.nfc_ = true;
     } else if (type == "Prepend") {
@@ -152,11 +165,13 @@ struct TokenizerBuilder {
     }
   }
 
-  static void collect_pretokenizers(const json& p, std::vector<std::string>& patterns, bool& byte_level, const std::string& path) {
+  static void collect_pretokenizers(const json& p, std::vector<std::string>& patterns, bool& byte_level, const std::string& path,
+                                    int depth = 0) {
+    check_depth(depth, "pre_tokenizer", path);
     if (p.is_null()) return;
     const std::string type = p.value("type", "");
     if (type == "Sequence") {
-      for (const auto& s : p.at("pretokenizers")) collect_pretokenizers(s, patterns, byte_level, path);
+      for (const auto& s : p.at("pretokenizers")) collect_pretokenizers(s, patterns, byte_level, path, depth + 1);
     } else if (type == "Split") {
       const auto& pat = p.at("pattern");
       if (p.value("behavior", "Isolated") != "Isolated" || p.value("invert", false))
@@ -194,31 +209,53 @@ struct TokenizerBuilder {
       const std::string mtype = model.value("type", "");
       if (mtype != "BPE") fail(path, "unsupported tokenizer model type '" + mtype + "' in 'model.type' (supported: BPE)");
       if (!file.has_vocab) fail(path, "missing 'model.vocab'");
+      const json& added = j.contains("added_tokens") ? j["added_tokens"] : json::array();
+      if (!added.is_array()) fail(path, "'added_tokens' must be an array");
+      // The table is as long as the largest id, so ids are bounded by the
+      // tokens the file gives (vocabularies are dense): a small file cannot
+      // make a table of millions.
+      const size_t given = file.vocab.size() + added.size();
+      const int64_t max_id = static_cast<int64_t>(std::min<size_t>(2 * given + 256, 1u << 24));
       size_t n = 0;
       for (const auto& [text, id] : file.vocab) {
-        if (id < 0 || id > (1 << 24)) fail(path, "token id " + std::to_string(id) + " in 'model.vocab' is out of range");
+        if (id < 0 || id >= max_id)
+          fail(path, "token id " + std::to_string(id) + " in 'model.vocab' is out of range (0 to " + std::to_string(max_id - 1) + " for " +
+                         std::to_string(given) + " tokens)");
         n = std::max<size_t>(n, static_cast<size_t>(id) + 1);
       }
-      const json& added = j.contains("added_tokens") ? j["added_tokens"] : json::array();
-      for (const auto& a : added) n = std::max<size_t>(n, a.at("id").get<size_t>() + 1);
+      std::vector<size_t> added_ids;
+      for (size_t k = 0; k < added.size(); ++k) {
+        const json& a = added[k];
+        const std::string at = "'added_tokens' entry " + std::to_string(k);
+        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
+          fail(path, at + " must be an object with an integer 'id' and a string 'content'");
+        const int64_t id = a["id"].get<int64_t>();
+        if (id < 0 || id >= max_id)
+          fail(path, at + " has token id " + std::to_string(id) + ", out of range (0 to " + std::to_string(max_id - 1) + ")");
+        added_ids.push_back(static_cast<size_t>(id));
+        n = std::max<size_t>(n, static_cast<size_t>(id) + 1);
+      }
       t->tokens_.assign(n, "");
       t->types_.assign(n, TokenType::Unused);
       for (auto& [text, id] : file.vocab) {
         t->tokens_[static_cast<size_t>(id)] = std::move(text);
         t->types_[static_cast<size_t>(id)] = TokenType::Normal;
       }
-      for (const auto& a : added) {
-        const size_t id = a.at("id").get<size_t>();
-        t->tokens_[id] = a.at("content").get<std::string>();
+      for (size_t k = 0; k < added.size(); ++k) {
+        const json& a = added[k];
+        const size_t id = added_ids[k];
+        t->tokens_[id] = a["content"].get<std::string>();
         t->types_[id] = a.value("special", false) ? TokenType::Control : TokenType::UserDefined;
       }
 
       std::vector<std::string> patterns;
       bool byte_level = false;
       t->add_space_prefix_ = false;
-      apply_normalizer(*t, j.value("normalizer", json()), path);
-      collect_pretokenizers(j.value("pre_tokenizer", json()), patterns, byte_level, path);
-      const json dec = j.value("decoder", json());
+      static const json kNone;
+      auto section = [&](const char* key) -> const json& { return j.contains(key) ? j[key] : kNone; };
+      apply_normalizer(*t, section("normalizer"), path);
+      collect_pretokenizers(section("pre_tokenizer"), patterns, byte_level, path);
+      const json& dec = section("decoder");
       if (dec.is_object() && dec.value("type", "") == "ByteLevel") byte_level = true;
       t->kind_ = byte_level ? Tokenizer::Kind::ByteLevel : Tokenizer::Kind::SentencePiece;
       t->byte_fallback_ = model.value("byte_fallback", false);
@@ -226,7 +263,7 @@ struct TokenizerBuilder {
       if (t->kind_ == Tokenizer::Kind::SentencePiece) {
         for (size_t i = 0; i < n; ++i) {
           const std::string& s = t->tokens_[i];
-          if (t->types_[i] == TokenType::Normal && s.size() == 6 && s.rfind("<0x", 0) == 0 && s[5] == '>') t->types_[i] = TokenType::Byte;
+          if (t->types_[i] == TokenType::Normal && is_byte_token_text(s)) t->types_[i] = TokenType::Byte;
         }
       }
       t->finish();
@@ -237,8 +274,7 @@ struct TokenizerBuilder {
       int32_t rank = 0;
       for (const auto& [a, b] : file.merges) add_merge_pair(*t, a, b, rank++, path);
 
-      const json post = j.value("post_processor", json());
-      apply_post_processor(*t, post, path);
+      apply_post_processor(*t, section("post_processor"), path);
     } catch (const json::exception& e) {
       fail(path, std::string("unexpected tokenizer.json structure: ") + e.what());
     }
@@ -263,12 +299,13 @@ struct TokenizerBuilder {
     return t;
   }
 
-  static void apply_post_processor(Tokenizer& t, const json& post, const std::string& path) {
+  static void apply_post_processor(Tokenizer& t, const json& post, const std::string& path, int depth = 0) {
+    check_depth(depth, "post_processor", path);
     if (post.is_null()) return;
     const std::string type = post.value("type", "");
     if (type == "ByteLevel") return;
     if (type == "Sequence") {
-      for (const auto& p : post.at("processors")) apply_post_processor(t, p, path);
+      for (const auto& p : post.at("processors")) apply_post_processor(t, p, path, depth + 1);
       return;
     }
     if (type != "TemplateProcessing") fail(path, "unknown post-processor type '" + type + "' in 'post_processor'");

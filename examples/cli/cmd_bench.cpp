@@ -310,6 +310,9 @@ void bench_backend(const BenchOptions& o, const std::string& backend, nlohmann::
 }
 
 void bench_model(const BenchOptions& o) {
+  // The flags' values are checked before the table starts, so an error is the only output.
+  parse_threads(o.threads);
+  parse_counts(o.depths, "-d", 0, 1 << 24);
   nlohmann::json results = nlohmann::json::array();
   if (!o.json && !o.parallel.empty()) {
     std::printf("| model                          | backend     | threads | streams |        test | t/s (all streams) |\n");

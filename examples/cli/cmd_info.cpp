@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "common/printable.h"
 #include "cpu/kernels.h"
 #include "registry.h"
 #include "model/source.h"
@@ -50,7 +51,7 @@ void run(const InfoOptions& o) {
   const Metadata& g = src.metadata();
   std::printf("file:          %s (%s, %s)\n", o.model.c_str(), src.format().c_str(), human_bytes(static_cast<double>(src.file_size())).c_str());
   std::printf("architecture:  %s\n", hp.arch.c_str());
-  std::printf("name:          %s\n", g.get_string("general.name", "-").c_str());
+  std::printf("name:          %s\n", printable(g.get_string("general.name", "-"), false).c_str());
   std::printf("layers:        %d\n", hp.n_layer);
   std::printf("embedding:     %d\n", hp.n_embd);
   std::printf("heads:         %d (kv %d, head size %d, rotary %d)\n", hp.n_head, hp.n_head_kv, hp.head_dim, hp.n_rot);
@@ -71,12 +72,13 @@ void run(const InfoOptions& o) {
   std::printf("chat template: %s\n", m.tokenizer().chat_template().empty() ? "none" : "yes");
   if (o.metadata) {
     std::printf("\nmetadata:\n");
-    for (const auto& k : g.keys()) std::printf("  %-45s %s\n", k.c_str(), g.describe(*g.find(k)).c_str());
+    // Keys, values and names are the file's text: shown, never obeyed by the terminal.
+    for (const auto& k : g.keys()) std::printf("  %-45s %s\n", printable(k, false).c_str(), printable(g.describe(*g.find(k)), false).c_str());
     std::printf("\ntensors:\n");
     for (const auto& t : src.tensors()) {
       std::string shape;
       for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? " x " : "") + std::to_string(t.shape[i]);
-      std::printf("  %-32s %-6s %s\n", t.name.c_str(), dtype_name(t.type), shape.c_str());
+      std::printf("  %-32s %-6s %s\n", printable(t.name, false).c_str(), dtype_name(t.type), shape.c_str());
     }
   }
 }

@@ -48,9 +48,10 @@ void run(const RunOptions& o) {
   if (!session) throw Error(session.message());
   if (o.verbose) {
     const HParams& hp = (*model)->hparams();
-    std::fprintf(stderr, "edgerun: %s, %d layers, backend %s, SIMD target %s, %d threads\n", hp.arch.c_str(), hp.n_layer,
-                 (*model)->backend_summary().c_str(), cpu::best_kernels().target,
-                 o.eval.threads > 0 ? o.eval.threads : default_thread_count());
+    const int threads = o.eval.threads > 0 ? o.eval.threads : default_thread_count();
+    std::fprintf(stderr, "edgerun: %s, %d layers, backend %s, SIMD target %s, %d threads for generation, %d for prompts\n",
+                 hp.arch.c_str(), hp.n_layer, (*model)->backend_summary().c_str(), cpu::best_kernels().target, threads,
+                 o.eval.threads_batch > 0 ? o.eval.threads_batch : threads);
     std::string types;
     for (const auto& [name, count] : (*model)->type_counts()) types += " " + name + " x" + std::to_string(count);
     std::fprintf(stderr, "edgerun: tensor types%s; kernels: SIMD for q4_0 q8_0 q4_k q6_k f16 f32, scalar reference for the rest; %s\n",
@@ -77,17 +78,24 @@ void run(const RunOptions& o) {
     std::fprintf(stderr, "edgerun: %s\n", describe_turn(ts).c_str());
     return;
   }
-  std::fputs(prompt.c_str(), stdout);
-  std::fflush(stdout);
+  // The prompt is echoed once it has been read (with the first piece), so a
+  // prompt the model refuses leaves only the error on the screen.
+  bool echoed = false;
+  auto echo_prompt = [&] {
+    if (!echoed) std::fputs(prompt.c_str(), stdout);
+    echoed = true;
+  };
   // -n -1: until the model ends its text; the context shifts as often as it fills (or stops there).
   const int n_predict = o.n_predict >= 0 ? o.n_predict : so.n_keep >= 0 ? INT_MAX : (*session)->n_ctx();
   auto st = generate(**session, prompt, sampling, n_predict,
-                     [](const std::string& piece) {
+                     [&](const std::string& piece) {
+                       echo_prompt();
                        std::fwrite(piece.data(), 1, piece.size(), stdout);
                        std::fflush(stdout);
                        return true;
                      });
   if (!st) throw Error(st.message());
+  echo_prompt();
   std::fputs("\n", stdout);
   std::fflush(stdout);
   const GenerateStats& s = *st;

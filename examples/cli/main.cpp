@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "common/printable.h"
 #include "env_settings.h"
 #include "common/log.h"
 #include "model/source.h"
@@ -15,8 +16,8 @@ namespace edgerun::cli {
 
 void EvalOptions::add_to(CLI::App& app) {
   app.add_option("-m,--model", model, "model: a .gguf or .erm file, or a Hugging Face folder")->required();
-  app.add_option("-t,--threads", threads, "threads for generation (default: physical cores)")->check(CLI::Range(0, 1024));
-  app.add_option("--threads-batch", threads_batch, "threads for prompt processing, also -tb (default: as -t)")->check(CLI::Range(0, 1024));
+  app.add_option("-t,--threads", threads, "threads for generation (default: physical cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads-batch", threads_batch, "threads for prompt processing, also -tb (default: as -t)")->check(CLI::NonNegativeNumber);
   app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
   const std::vector<std::string> kv_types = {"f32", "f16", "q8_0", "q4_0"};
   app.add_option("--kv-type", kv_type, "KV cache type: f32, f16, q8_0 or q4_0 (keys and values)")->check(CLI::IsMember(kv_types));
@@ -120,7 +121,8 @@ std::string with_flag_names(std::string msg) {
   static const std::pair<const char*, const char*> flags[] = {
       {"context size: ", "-c: "}, {"batch size: ", "-b: "}, {"backend: ", "--backend: "}, {"device: ", "--device: "},
       {"gpu layers: ", "--gpu-layers: "}, {"quantization: ", "--quant: "}, {"simd target: ", "EDGERUN_SIMD: "},
-      {"onednn type: ", "EDGERUN_ONEDNN_TYPE: "}, {"KV cache type: ", "--kv-type: "}};
+      {"onednn type: ", "EDGERUN_ONEDNN_TYPE: "}, {"KV cache type: ", "--kv-type: "}, {"threads: ", "-t: "},
+      {"batch threads: ", "-tb: "}};
   for (const auto& [field, flag] : flags)
     if (msg.rfind(field, 0) == 0) return flag + msg.substr(std::strlen(field));
   const std::string overwrite = "(the converter's overwrite option replaces it)";
@@ -171,15 +173,24 @@ int main(int argc, char** argv) {
   try {
     edgerun::set_backend_settings(edgerun::cli::settings_from_environment());
     app.parse(static_cast<int>(args.size()), args.data());
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error.
+    std::fprintf(stderr, "edgerun: error: %s (see --help)\n", edgerun::printable(e.what()).c_str());
+    return e.get_exit_code();
   } catch (const edgerun::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "edgerun: error: %s\n", with_flag_names(e.what()).c_str());
+    // Messages quote names and text from files: shown, never obeyed by the terminal.
+    std::fprintf(stderr, "edgerun: error: %s\n", edgerun::printable(with_flag_names(e.what())).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "edgerun: error: %s\n", e.what());
+    std::fprintf(stderr, "edgerun: error: %s\n", edgerun::printable(e.what()).c_str());
     return 1;
   }
   return 0;

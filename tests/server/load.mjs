@@ -40,8 +40,10 @@ async function one(i) {
   if (kind === "bad-type") return expectError(await post("/v1/chat/completions", chat("hi", { max_tokens: "many" })), [400]);
   if (kind === "too-long") return expectError(await post("/v1/chat/completions", chat("word ".repeat(400))), [400]);
   const controller = new AbortController();
-  const body = kind === "completion" ? JSON.stringify({ model: "x", prompt: `Story ${i}:`, max_tokens: 16 })
-                                     : chat(`Request ${i}: tell me something.`, kind === "plain" ? {} : { stream: true });
+  // A seed per request: a random one could end the answer at its first token
+  // (the tiny model's end-of-text is as likely as any), and the check below would fail by chance.
+  const body = kind === "completion" ? JSON.stringify({ model: "x", prompt: `Story ${i}:`, max_tokens: 16, seed: i })
+                                     : chat(`Request ${i}: tell me something.`, kind === "plain" ? { seed: i } : { stream: true, seed: i });
   const res = await post(kind === "completion" ? "/v1/completions" : "/v1/chat/completions", body, controller.signal);
   if (res.status === 503) return expectError(res, [503]);  // the queue was full: a proper answer too
   t.equal(res.status, 200, `${kind} ${i}`);
