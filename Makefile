@@ -28,7 +28,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX     ?= /usr/local
 
-.PHONY: all build deps deps-arm64 run test test-asan test-arm64 test-fresh install clean
+# make fuzz: every libFuzzer harness (tests/fuzz) for FUZZ_SECONDS each.
+FUZZ_BUILD    ?= build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+
+.PHONY: all build deps deps-arm64 deps-fuzz run test test-asan test-arm64 test-fresh fuzz install clean
 
 all: build
 
@@ -77,6 +82,23 @@ test-arm64: deps-arm64
 	cmake --build $(ARM_BUILD) -j$(JOBS)
 	cd $(ARM_BUILD) && ctest --output-on-failure -j$(JOBS)
 
+deps-fuzz: deps
+	@missing=$$(for p in $(FUZZ_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps-fuzz: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# Builds the harnesses with clang (ASan, UBSan, libFuzzer) and runs each for
+# FUZZ_SECONDS from its seed corpus; a finding fails the target and is kept
+# in $(FUZZ_BUILD)/findings (tests/fuzz/README.md says what to do with it).
+fuzz: deps-fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGERUN_FUZZ=ON \
+	  -DEDGERUN_BLAS=OFF -DEDGERUN_ONEDNN=OFF -DEDGERUN_VULKAN=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_harnesses
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # The C header, libedgerun.so/.a, edgerun.pc, the CMake package and the CLI under
 # $(PREFIX); DESTDIR stages them elsewhere (packaging).
 install: build
@@ -88,4 +110,4 @@ test-fresh:
 	$(SUDO) tests/fresh/test-fresh.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM_BUILD) $(FUZZ_BUILD)

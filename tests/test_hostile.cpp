@@ -3,6 +3,7 @@
 // wrong — never a crash, a hang or gigabytes asked for by a small file.
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <cmath>
@@ -120,6 +121,17 @@ TEST_CASE("GGUF headers that claim more than the file holds fail before allocati
     put<uint64_t>(s, 1ull << 62);
     const std::string p = write_temp("h_string.gguf", s + std::string(64, 'k'));
     CHECK_THAT(info_error(p), Catch::Contains("truncated"));
+  }
+  SECTION("a string array of 2^31 entries") {
+    std::string s = gguf_header(0, 1);
+    put<uint64_t>(s, 3);
+    s += "arr";
+    put<uint32_t>(s, 9);  // array
+    put<uint32_t>(s, 8);  // of strings
+    put<uint64_t>(s, 1ull << 31);
+    s.resize(1024, '\0');
+    const std::string p = write_temp("h_array.gguf", s);
+    CHECK_THAT(info_error(p), Catch::Contains("metadata 'arr'") && Catch::Contains("2147483648 strings"));
   }
   SECTION("a tensor of 2^40 elements in 1 KiB") {
     std::string s = gguf_header(1, 0);
@@ -287,9 +299,15 @@ TEST_CASE("Hugging Face folders: wrong JSON types, huge sizes and paths outside 
     with("rms_norm_eps", nlohmann::json::array());
     CHECK_THAT(info_error(dir), Catch::Contains("'rms_norm_eps'"));
   }
+  SECTION("a number too large for a double (found by fuzz_hf_folder)") {
+    std::string text = changed.dump();
+    text.insert(text.size() - 1, ", \"rms_norm_eps\": 1e999");
+    test::write_file(cfg_path, text);
+    CHECK_THAT(info_error(dir), Catch::Contains("config.json: malformed JSON") && Catch::Contains("number overflow"));
+  }
   SECTION("a million layers") {
     with("num_hidden_layers", 1000000);
-    CHECK_THAT(info_error(dir), Catch::Contains("num_hidden_layers") || Catch::Contains("block_count"));
+    CHECK_THAT(info_error(dir), Catch::Contains("block_count' says 1000000 layers"));
   }
   SECTION("a head size of two billion, with RoPE scaling") {
     with("head_dim", 2000000000);
@@ -376,4 +394,50 @@ TEST_CASE("a thread count the machine cannot run is refused", "[hostile]") {
   CHECK(r.code != 0);
   CHECK(r.code != 137);
   CHECK_THAT(r.out, Catch::Contains("-t") && Catch::Contains("1024"));
+}
+
+TEST_CASE("a prompt file of 1 GiB is refused before it is read", "[hostile]") {
+  const std::string p = test::temp_path("h_prompt.txt");
+  test::write_file(p, "");
+  REQUIRE(::truncate(p.c_str(), 1ll << 30) == 0);  // sparse: no disk used
+  const test::CliResult r =
+      test::run_cli_bounded("run -m '" + test::stories_gguf() + "' -f '" + p + "' -n 1", kMaxMiB, kMaxSeconds);
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, Catch::Contains(p) && Catch::Contains("64 MiB"));
+  std::remove(p.c_str());
+}
+
+TEST_CASE("a hostile chat template in a model file ends with an error from the CLI", "[hostile]") {
+  const std::string messages = write_temp("h_messages.json", R"([{"role": "user", "content": "hi"}])");
+  for (const std::string tmpl : {"{% for i in range(10**12) %}x{% endfor %}", "{{ 'a' * 10**10 }}",
+                                 "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+                                 "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"}) {
+    auto e = stories();
+    e.set_string("tokenizer.chat_template", tmpl);
+    const std::string p = write_temp("h_template.gguf", e.bytes());
+    const test::CliResult r = test::run_cli_bounded("template -m '" + p + "' --messages '" + messages + "'", kMaxMiB, kMaxSeconds);
+    INFO(tmpl << "\n-> " << r.out);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.out, Catch::Contains("chat template"));
+  }
+}
+
+TEST_CASE("verify passes an .erm only when its checksums hold and the model loads", "[hostile]") {
+  // Bytes written as they were meant (every checksum right) can still be no
+  // model: here a layer count the tensors do not have.
+  auto g = GGUFFile::open(test::stories_gguf());
+  g->set_uint("llama.block_count", 1u << 20);
+  const std::string p = test::temp_path("h_verify.erm");
+  std::remove(p.c_str());
+  {
+    ErmWriter w(p, *g, g->tensors(), true);
+    for (size_t i = 0; i < g->tensors().size(); ++i) w.write_tensor(i, g->tensors()[i].data, g->tensors()[i].nbytes);
+    w.finish();
+  }
+  const test::CliResult r = test::run_cli("verify '" + p + "'");
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("checksums hold, but the model does not load") && Catch::Contains("llama.block_count"));
+  std::remove(p.c_str());
 }

@@ -144,6 +144,7 @@ TEST_CASE("hostile templates end fast with an error naming the limit", "[templat
     for (int i = 0; i < 100000; ++i) t += " + 1";
     return t;
   }() + " }}", "more than 20000 parts");
+  fails("{{ 99999999999999999999 }}", "the number 99999999999999999999 is too large");
   fails("{{ -9223372036854775807 - 1 - 1 }}", "integer overflow");
   fails("{{ (-9223372036854775807 - 1) // -1 }}", "integer overflow");
   CHECK(render("{{ (-9223372036854775807 - 1) % -1 }}") == "0");

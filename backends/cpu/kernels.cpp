@@ -23,7 +23,14 @@ HWY_BEFORE_NAMESPACE();
 // Lake), but selects it on CPUs with AVX-512 VNNI. So VNNI is used here only
 // through 512-bit intrinsics, which exist in EVEX form alone; 256-bit int8
 // products use maddubs, which every AVX2 CPU has.
+#if defined(__clang__)
+// clang takes the first target attribute pushed, so Highway's is replaced by
+// one with EVEX VNNI added (HWY_AFTER_NAMESPACE pops it).
+HWY_POP_ATTRIBUTES
+HWY_PUSH_ATTRIBUTES(HWY_TARGET_STR ",avx512vnni")
+#else
 #pragma GCC target("avx512vnni")
+#endif
 #endif
 namespace edgerun::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;

@@ -12,7 +12,7 @@
 
 namespace edgerun {
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::string& path, size_t max_bytes) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno), ErrorKind::IO);
@@ -20,6 +20,11 @@ std::string read_file(const std::string& path) {
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     fail(path, "not a regular file", ErrorKind::IO);
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    fail(path, "is " + std::to_string(st.st_size) + " bytes, more than the " + std::to_string(max_bytes >> 20) +
+                   " MiB this file may have", ErrorKind::IO);
   }
   std::string out;
   out.reserve(static_cast<size_t>(st.st_size));
@@ -34,6 +39,10 @@ std::string read_file(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {  // grew while being read
+      ::close(fd);
+      fail(path, "is more than the " + std::to_string(max_bytes >> 20) + " MiB this file may have", ErrorKind::IO);
+    }
   }
   ::close(fd);
   return out;

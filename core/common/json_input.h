@@ -23,8 +23,11 @@ Json parse_json_input(const std::string& where, std::string_view text) {
       if (depth > kMaxJsonDepth) throw Error("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
       return true;
     });
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(where, std::string("malformed JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number too large (out_of_range)
+    // nlohmann's text after its "[json.exception.<kind>.N] " tag.
+    std::string what = e.what();
+    if (what.rfind("[json.exception", 0) == 0 && what.find("] ") != std::string::npos) what.erase(0, what.find("] ") + 2);
+    fail(where, "malformed JSON: " + what);
   } catch (const Error& e) {
     fail(where, std::string("JSON ") + e.what());
   }

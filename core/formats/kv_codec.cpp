@@ -45,6 +45,11 @@ void read_kv_entries(Cursor& c, uint64_t n_kv, Metadata& out) {
       v.count = c.read<uint64_t>(what + " (element count)");
       if (v.count > kMaxArrayCount) fail(p, what + " has an implausible element count");
       if (v.elem_type == GGUFType::STRING) {
+        // Each string takes 8 bytes of length at least: a count the rest of the
+        // file cannot hold is damage, found before anything is reserved for it.
+        if (v.count > c.left() / 8)
+          fail(p, what + " claims " + std::to_string(v.count) + " strings, more than the " + std::to_string(c.left()) +
+                      " bytes left can hold (file truncated or corrupt)");
         v.strings.reserve(v.count);
         for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(c.read_string(what));
       } else {

@@ -19,6 +19,7 @@ class Cursor {
   Cursor(const std::string& path, const uint8_t* data, size_t size) : path_(path), data_(data), size_(size) {}
 
   size_t pos() const { return pos_; }
+  size_t left() const { return size_ - pos_; }
   const std::string& path() const { return path_; }
   void need(uint64_t n, const std::string& what) const {
     if (n > size_ - pos_) {

@@ -2,6 +2,7 @@
 // the tensors it needs. The forward pass (graph.cpp) is one function for all.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ struct ArchSpec {
 // nullptr when the architecture is unknown.
 const ArchSpec* find_arch(const std::string& name);
 std::string known_arch_names();
+
+// The largest size any hyper-parameter may have, and any product of two that
+// the forward pass forms (heads x head size): far beyond every real model,
+// small enough that no index computed from them wraps around.
+constexpr uint64_t kMaxModelDim = 1u << 24;
 
 struct HParams {
   std::string arch;

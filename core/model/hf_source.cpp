@@ -51,7 +51,7 @@ class ConfigValues {
     return j_[key].get<std::string>();
   }
 
-  static constexpr uint64_t kMaxDim = 1u << 24;
+  static constexpr uint64_t kMaxDim = kMaxModelDim;
 
  private:
   std::string name(const char* key) const { return prefix_ + key; }

@@ -40,7 +40,7 @@ void Model::read_hparams() {
   const std::string a = arch + ".";
   // Every size is bounded, and so is every product of sizes that no tensor's
   // shape vouches for (heads x head size), so nothing wraps around in int.
-  constexpr uint64_t kMaxDim = 1u << 24;
+  constexpr uint64_t kMaxDim = kMaxModelDim;
   auto dim = [&](const std::string& key, uint64_t v) {
     if (v == 0 || v > kMaxDim) fail(path_, "metadata '" + key + "' has an invalid value " + std::to_string(v));
     return static_cast<int>(v);

@@ -16,7 +16,7 @@ namespace edgerun {
 namespace {
 using ojson = nlohmann::ordered_json;
 
-constexpr int kMaxJsonDepth = 64;
+constexpr int kMaxChatJsonDepth = 64;
 
 }  // namespace
 
@@ -181,10 +181,10 @@ std::vector<ChatMessage> Chat::from_json(const std::string& text, const std::str
   ojson j;
   try {
     j = ojson::parse(text, [](int depth, ojson::parse_event_t, ojson&) {
-      if (depth > kMaxJsonDepth) throw Error("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      if (depth > kMaxChatJsonDepth) throw Error("nested deeper than " + std::to_string(kMaxChatJsonDepth) + " levels");
       return true;
     });
-  } catch (const ojson::parse_error& e) {
+  } catch (const ojson::exception& e) {  // a syntax error, or a number too large
     fail(where, std::string("not valid JSON: ") + e.what());
   } catch (const Error& e) {
     fail(where, e.what());

@@ -94,14 +94,14 @@ class Interpreter {
       for (const auto& [k, v] : a.named) ns.set_member(k, v);
       return ns;
     });
-    g["range"] = Value::function([](const CallArgs& a) {
+    g["range"] = Value::function([this](const CallArgs& a) {
       int64_t start = 0, stop = 0, step = 1;
       if (a.positional.size() == 1) stop = a.positional[0].i;
       if (a.positional.size() >= 2) { start = a.positional[0].i; stop = a.positional[1].i; }
       if (a.positional.size() >= 3) step = a.positional[2].i;
-      if (step == 0) fail("range", "step must not be zero");
+      if (step == 0) fail(where_, "range: step must not be zero");
       const long double count = (static_cast<long double>(stop) - start) / step;
-      if (count > kMaxRange) fail("range", "more than " + std::to_string(kMaxRange) + " numbers");
+      if (count > kMaxRange) fail(where_, "range: more than " + std::to_string(kMaxRange) + " numbers");
       Value out = Value::array();
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.arr->push_back(Value::integer(i));
       return out;

@@ -1,5 +1,6 @@
 // Jinja lexer and parser, with the whitespace rules Hugging Face renders chat
 // templates with: trim_blocks and lstrip_blocks on, plus the '-' markers.
+#include <cerrno>
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -161,8 +162,12 @@ std::vector<Token> tokenize(const std::string& s, const std::string& where) {
       }
       std::string num = s.substr(i, j - i);
       num.erase(std::remove(num.begin(), num.end(), '_'), num.end());
-      out.push_back({is_float ? Token::Kind::Float : Token::Kind::Int, num,
-                     is_float ? Value::number(std::stod(num)) : Value::integer(std::stoll(num))});
+      // A literal the number types cannot hold is the template's error, not a thrown std::out_of_range.
+      errno = 0;
+      const Value v = is_float ? Value::number(std::strtod(num.c_str(), nullptr)) : Value::integer(std::strtoll(num.c_str(), nullptr, 10));
+      if (errno == ERANGE)
+        fail(where, "the number " + num.substr(0, 40) + (num.size() > 40 ? "..." : "") + " is too large");
+      out.push_back({is_float ? Token::Kind::Float : Token::Kind::Int, num, v});
       i = j;
       continue;
     }

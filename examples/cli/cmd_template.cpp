@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common/json_input.h"
 #include "common/files.h"
 #include "model/source.h"
 #include "template/chat_template.h"
@@ -21,12 +22,7 @@ struct TemplateOptions {
 
 
 nlohmann::ordered_json parse_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(path, std::string("malformed JSON: ") + e.what());
-  }
+  return parse_json_input<nlohmann::ordered_json>(path, read_file(path));
 }
 
 void run(const TemplateOptions& o) {
@@ -55,8 +51,8 @@ void run(const TemplateOptions& o) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos) fail("--var", "expected NAME=JSON, got '" + kv + "'");
     try {
-      in.extra[kv.substr(0, eq)] = nlohmann::ordered_json::parse(kv.substr(eq + 1));
-    } catch (const nlohmann::json::parse_error&) {
+      in.extra[kv.substr(0, eq)] = parse_json_input<nlohmann::ordered_json>("--var", kv.substr(eq + 1));
+    } catch (const Error&) {
       in.extra[kv.substr(0, eq)] = kv.substr(eq + 1);  // a bare string
     }
   }
