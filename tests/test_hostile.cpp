@@ -73,6 +73,17 @@ std::string tokenizer_json(const std::string& extra) {
   return R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "!": 2}, "merges": []})" + extra + "}";
 }
 
+// The error loading `text` as a tokenizer.json gives ("" when it loads).
+std::string tokenizer_error(const std::string& path, const std::string& text) {
+  test::write_file(path, text);
+  try {
+    Tokenizer::from_hf_file(path);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 std::string nested(const std::string& open, const std::string& inner, const std::string& close, int depth) {
   std::string s;
   s.reserve((open.size() + close.size()) * depth + inner.size());
@@ -204,15 +215,7 @@ TEST_CASE("a GGUF of 10,000 layers is read in linear time", "[hostile]") {
 
 TEST_CASE("token ids are checked against the table they index", "[hostile]") {
   const std::string p = test::temp_path("h_tokenizer.json");
-  auto error_of = [&](const std::string& text) {
-    test::write_file(p, text);
-    try {
-      Tokenizer::from_hf_file(p);
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
+  auto error_of = [&](const std::string& text) { return tokenizer_error(p, text); };
   SECTION("an added token with id -1") {
     const std::string e = error_of(tokenizer_json(R"(, "added_tokens": [{"id": -1, "content": "<x>", "special": true}])"));
     CHECK_THAT(e, Catch::Contains(p) && Catch::Contains("added_tokens") && Catch::Contains("-1"));
@@ -246,15 +249,7 @@ TEST_CASE("token ids are checked against the table they index", "[hostile]") {
 
 TEST_CASE("JSON nested without end and tokenizer sections nested 100,000 deep end with an error", "[hostile]") {
   const std::string p = test::temp_path("h_deep.json");
-  auto error_of = [&](const std::string& text) {
-    test::write_file(p, text);
-    try {
-      Tokenizer::from_hf_file(p);
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
+  auto error_of = [&](const std::string& text) { return tokenizer_error(p, text); };
   const std::string seq = nested(R"({"type": "Sequence", "normalizers": [)", R"({"type": "NFC"})", "]}", 100000);
   CHECK_THAT(error_of(tokenizer_json(", \"normalizer\": " + seq)), Catch::Contains(p) && Catch::Contains("nested deeper"));
   const std::string post = nested(R"({"type": "Sequence", "processors": [)", R"({"type": "ByteLevel"})", "]}", 100000);

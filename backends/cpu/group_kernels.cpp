@@ -17,16 +17,7 @@
 #include "layouts.h"
 
 HWY_BEFORE_NAMESPACE();
-#if HWY_TARGET == HWY_AVX3_DL
-#if defined(__clang__)
-// clang takes the first target attribute pushed, so Highway's is replaced by
-// one with EVEX VNNI added (HWY_AFTER_NAMESPACE pops it).
-HWY_POP_ATTRIBUTES
-HWY_PUSH_ATTRIBUTES(HWY_TARGET_STR ",avx512vnni")
-#else
-#pragma GCC target("avx512vnni")
-#endif
-#endif
+#include "cpu/evex_vnni.h"  // NOLINT: per target
 namespace edgerun::cpu::HWY_NAMESPACE {
 
 #if HWY_TARGET == HWY_AVX3_DL

@@ -18,20 +18,7 @@
 #include "fp16.h"
 
 HWY_BEFORE_NAMESPACE();
-#if HWY_TARGET == HWY_AVX3_DL
-// Highway 1.0.3 compiles AVX3_DL for AVX-VNNI (the VEX form, absent on Ice
-// Lake), but selects it on CPUs with AVX-512 VNNI. So VNNI is used here only
-// through 512-bit intrinsics, which exist in EVEX form alone; 256-bit int8
-// products use maddubs, which every AVX2 CPU has.
-#if defined(__clang__)
-// clang takes the first target attribute pushed, so Highway's is replaced by
-// one with EVEX VNNI added (HWY_AFTER_NAMESPACE pops it).
-HWY_POP_ATTRIBUTES
-HWY_PUSH_ATTRIBUTES(HWY_TARGET_STR ",avx512vnni")
-#else
-#pragma GCC target("avx512vnni")
-#endif
-#endif
+#include "cpu/evex_vnni.h"  // NOLINT: per target
 namespace edgerun::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
