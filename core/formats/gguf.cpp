@@ -1,5 +1,6 @@
 #include "formats/gguf.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -35,7 +36,7 @@ void GGUFFile::parse() {
   const uint64_t n_tensors = c.read<uint64_t>("header tensor count");
   const uint64_t n_kv = c.read<uint64_t>("header metadata count");
   // Each entry needs at least a few bytes, so an absurd count means damage.
-  if (n_tensors > map_->size() / 8 || n_kv > map_->size() / 8)
+  if (n_tensors > map_->size() / 32 || n_kv > map_->size() / 8)
     fail(p, "header says " + std::to_string(n_tensors) + " tensors and " + std::to_string(n_kv) +
                 " metadata entries, more than " + std::to_string(map_->size()) +
                 " bytes can hold (file truncated or header corrupt)");
@@ -48,7 +49,9 @@ void GGUFFile::parse() {
     alignment_ = a->u;
   }
 
-  tensors_.reserve(n_tensors);
+  // Reserved up to a bound only: the count is the file's claim, the entries
+  // are what it holds (each takes 32 bytes at least).
+  tensors_.reserve(std::min<uint64_t>(n_tensors, 1u << 16));
   for (uint64_t t = 0; t < n_tensors; ++t) {
     TensorInfo ti;
     ti.name = std::string(c.read_string("tensor info #" + std::to_string(t)));
