@@ -145,6 +145,7 @@ TEST_CASE("hostile templates end fast with an error naming the limit", "[templat
     return t;
   }() + " }}", "more than 20000 parts");
   fails("{{ 99999999999999999999 }}", "the number 99999999999999999999 is too large");
+  fails("{{ messages[]['content'] }}", "an empty subscript '[]'");  // found by fuzz_jinja: a null operand
   fails("{{ -9223372036854775807 - 1 - 1 }}", "integer overflow");
   fails("{{ (-9223372036854775807 - 1) // -1 }}", "integer overflow");
   CHECK(render("{{ (-9223372036854775807 - 1) % -1 }}") == "0");

@@ -584,6 +584,7 @@ class Parser {
           expect_op("]");
           break;
         }
+        if (!slice && !idx[0]) error("an empty subscript '[]'");
         auto s = make(slice ? Expr::Kind::Slice : Expr::Kind::Index);
         s->args.push_back(std::move(e));
         for (auto& p : idx) s->args.push_back(std::move(p));
