@@ -91,10 +91,11 @@ inline CliResult run_cli(const std::string& args, const std::string& env = "") {
 }
 
 // run_cli with at most `max_mib` MiB of address space and `max_seconds` of
-// time (then SIGKILL: code 137). Under an emulator only the time is bounded:
-// qemu reserves the guest's address space up front.
+// time (then SIGKILL: code 137). Under an emulator or AddressSanitizer only
+// the time is bounded: qemu reserves the guest's address space up front, ASan
+// its shadow memory.
 inline CliResult run_cli_bounded(const std::string& args, int max_mib, int max_seconds) {
-#ifdef EDGERUN_CLI_LAUNCHER
+#if defined(EDGERUN_CLI_LAUNCHER) || defined(__SANITIZE_ADDRESS__)
   (void)max_mib;
   const std::string limit;
 #else
