@@ -177,16 +177,18 @@ namespace {
 // A terminal of our own: tmux on a private socket.
 class Tmux {
  public:
-  Tmux() : sock_("edgerun_test_" + std::to_string(::getpid())) {}
+  // A socket per terminal: one test's server, still exiting, cannot refuse the next one's session.
+  Tmux() : sock_("edgerun_test_" + std::to_string(::getpid()) + "_" + std::to_string(next_id()++)) {}
   ~Tmux() { sh("kill-server"); }
   int sh(const std::string& args) const { return std::system(("tmux -L " + sock_ + " " + args + " >/dev/null 2>&1").c_str()); }
   // The screen's text; with_escapes: with the colour and attribute codes too.
   std::string screen(bool with_escapes = false) const {
     return run("tmux -L " + sock_ + " capture-pane -p -J -S - -t t" + (with_escapes ? " -e" : ""));
   }
-  // Waits until the screen satisfies `ok`, up to `seconds`.
+  // Waits until the screen satisfies `ok`, up to `seconds` (generous: a loaded
+  // machine runs the whole suite beside it).
   template <typename F>
-  bool wait_for(F ok, double seconds = 15) const {
+  bool wait_for(F ok, double seconds = 40) const {
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < end) {
       if (ok(screen())) return true;
@@ -196,6 +198,10 @@ class Tmux {
   }
 
  private:
+  static int& next_id() {
+    static int id = 0;
+    return id;
+  }
   static std::string run(const std::string& cmd) {
     std::string out;
     FILE* p = popen(cmd.c_str(), "r");
