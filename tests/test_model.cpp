@@ -1,5 +1,6 @@
 // The forward pass against llama.cpp's logits for the tiny fixture models.
 #include <catch2/catch.hpp>
+#include <sched.h>
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -203,4 +204,21 @@ TEST_CASE("the default thread count is the physical performance cores", "[model]
   reset();
   CHECK(performance_core_count(root, 6) == 6);
   reset();
+}
+
+TEST_CASE("the default thread count stays within the CPUs the process may run on", "[model]") {
+  cpu_set_t saved;
+  REQUIRE(::sched_getaffinity(0, sizeof saved, &saved) == 0);
+  int first = -1;
+  for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+    if (CPU_ISSET(c, &saved)) first = c;
+  REQUIRE(first >= 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);  // as `taskset -c N` or a one-CPU cpuset
+  const int n = default_thread_count();
+  REQUIRE(::sched_setaffinity(0, sizeof saved, &saved) == 0);
+  CHECK(n == 1);
+  CHECK(default_thread_count() >= 1);
 }

@@ -1,5 +1,7 @@
 #include "session/session.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -75,7 +77,14 @@ int performance_core_count(const std::string& sysfs, int n_cpu) {
 }
 
 int default_thread_count() {
-  return performance_core_count("/sys", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  const int cores = performance_core_count("/sys", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // No more than the CPUs this process may run on (taskset, a container's
+  // cpuset): a spinning pool larger than that waits on itself.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+    return std::min(cores, CPU_COUNT(&allowed));
+  return cores;
 }
 
 size_t Session::kv_bytes(const HParams& hp, int n_ctx, KVType k, KVType v) {
