@@ -405,9 +405,10 @@ TEST_CASE("a prompt file of 1 GiB is refused before it is read", "[hostile]") {
 
 TEST_CASE("a hostile chat template in a model file ends with an error from the CLI", "[hostile]") {
   const std::string messages = write_temp("h_messages.json", R"([{"role": "user", "content": "hi"}])");
+  // (The step limit's case, 10^5 x 10^5 loops, takes seconds natively and minutes under
+  // qemu: test_template.cpp checks it in-process.)
   for (const std::string tmpl : {"{% for i in range(10**12) %}x{% endfor %}", "{{ 'a' * 10**10 }}",
-                                 "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
-                                 "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"}) {
+                                 "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"}) {
     auto e = stories();
     e.set_string("tokenizer.chat_template", tmpl);
     const std::string p = write_temp("h_template.gguf", e.bytes());
