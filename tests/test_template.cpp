@@ -146,6 +146,10 @@ TEST_CASE("hostile templates end fast with an error naming the limit", "[templat
   }() + " }}", "more than 20000 parts");
   fails("{{ 99999999999999999999 }}", "the number 99999999999999999999 is too large");
   fails("{{ messages[]['content'] }}", "an empty subscript '[]'");  // found by fuzz_jinja: a null operand
+  // Found by fuzz_jinja: a filter that is a method called an empty function on a value without it.
+  fails("{{ 'abc' | items }}", "filter 'items' does not apply to string");
+  fails("{{ 3 | dictsort | items }}", "filter 'items' does not apply to");
+  CHECK(render("{{ undefined_thing | items | list | length }}") == "0");
   fails("{{ -9223372036854775807 - 1 - 1 }}", "integer overflow");
   fails("{{ (-9223372036854775807 - 1) // -1 }}", "integer overflow");
   CHECK(render("{{ (-9223372036854775807 - 1) % -1 }}") == "0");

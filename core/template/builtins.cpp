@@ -288,6 +288,17 @@ Value bound_method(const Value& obj, const std::string& name) {
   return Value();
 }
 
+// A filter that is also a method (x | items is x.items()): where x has no
+// such method, an error, never a call through an empty function.
+static Value call_as_method(const Value& v, const std::string& name, const CallArgs& a, const ErrorFn& error) {
+  const Value m = bound_method(v, name);
+  if (m.type != Value::Type::Function || !m.fn) {
+    error("filter '" + name + "' does not apply to " + v.type_name());
+    return Value();
+  }
+  return (*m.fn)(a);
+}
+
 Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, const ErrorFn& error) {
   if (name == "trim") return Value::string(strip_chars(v.str(), a.get(0, "chars") ? a.get(0, "chars")->str() : kWhitespace, true, true));
   if (name == "tojson") {
@@ -297,7 +308,7 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, c
   if (name == "length" || name == "count") return Value::integer(length(v));
   if (name == "upper" || name == "lower") return Value::string(ascii_case(v.str(), name == "upper"));
   if (name == "title") return Value::string(title_case(v.str()));
-  if (name == "capitalize") return (*bound_method(Value::string(v.str()), "capitalize").fn)(a);
+  if (name == "capitalize") return call_as_method(Value::string(v.str()), "capitalize", a, error);
   if (name == "string") return Value::string(v.str());
   if (name == "safe") return v;
   if (name == "default" || name == "d") {
@@ -348,9 +359,9 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, c
     const double m = std::pow(10.0, p ? p->as_double() : 0);
     return Value::number(std::round(v.as_double() * m) / m);
   }
-  if (name == "items") return (*bound_method(v, "items").fn)(a);
+  if (name == "items") return v.type == Value::Type::Undefined ? Value::array() : call_as_method(v, "items", a, error);
   if (name == "dictsort") {
-    Value items = v.is_object() ? (*bound_method(v, "items").fn)(a) : Value::array();
+    Value items = v.is_object() ? call_as_method(v, "items", a, error) : Value::array();
     std::stable_sort(items.arr->begin(), items.arr->end(), [](const Value& x, const Value& y) { return compare_values((*x.arr)[0], (*y.arr)[0]) < 0; });
     return items;
   }
