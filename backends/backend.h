@@ -98,6 +98,21 @@ struct AttentionSeq {
   int n = 0;              // its rows, consecutive in the batch
 };
 
+// One expert of a mixture-of-experts MLP: a SwiGLU of its own.
+struct ExpertMlp {
+  const Weight* gate = nullptr;
+  const Weight* up = nullptr;
+  const Weight* down = nullptr;
+};
+
+// What a router chose for n tokens: for token t, experts expert[t*k + r]
+// with weights weight[t*k + r], r = 0..k-1 in rank order (host memory).
+struct MoeRoute {
+  int n = 0, k = 0;
+  const int32_t* expert = nullptr;
+  const float* weight = nullptr;
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -135,6 +150,13 @@ class Executor {
   virtual void swiglu(const Buffer& gate, const Buffer& up, int64_t n, Buffer& out) = 0;
   // x += y over n floats.
   virtual void add(Buffer& x, const Buffer& y, int64_t n) = 0;
+  // The MoE MLP: out[t, :] = sum over r in rank order of weight[t,r] *
+  // down_e(silu(gate_e h[t]) * up_e h[t]), e = expert[t,r], for the route's
+  // n tokens of dim floats. Each chosen expert's weights are read once for
+  // all the tokens that chose it. This version is built from the ops above
+  // (and read/write for the sums), so every backend has it; a backend may do
+  // better, to the same bits.
+  virtual void moe_mlp(const Buffer& h, int64_t dim, const ExpertMlp* experts, const MoeRoute& route, Buffer& out);
   // Copies `n` floats from src[src_off] to dst[dst_off] (used to keep one row).
   virtual void copy(const Buffer& src, int64_t src_off, Buffer& dst, int64_t dst_off, int64_t n) = 0;
   // Waits for queued work and copies n floats out to host memory.

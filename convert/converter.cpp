@@ -15,11 +15,6 @@
 
 namespace edgerun {
 
-namespace {
-
-
-}  // namespace
-
 ConvertSummary convert_model(const std::string& src_path, const std::string& out, const ConvertOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   auto src = open_model_source(src_path);
@@ -41,7 +36,8 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
   meta.set_string("edgerun.quantization", o.quant);
 
   const std::string arch = in_meta.get_string("general.architecture");
-  QuantMix mix(o.quant, static_cast<int>(in_meta.get_uint(arch + ".block_count")), src->find_tensor("output.weight") != nullptr);
+  QuantMix mix(o.quant, static_cast<int>(in_meta.get_uint(arch + ".block_count")), src->find_tensor("output.weight") != nullptr,
+               static_cast<int>(in_meta.get_uint(arch + ".expert_count", 0)));
   // Hugging Face Llama checkpoints keep q/k rows in "rotate half" order; the
   // .erm takes GGUF's interleaved order, so a model has one layout whatever
   // it was converted from (and quantizes to the same bits as llama.cpp's).
@@ -68,7 +64,7 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
   ErmWriter writer(out, meta, plan, o.overwrite);
   ThreadPool pool(o.n_threads);
   ConvertSummary sum;
-  std::vector<uint8_t> buf, in_rows, grouped;
+  std::vector<uint8_t> buf, in_rows, grouped, stacked;
   const auto& tensors = src->tensors();
   for (size_t i = 0; i < tensors.size(); ++i) {
     TensorInfo in = tensors[i];
@@ -82,6 +78,13 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
       const int64_t hd = rows / heads, h = r / hd, k = r % hd;
       return h * hd + (k % 2) * (hd / 2) + k / 2;  // GGUF pairs (x_i, x_{i+hd/2}) as adjacent rows
     };
+    if (!in.parts.empty()) {  // a Hugging Face MoE layer's experts, stacked here
+      stacked.resize(in.nbytes);
+      const size_t part = in.nbytes / in.parts.size();
+      for (size_t e = 0; e < in.parts.size(); ++e) std::memcpy(stacked.data() + e * part, in.parts[e], part);
+      in.data = stacked.data();
+      in.parts.clear();
+    }
     if (in.layout == kLayoutX16) {  // an .erm source: back to rows first
       in_rows.resize(dtype_row_bytes(in.type, in.n_elements()));
       x16_to_rows(in.type, in.data, rows, row, in_rows.data());

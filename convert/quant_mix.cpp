@@ -51,7 +51,8 @@ std::vector<std::string> QuantMix::names() {
   return out;
 }
 
-QuantMix::QuantMix(const std::string& name, int n_layer, bool has_output) : name_(name), n_layer_(n_layer), has_output_(has_output) {
+QuantMix::QuantMix(const std::string& name, int n_layer, bool has_output, int n_expert)
+    : name_(name), n_layer_(n_layer), has_output_(has_output), n_expert_(n_expert) {
   if (name == "keep") return;
   for (const auto& m : kMixes)
     if (name == m.name) base_ = m.base;
@@ -67,6 +68,7 @@ QuantMix::QuantMix(const std::string& name, int n_layer, bool has_output) : name
 DType QuantMix::choose(const TensorInfo& t) {
   if (name_ == "keep") return t.type;
   if (t.shape.size() < 2) return DType::F32;  // norms, biases, rope factors
+  if (ends_with(t.name, "ffn_gate_inp.weight")) return DType::F32;  // MoE routers: small, and they pick the experts
   const int64_t row = t.shape[0];
   if (!is_quantized(base_)) return base_;
   const bool output = t.name == "output.weight" || (!has_output_ && t.name == "token_embd.weight");
@@ -79,12 +81,17 @@ DType QuantMix::choose(const TensorInfo& t) {
     const int i = attn_v_seen_++;
     if (m3) type = i < 2 ? DType::Q5_K : DType::Q4_K;
     else if ((m4 || m5) && more_bits(i, n_layer_)) type = DType::Q6_K;
-  } else if (ends_with(t.name, "ffn_down.weight")) {
+    // llama.cpp's choice for 8-expert models (Mixtral, Qwen3-MoE's fixture): attention is a small share of them.
+    if (n_expert_ == 8) type = DType::Q8_0;
+  } else if (ends_with(t.name, "attn_k.weight")) {
+    if (n_expert_ == 8) type = DType::Q8_0;
+  } else if (ends_with(t.name, "ffn_down.weight") || ends_with(t.name, "ffn_down_exps.weight")) {
     const int i = layer_of(t.name);
     if (m3) type = i < n_layer_ / 16 ? DType::Q5_K : DType::Q4_K;
     else if ((m4 || m5) && more_bits(i, n_layer_)) type = DType::Q6_K;
   } else if (ends_with(t.name, "attn_output.weight")) {
-    if (m3) type = DType::Q4_K;
+    if (n_expert_ == 8 && (m3 || m4)) type = DType::Q5_K;
+    else if (m3) type = DType::Q4_K;
   }
   return fit_rows(type, row);
 }

@@ -13,8 +13,8 @@ namespace edgerun {
 
 class QuantMix {
  public:
-  // Throws Error for an unknown name. n_layer comes from the model.
-  QuantMix(const std::string& name, int n_layer, bool has_output);
+  // Throws Error for an unknown name. n_layer and n_expert (0: dense) come from the model.
+  QuantMix(const std::string& name, int n_layer, bool has_output, int n_expert = 0);
   static std::vector<std::string> names();
 
   // The type for tensor `t`; call in file order (attn_v tensors are counted).
@@ -25,6 +25,7 @@ class QuantMix {
   DType base_ = DType::F32;
   int n_layer_ = 0;
   bool has_output_ = true;
+  int n_expert_ = 0;
   int attn_v_seen_ = 0;
 };
 

@@ -43,12 +43,12 @@ edgerun_layer(text CORE common formats tokenizer template ROOTS quant SOURCES
   core/template/builtins.cpp core/template/chat_template.cpp)
 target_link_libraries(edgerun_text PRIVATE ICU::uc ICU::i18n)
 edgerun_layer(backends CORE common ROOTS quant backends SOURCES
-  backends/registry.cpp backends/settings.cpp backends/kv_types.cpp backends/cpu/cpu_backend.cpp backends/cpu/thread_pool.cpp
+  backends/registry.cpp backends/settings.cpp backends/kv_types.cpp backends/moe_mlp.cpp backends/cpu/cpu_backend.cpp backends/cpu/thread_pool.cpp
   backends/cpu/cpu_attention.cpp
   backends/cpu/kernels.cpp backends/cpu/group_kernels.cpp)
 target_link_libraries(edgerun_backends PRIVATE hwy::hwy)
 edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES
-  core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp)
+  core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp core/model/moe_router.cpp)
 edgerun_layer(runtime CORE common formats tokenizer template model session sampling runtime ROOTS quant backends SOURCES
   core/session/session.cpp core/sampling/sampler.cpp core/runtime/reasoning.cpp core/runtime/stop_strings.cpp
   core/runtime/chat_format.cpp core/runtime/turn_stream.cpp core/runtime/chat.cpp core/runtime/generation_defaults.cpp core/runtime/scheduler.cpp)

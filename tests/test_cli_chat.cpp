@@ -99,7 +99,7 @@ TEST_CASE("chat: /save then /load restores the conversation and the next answer 
   test::write_file(bad, "[{\"role\": \"user\", \"content\": ");
   const auto b = chat("-m " + kQwen2 + " -n 4 --temp 0", "Hello\n/load " + bad + "\n/save " + after + "\n");
   CHECK(b.code == 0);
-  CHECK_THAT(b.err, Catch::Contains(bad) && Catch::Contains("not valid JSON"));
+  CHECK_THAT(b.err, Catch::Contains(bad) && Catch::Contains("malformed JSON"));
   CHECK_THAT(test::read_file(after), Catch::Contains("Hello"));
   CHECK_THAT(b.out, Catch::Contains("(saved 2 messages"));
   for (const auto& f : {saved, bad, after}) std::remove(f.c_str());

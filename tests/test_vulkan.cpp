@@ -79,9 +79,9 @@ std::string f16_model(const std::string& model) {
 
 }  // namespace
 
-TEST_CASE("vulkan: every fixture model and type: the cpu's argmax everywhere, quantized logits to the bit", "[vulkan]") {
+TEST_CASE("vulkan: every fixture model (MoE too) and type: the cpu's argmax everywhere, quantized logits to the bit", "[vulkan]") {
   const int dev = device();
-  for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
+  for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe"}) {
     const std::string dir = test::fixtures() + "/models/" + model;
     const std::string f16 = f16_model(model);
     for (const std::string q : {"f32", "f16", "q8_0", "q4_0", "q4_k_m"}) {
@@ -91,10 +91,15 @@ TEST_CASE("vulkan: every fixture model and type: the cpu's argmax everywhere, qu
       const auto cpu = logits(path, LoadOptions{"cpu"}, ids);
       const auto gpu = logits(path, LoadOptions{"vulkan", dev}, ids);
       const bool float_weights = q == "f32" || q == "f16";
+      // The MoE q4_k_m file keeps expert rows of 128 as q5_0, a type the
+      // vulkan backend has no shader for: widened to floats at upload, those
+      // products skip the 8-bit activations, so only llama.cpp's tolerance holds.
+      const bool widened = model == "tiny-qwen3moe" && q == "q4_k_m";
       const Agreement a = compare(cpu, gpu, ref["n_vocab"]);
       INFO(model << " " << q << ": argmax " << a.agree << "/" << a.n << ", max diff " << a.max_diff
                  << " (largest logit " << a.max_logit << "), rms " << a.rms);
-      check_same(a, float_weights);
+      if (widened) check_near_llama_cpp(a, false);
+      else check_same(a, float_weights);
       if (q != "f16") {  // and against llama.cpp's own logits
         const auto lcpp = test::read_floats(dir + "/reference/model-" + q + ".logits.f32");
         const Agreement b = compare(lcpp, gpu, ref["n_vocab"]);
@@ -106,7 +111,8 @@ TEST_CASE("vulkan: every fixture model and type: the cpu's argmax everywhere, qu
         const auto gpu16 = logits(path, LoadOptions{"vulkan", dev}, ids, KVType::F16);
         const Agreement c = compare(cpu16, gpu16, ref["n_vocab"]);
         INFO("f16 KV cache: argmax " << c.agree << "/" << c.n << ", max diff " << c.max_diff << ", rms " << c.rms);
-        check_same(c, float_weights, 5e-4);
+        if (widened) check_near_llama_cpp(c, false);
+        else check_same(c, float_weights, 5e-4);
       }
     }
     std::remove(f16.c_str());

@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/json_input.h"
 #include "common/log.h"
 #include "edgerun.hpp"
 #include "model/source.h"
@@ -476,12 +477,9 @@ er_status er_session_load(er_session* session, const char* path) {
     const std::string text = read_file(where);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-        if (depth > 16) throw Error("nested too deeply");
-        return true;
-      });
-    } catch (const std::exception& e) {
-      api_fail(ER_ERR_INVALID_ARGUMENT, where + ": not a session state (" + e.what() + ")");
+      j = parse_json_input(where, text);
+    } catch (const Error& e) {
+      api_fail(ER_ERR_INVALID_ARGUMENT, std::string(e.what()) + " (not a session state)");
     }
     auto bad = [&](const std::string& what) { api_fail(ER_ERR_INVALID_ARGUMENT, where + ": " + what); };
     if (!j.is_object() || j.value("format", "") != "edgerun-session") bad("not an edgerun session state");

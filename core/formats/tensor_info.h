@@ -20,11 +20,21 @@ struct TensorInfo {
   size_t nbytes = 0;
   const uint8_t* data = nullptr;
   int layout = kLayoutRows;    // or kLayoutX16: 16-row groups (quant/layouts.h, docs/FORMAT.md)
+  // A tensor stacked from equal pieces that lie apart (a Hugging Face MoE
+  // layer's experts, one tensor each): their data, in order; empty when the
+  // tensor is contiguous at `data`.
+  std::vector<const uint8_t*> parts;
 
   int64_t n_elements() const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     return n;
+  }
+  // The i-th of n equal slices along the last dimension (an expert of a
+  // stacked expert tensor); a stacked tensor has n parts.
+  const uint8_t* slice(int64_t i, int64_t n) const {
+    if (!parts.empty()) return parts[static_cast<size_t>(i)];
+    return data + static_cast<size_t>(i) * (nbytes / static_cast<size_t>(n));
   }
 };
 

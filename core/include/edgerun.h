@@ -134,7 +134,7 @@ typedef enum er_kv_type { ER_KV_F16 = 0, ER_KV_F32 = 1, ER_KV_Q8_0 = 2, ER_KV_Q4
 typedef struct er_session_params {
   size_t struct_size;
   int n_ctx;           /* context size in tokens; default 4096 */
-  int n_threads;       /* generation threads; 0 = physical cores */
+  int n_threads;       /* generation threads; 0 = physical cores (at most the CPUs allowed) */
   int n_threads_batch; /* prompt threads; 0 = as n_threads */
   er_kv_type kv_type;  /* default ER_KV_F16 */
   int enable_thinking; /* -1: the template's default (default); 0 / 1: the template's enable_thinking */

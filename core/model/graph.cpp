@@ -2,22 +2,95 @@
 
 #include <cmath>
 
+#include "model/moe_router.h"
+
 namespace edgerun {
 
 namespace {
 void ensure_capacity(const HParams& hp, Executor& ex, ForwardScratch& sc, int n) {
   if (sc.capacity >= n) return;  // grown only when a longer batch comes
-  const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff;
+  const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim();
+  bool dense = false;
+  for (const LayerSpec& l : hp.layers) dense = dense || l.mlp == MlpKind::Dense;
   sc.x = ex.alloc(n * E);  // the residual stream
   sc.h = ex.alloc(n * E);  // normalised input of a sub-block
   sc.q = ex.alloc(n * Q);
   sc.k = ex.alloc(n * KV);
   sc.v = ex.alloc(n * KV);
   sc.att = ex.alloc(n * Q);
-  sc.gate = ex.alloc(n * F);
-  sc.up = ex.alloc(n * F);
+  if (dense) {
+    sc.gate = ex.alloc(n * hp.n_ff);
+    sc.up = ex.alloc(n * hp.n_ff);
+  }
+  if (hp.has_moe()) sc.moe = ex.alloc(n * E);
   sc.logits.reset();
   sc.capacity = n;
+}
+
+// The blocks a layer is made of. Each reads the residual stream x and adds
+// its result to it.
+struct LayerContext {
+  const Model& model;
+  const HParams& hp;
+  Executor& ex;
+  ForwardScratch& sc;
+  int layer;
+  int n;  // rows in the batch
+};
+
+void attention_block(const LayerContext& c, const int32_t* pos, const AttentionSeq* seqs, int n_seqs) {
+  const HParams& hp = c.hp;
+  const Model& m = c.model;
+  Executor& ex = c.ex;
+  const int l = c.layer, n = c.n;
+  Buffer &x = *c.sc.x, &h = *c.sc.h, &q = *c.sc.q, &k = *c.sc.k, &v = *c.sc.v, &att = *c.sc.att;
+  ex.rms_norm(x, *m.weight(W::AttnNorm, l), n, hp.n_embd, hp.rms_eps, h);
+  ex.matmul(*m.weight(W::Wq, l), m.weight(W::Bq, l), h, n, q);
+  ex.matmul(*m.weight(W::Wk, l), m.weight(W::Bk, l), h, n, k);
+  ex.matmul(*m.weight(W::Wv, l), m.weight(W::Bv, l), h, n, v);
+  if (const Weight* qn = m.weight(W::QNorm, l)) {
+    ex.rms_norm(q, *qn, n * hp.n_head, hp.head_dim, hp.rms_eps, q);
+    ex.rms_norm(k, *m.weight(W::KNorm, l), n * hp.n_head_kv, hp.head_dim, hp.rms_eps, k);
+  }
+  ex.rope(q, n, hp.n_head, hp.head_dim, m.rope(), pos);
+  ex.rope(k, n, hp.n_head_kv, hp.head_dim, m.rope(), pos);
+  const AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
+  ex.attention(q, k, v, seqs, n_seqs, m.layer_slot(l), shape, att);
+  ex.matmul(*m.weight(W::Wo, l), nullptr, att, n, h);
+  ex.add(x, h, static_cast<int64_t>(n) * hp.n_embd);
+}
+
+void dense_mlp_block(const LayerContext& c) {
+  const HParams& hp = c.hp;
+  const Model& m = c.model;
+  Executor& ex = c.ex;
+  const int l = c.layer, n = c.n;
+  Buffer &x = *c.sc.x, &h = *c.sc.h, &gate = *c.sc.gate, &up = *c.sc.up;
+  ex.rms_norm(x, *m.weight(W::FfnNorm, l), n, hp.n_embd, hp.rms_eps, h);
+  ex.matmul(*m.weight(W::Gate, l), nullptr, h, n, gate);
+  ex.matmul(*m.weight(W::Up, l), nullptr, h, n, up);
+  ex.swiglu(gate, up, static_cast<int64_t>(n) * hp.n_ff, gate);
+  ex.matmul(*m.weight(W::Down, l), nullptr, gate, n, h);
+  ex.add(x, h, static_cast<int64_t>(n) * hp.n_embd);
+}
+
+// The router runs on the host, in one order for every backend (a float
+// product's last bits would differ between them, and could change a choice);
+// so does the choice, which decides which experts' weights are read at all.
+void moe_mlp_block(const LayerContext& c, std::vector<float>& host) {
+  const HParams& hp = c.hp;
+  const Model& m = c.model;
+  Executor& ex = c.ex;
+  const int l = c.layer, n = c.n;
+  Buffer &x = *c.sc.x, &h = *c.sc.h, &moe = *c.sc.moe;
+  ex.rms_norm(x, *m.weight(W::FfnNorm, l), n, hp.n_embd, hp.rms_eps, h);
+  host.resize(static_cast<size_t>(n) * hp.n_embd);
+  ex.read(h, host.data(), static_cast<int64_t>(host.size()));
+  const std::vector<float> logits = router_logits(host.data(), n, hp.n_embd, m.router(l), hp.n_expert);
+  const MoeChoice choice = route_top_k(logits.data(), n, hp.n_expert, hp.n_expert_used, hp.expert_norm);
+  const MoeRoute route{n, hp.n_expert_used, choice.expert.data(), choice.weight.data()};
+  ex.moe_mlp(h, hp.n_embd, m.experts(l), route, moe);
+  ex.add(x, moe, static_cast<int64_t>(n) * hp.n_embd);
 }
 }  // namespace
 
@@ -38,7 +111,6 @@ std::vector<float> forward(const Model& model, ForwardState& st, const std::vect
   }
   const int n = static_cast<int>(tokens.size());
   if (n == 0) return {};
-  AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
   std::vector<AttentionSeq> seqs;
   auto seqs_on = [&](int backend) {
     seqs.clear();
@@ -63,31 +135,11 @@ std::vector<float> forward(const Model& model, ForwardState& st, const std::vect
   st.ex[cur]->get_rows(model.embedding(), tokens.data(), n, *st.scratch[cur].x);
   for (int l = 0; l < hp.n_layer; ++l) {
     move_to(model.layer_backend(l));
-    Executor& ex = *st.ex[cur];
-    ForwardScratch& sc = st.scratch[cur];
-    Buffer &x = *sc.x, &h = *sc.h, &q = *sc.q, &k = *sc.k, &v = *sc.v, &att = *sc.att, &gate = *sc.gate, &up = *sc.up;
-
-    ex.rms_norm(x, *model.weight(W::AttnNorm, l), n, E, hp.rms_eps, h);
-    ex.matmul(*model.weight(W::Wq, l), model.weight(W::Bq, l), h, n, q);
-    ex.matmul(*model.weight(W::Wk, l), model.weight(W::Bk, l), h, n, k);
-    ex.matmul(*model.weight(W::Wv, l), model.weight(W::Bv, l), h, n, v);
-    if (const Weight* qn = model.weight(W::QNorm, l)) {
-      ex.rms_norm(q, *qn, n * hp.n_head, hp.head_dim, hp.rms_eps, q);
-      ex.rms_norm(k, *model.weight(W::KNorm, l), n * hp.n_head_kv, hp.head_dim, hp.rms_eps, k);
-    }
-    ex.rope(q, n, hp.n_head, hp.head_dim, model.rope(), pos.data());
-    ex.rope(k, n, hp.n_head_kv, hp.head_dim, model.rope(), pos.data());
+    const LayerContext c{model, hp, *st.ex[cur], st.scratch[cur], l, n};
     const AttentionSeq* s = seqs_on(cur);
-    ex.attention(q, k, v, s, static_cast<int>(seqs.size()), model.layer_slot(l), shape, att);
-    ex.matmul(*model.weight(W::Wo, l), nullptr, att, n, h);
-    ex.add(x, h, n * E);
-
-    ex.rms_norm(x, *model.weight(W::FfnNorm, l), n, E, hp.rms_eps, h);
-    ex.matmul(*model.weight(W::Gate, l), nullptr, h, n, gate);
-    ex.matmul(*model.weight(W::Up, l), nullptr, h, n, up);
-    ex.swiglu(gate, up, n * hp.n_ff, gate);
-    ex.matmul(*model.weight(W::Down, l), nullptr, gate, n, h);
-    ex.add(x, h, n * E);
+    attention_block(c, pos.data(), s, static_cast<int>(seqs.size()));
+    if (hp.layers[l].mlp == MlpKind::Moe) moe_mlp_block(c, st.handoff);
+    else dense_mlp_block(c);
   }
   move_to(model.head_backend());
   Executor& ex = *st.ex[cur];

@@ -1,6 +1,8 @@
 // The forward pass of a decoder-only transformer, shared by every
-// architecture: what differs (biases, q/k norms, RoPE layout, tied head) comes
-// from the model's ArchSpec and its weights, never from per-model code.
+// architecture: each layer is an attention block and an MLP block (dense or
+// mixture of experts) as its LayerSpec says; what differs (biases, q/k norms,
+// RoPE layout, tied head) comes from the model's description and its weights,
+// never from per-model code.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,7 @@ namespace edgerun {
 struct ForwardScratch {
   int capacity = 0;  // tokens the buffers hold
   std::unique_ptr<Buffer> x, h, q, k, v, att, gate, up, logits;
+  std::unique_ptr<Buffer> moe;  // MoE layers: the experts' weighted sum
 };
 
 // What sessions compute with: per model backend an executor and its buffers.
@@ -25,7 +28,7 @@ struct ForwardScratch {
 struct ForwardState {
   std::vector<std::unique_ptr<Executor>> ex;
   std::vector<ForwardScratch> scratch;
-  std::vector<float> handoff;  // the residual stream between two backends
+  std::vector<float> handoff;  // host floats: the residual stream between two backends, a MoE router's input
 };
 
 // One sequence's KV cache: a part for the layers on each backend, made by

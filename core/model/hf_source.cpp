@@ -34,8 +34,8 @@ class ConfigValues {
     if (!has(key)) fail(path_, "missing '" + name(key) + "'");
     const json& v = j_[key];
     if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) fail(path_, "'" + name(key) + "' must be a positive integer");
-    if (v.get<uint64_t>() > kMaxDim)
-      fail(path_, "'" + name(key) + "' is " + std::to_string(v.get<uint64_t>()) + ", more than " + std::to_string(kMaxDim));
+    if (v.get<uint64_t>() > kMaxModelDim)
+      fail(path_, "'" + name(key) + "' is " + std::to_string(v.get<uint64_t>()) + ", more than " + std::to_string(kMaxModelDim));
     return v.get<uint64_t>();
   }
   uint64_t dim(const char* key, uint64_t fallback) const { return has(key) ? dim(key) : fallback; }
@@ -51,21 +51,11 @@ class ConfigValues {
     return j_[key].get<std::string>();
   }
 
-  static constexpr uint64_t kMaxDim = kMaxModelDim;
-
  private:
   std::string name(const char* key) const { return prefix_ + key; }
   const json& j_;
   std::string path_, prefix_;
 };
-
-// model_type in config.json -> the GGUF architecture that computes it.
-std::string arch_for(const std::string& model_type) {
-  if (model_type == "llama" || model_type == "mistral") return "llama";
-  if (model_type == "qwen2") return "qwen2";
-  if (model_type == "qwen3") return "qwen3";
-  return "";
-}
 
 // Llama 3.1's rope_scaling, as per-frequency divisors (what GGUF files carry
 // as rope_freqs.weight).
@@ -90,43 +80,69 @@ std::vector<float> llama3_rope_factors(const json& rs, double base, int dims, co
 }
 
 // Hugging Face tensor names -> GGUF names, from the architecture table. Layer
-// names are parsed, not listed, so the work does not grow with the layer
-// count a config.json claims.
+// and expert names are parsed, not listed, so the work does not grow with the
+// layer or expert counts a config.json claims.
 class HfNames {
  public:
-  explicit HfNames(int n_layer) : n_layer_(n_layer) {
+  struct Name {
+    std::string gguf;  // "" for a tensor the model does not read
+    int expert = -1;   // the expert of a per-expert tensor, stacked into `gguf`
+  };
+
+  HfNames(int n_layer, int n_expert) : n_layer_(n_layer), n_expert_(n_expert) {
     for (const TensorSlot& s : tensor_slots()) {
       if (!*s.hf_name) continue;
       const std::string hf(s.hf_name);
       const size_t at = hf.find("%d");
       if (at == std::string::npos) {
         globals_[hf] = s.gguf_name;
-      } else {
-        prefix_ = hf.substr(0, at);  // the same for every layer slot ("model.layers.")
-        per_layer_[hf.substr(at + 2)] = s.gguf_name;
+        continue;
       }
+      prefix_ = hf.substr(0, at);  // the same for every layer slot ("model.layers.")
+      const std::string rest = hf.substr(at + 2);
+      const size_t e = rest.find("%e");
+      if (e == std::string::npos) per_layer_[rest] = s.gguf_name;
+      else per_expert_.push_back({rest.substr(0, e), rest.substr(e + 2), s.gguf_name});
     }
   }
-  // "" for a tensor the model does not read.
-  std::string gguf_name(const std::string& hf) const {
-    if (auto g = globals_.find(hf); g != globals_.end()) return g->second;
-    if (prefix_.empty() || hf.compare(0, prefix_.size(), prefix_) != 0) return "";
+
+  Name gguf_name(const std::string& hf) const {
+    if (auto g = globals_.find(hf); g != globals_.end()) return {g->second};
+    if (prefix_.empty() || hf.compare(0, prefix_.size(), prefix_) != 0) return {};
     size_t i = prefix_.size();
-    int layer = 0;
-    const size_t digits = i;
-    while (i < hf.size() && i - digits < 8 && hf[i] >= '0' && hf[i] <= '9') layer = layer * 10 + (hf[i++] - '0');
-    if (i == digits || layer >= n_layer_ || (hf[digits] == '0' && i - digits > 1)) return "";
-    auto it = per_layer_.find(hf.substr(i));
-    if (it == per_layer_.end()) return "";
-    std::string g = it->second;
-    g.replace(g.find("%d"), 2, std::to_string(layer));
-    return g;
+    const int layer = number(hf, i, n_layer_);
+    if (layer < 0) return {};
+    const std::string rest = hf.substr(i);
+    if (auto it = per_layer_.find(rest); it != per_layer_.end()) return {layer_name(it->second, layer)};
+    for (const auto& p : per_expert_) {
+      if (rest.size() <= p.before.size() + p.after.size() || rest.compare(0, p.before.size(), p.before) != 0 ||
+          rest.compare(rest.size() - p.after.size(), p.after.size(), p.after) != 0)
+        continue;
+      size_t j = p.before.size();
+      const int expert = number(rest, j, n_expert_);
+      if (expert >= 0 && j == rest.size() - p.after.size()) return {layer_name(p.gguf, layer), expert};
+    }
+    return {};
   }
 
  private:
-  int n_layer_;
+  struct ExpertPattern {
+    std::string before, after, gguf;
+  };
+  // The decimal number at s[i] below `limit` (no leading zeros), or -1; moves i past it.
+  static int number(const std::string& s, size_t& i, int limit) {
+    const size_t first = i;
+    int v = 0;
+    while (i < s.size() && i - first < 8 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+    if (i == first || v >= limit || (s[first] == '0' && i - first > 1)) return -1;
+    return v;
+  }
+  static std::string layer_name(std::string g, int layer) { return g.replace(g.find("%d"), 2, std::to_string(layer)); }
+
+  int n_layer_, n_expert_;
   std::string prefix_;
   std::map<std::string, std::string> globals_, per_layer_;  // per_layer_: the name after the layer number
+  std::vector<ExpertPattern> per_expert_;
 };
 
 class HfSource : public ModelSource {
@@ -152,7 +168,11 @@ class HfSource : public ModelSource {
   const Metadata& metadata() const override { return meta_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   void release(const TensorInfo& t) const override {
-    for (const auto& f : files_) f->release(t.data, t.nbytes);
+    for (const auto& f : files_) {
+      if (t.parts.empty()) f->release(t.data, t.nbytes);
+      else
+        for (const uint8_t* p : t.parts) f->release(p, t.nbytes / t.parts.size());
+    }
   }
 
  protected:
@@ -166,8 +186,9 @@ class HfSource : public ModelSource {
   void read_config(const json& cfg, const std::string& cfg_path) {
     const ConfigValues c(cfg, cfg_path);
     const std::string model_type = c.string("model_type", "");
-    const std::string arch = arch_for(model_type);
-    if (arch.empty()) fail(cfg_path, "unknown architecture '" + model_type + "' in 'model_type' (supported: llama, mistral, qwen2, qwen3)");
+    const ArchSpec* spec = find_hf_arch(model_type);
+    if (!spec) fail(cfg_path, "unknown architecture '" + model_type + "' in 'model_type' (supported: " + known_hf_model_types() + ")");
+    const std::string& arch = spec->name;
     const std::string a = arch + ".";
     meta_.set_string("general.architecture", arch);
     meta_.set_string("general.name", dir_.substr(dir_.find_last_of('/') + 1));
@@ -197,6 +218,21 @@ class HfSource : public ModelSource {
       rope_freqs_ = llama3_rope_factors(rs, theta, static_cast<int>(head_dim), cfg_path);
     }
 
+    for (const HfConfigKey& k : spec->hf_keys) {
+      if (!c.has(k.hf)) {
+        if (k.required) fail(cfg_path, std::string("missing '") + k.hf + "' (needed by '" + model_type + "')");
+        continue;
+      }
+      if (cfg[k.hf].is_boolean()) meta_.set_bool(a + k.gguf, cfg[k.hf].get<bool>());
+      else meta_.set_uint(a + k.gguf, c.dim(k.hf));
+    }
+    // Qwen's MoE configs can make some layers dense; edgerun's layers are
+    // all MoE (or a leading run of dense ones, which these keys cannot say).
+    if (c.dim("decoder_sparse_step", 1) != 1) fail(cfg_path, "'decoder_sparse_step' other than 1 is not supported");
+    if (cfg.contains("mlp_only_layers") && !(cfg["mlp_only_layers"].is_array() && cfg["mlp_only_layers"].empty()))
+      fail(cfg_path, "'mlp_only_layers' (dense layers among MoE ones) is not supported");
+    const uint64_t n_expert = meta_.get_uint(a + "expert_count", 0);
+
     // End of generation: generation_config.json may list several eos ids.
     std::vector<int32_t> eog;
     const std::string gen_path = dir_ + "/generation_config.json";
@@ -211,7 +247,7 @@ class HfSource : public ModelSource {
     }
     if (!eog.empty()) meta_.set_int_array(keys::kEogIds, eog);
 
-    open_weights(static_cast<int>(n_layer));
+    open_weights(static_cast<int>(n_layer), static_cast<int>(n_expert));
   }
 
   // generation_config.json's sampling, as the GGUF keys llama.cpp's converter
@@ -241,7 +277,7 @@ class HfSource : public ModelSource {
         if (x.is_number_integer()) out.push_back(x.get<int32_t>());
   }
 
-  void open_weights(int n_layer) {
+  void open_weights(int n_layer, int n_expert) {
     // Which file holds which tensor: one model.safetensors, or shards listed in the index.
     std::vector<std::string> shard_names;
     const std::string index_path = dir_ + "/model.safetensors.index.json";
@@ -261,21 +297,32 @@ class HfSource : public ModelSource {
     } else {
       fail(dir_, "no model.safetensors or model.safetensors.index.json in the model folder");
     }
-    const HfNames names(n_layer);
+    const HfNames names(n_layer, n_expert);
+    // A MoE layer's experts, one tensor each in the checkpoint, become one
+    // stacked tensor of GGUF's shape whose parts stay where they are mapped.
+    std::map<std::string, std::vector<TensorInfo>> experts;
     for (const auto& shard : shard_names) {
       const std::string p = dir_ + "/" + shard;
       if (!file_exists(p)) fail(p, "cannot open (a shard listed in model.safetensors.index.json is missing)", ErrorKind::IO);
       files_.push_back(SafetensorsFile::open(p));
       for (const auto& t : files_.back()->tensors()) {
-        std::string gguf_name = names.gguf_name(t.info.name);
-        if (gguf_name.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed, not read
+        HfNames::Name name = names.gguf_name(t.info.name);
+        if (name.gguf.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed, not read
         if (!t.supported) fail(p, "tensor '" + t.info.name + "' has unsupported dtype '" + t.dtype + "' (supported: F32, F16, BF16)");
         TensorInfo info = t.info;
-        info.name = std::move(gguf_name);
         std::reverse(info.shape.begin(), info.shape.end());  // GGUF order: row length first
+        if (name.expert >= 0) {
+          auto& slot = experts[name.gguf];
+          slot.resize(n_expert);
+          if (slot[name.expert].data) fail(p, "tensor '" + t.info.name + "' appears twice");
+          slot[name.expert] = std::move(info);
+          continue;
+        }
+        info.name = std::move(name.gguf);
         tensors_.push_back(std::move(info));
       }
     }
+    for (auto& [gguf, parts] : experts) tensors_.push_back(stack_experts(gguf, parts));
     if (!rope_freqs_.empty()) {
       TensorInfo rf;
       rf.name = "rope_freqs.weight";
@@ -285,6 +332,27 @@ class HfSource : public ModelSource {
       rf.data = reinterpret_cast<const uint8_t*>(rope_freqs_.data());
       tensors_.push_back(rf);
     }
+  }
+
+  // Expert tensors of one kind and layer -> one [cols, rows, experts] tensor.
+  TensorInfo stack_experts(const std::string& gguf, const std::vector<TensorInfo>& parts) const {
+    TensorInfo s;
+    s.name = gguf;
+    for (size_t e = 0; e < parts.size(); ++e) {
+      const TensorInfo& p = parts[e];
+      if (!p.data) fail(dir_, "expert " + std::to_string(e) + " of tensor '" + gguf + "' is missing from the checkpoint");
+      if (e == 0) {
+        s.type = p.type;
+        s.shape = p.shape;
+        s.shape.push_back(static_cast<int64_t>(parts.size()));
+      } else if (p.type != s.type || p.shape != parts[0].shape) {
+        fail(dir_, "expert " + std::to_string(e) + " of tensor '" + gguf + "' differs in type or shape from expert 0");
+      }
+      s.nbytes += p.nbytes;
+      s.parts.push_back(p.data);
+    }
+    s.data = s.parts.front();
+    return s;
   }
 
   std::string dir_;

@@ -40,16 +40,15 @@ void Model::read_hparams() {
   const std::string a = arch + ".";
   // Every size is bounded, and so is every product of sizes that no tensor's
   // shape vouches for (heads x head size), so nothing wraps around in int.
-  constexpr uint64_t kMaxDim = kMaxModelDim;
   auto dim = [&](const std::string& key, uint64_t v) {
-    if (v == 0 || v > kMaxDim) fail(path_, "metadata '" + key + "' has an invalid value " + std::to_string(v));
+    if (v == 0 || v > kMaxModelDim) fail(path_, "metadata '" + key + "' has an invalid value " + std::to_string(v));
     return static_cast<int>(v);
   };
   auto fits = [&](const std::string& ka, int va, const std::string& kb, int vb) {
     const uint64_t p = static_cast<uint64_t>(va) * static_cast<uint64_t>(vb);
-    if (p > kMaxDim)
+    if (p > kMaxModelDim)
       fail(path_, "metadata '" + ka + "' (" + std::to_string(va) + ") x '" + kb + "' (" + std::to_string(vb) + ") = " +
-                      std::to_string(p) + " is more than " + std::to_string(kMaxDim));
+                      std::to_string(p) + " is more than " + std::to_string(kMaxModelDim));
   };
   auto positive_finite = [&](const std::string& key, double v) {
     if (!std::isfinite(v) || !(v > 0))
@@ -77,14 +76,15 @@ void Model::read_hparams() {
   if (hp_.n_head % hp_.n_head_kv != 0)
     fail(path_, "metadata '" + a + "attention.head_count' (" + std::to_string(hp_.n_head) +
                     ") is not a multiple of 'attention.head_count_kv' (" + std::to_string(hp_.n_head_kv) + ")");
+  describe_layers(*arch_, g, path_, hp_);
   if (hp_.n_rot > hp_.head_dim || hp_.n_rot % 2 != 0)
     fail(path_, "metadata '" + a + "rope.dimension_count' (" + std::to_string(hp_.n_rot) + ") does not fit head size " +
                     std::to_string(hp_.head_dim));
   const TensorInfo* emb = source_->find_tensor("token_embd.weight");
   if (!emb) fail(path_, "missing tensor 'token_embd.weight'");
   if (emb->shape.size() != 2) fail(path_, "tensor 'token_embd.weight' should have 2 dimensions");
-  if (static_cast<uint64_t>(emb->shape[1]) > kMaxDim)
-    fail(path_, "tensor 'token_embd.weight' has " + std::to_string(emb->shape[1]) + " rows, more than " + std::to_string(kMaxDim) + " tokens");
+  if (static_cast<uint64_t>(emb->shape[1]) > kMaxModelDim)
+    fail(path_, "tensor 'token_embd.weight' has " + std::to_string(emb->shape[1]) + " rows, more than " + std::to_string(kMaxModelDim) + " tokens");
   hp_.n_vocab = static_cast<int>(emb->shape[1]);
 }
 
@@ -173,14 +173,17 @@ void Model::bind_weights() {
   globals_.resize(static_cast<size_t>(W::Count));
   layers_.resize(hp_.n_layer);
   for (auto& l : layers_) l.resize(static_cast<size_t>(W::Count));
+  expert_weights_.resize(hp_.n_layer);
+  experts_.resize(hp_.n_layer);
+  routers_.resize(hp_.n_layer);
+  const LayerSpec global_spec;  // globals are Always or Optional
 
   for (size_t si = 0; si < slots.size(); ++si) {
     const TensorSlot& slot = slots[si];
-    const bool needed = slot.need == Need::Always || (slot.need == Need::IfQkvBias && arch_->qkv_bias) ||
-                        (slot.need == Need::IfQkNorm && arch_->qk_norm);
-    const bool wanted = needed || slot.need == Need::Optional;
     const int n = slot.per_layer ? hp_.n_layer : 1;
     for (int layer = 0; layer < n; ++layer) {
+      const bool needed = slot_needed(slot, slot.per_layer ? hp_.layers[layer] : global_spec);
+      const bool wanted = needed || slot.need == Need::Optional;
       const std::string name = slot_name(slot.gguf_name, layer);
       const TensorInfo* t = source_->find_tensor(name);
       if (!t) {
@@ -189,29 +192,53 @@ void Model::bind_weights() {
       }
       if (!wanted) continue;
       const int64_t rows = dim_value(slot.rows, hp_), cols = dim_value(slot.cols, hp_);
-      const std::vector<int64_t> expect = rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows};
+      std::vector<int64_t> expect = slot.rows == Dim::One ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows};
+      if (slot.per_expert) expect.push_back(hp_.n_expert);
       if (t->shape != expect)
         fail(path_, "tensor '" + name + "' has shape " + shape_str(t->shape) + " but the hyper-parameters need " +
                         shape_str(expect));
-      TensorDesc d{name, t->type, rows, cols, t->data, t->layout};
+      if (slot.per_expert && t->layout != kLayoutRows)
+        fail(path_, "tensor '" + name + "': expert tensors must be stored as rows");
+      if (si == static_cast<size_t>(W::Router)) {  // computed on the host (graph.cpp), as floats
+        if (t->layout != kLayoutRows) fail(path_, "tensor '" + name + "': a router must be stored as rows");
+        auto& r = routers_[layer];
+        r.resize(static_cast<size_t>(rows) * cols);
+        for (int64_t i = 0; i < rows; ++i) dequantize_row(t->type, t->data + i * dtype_row_bytes(t->type, cols), r.data() + i * cols, cols);
+        weight_bytes_ += t->nbytes;
+        continue;
+      }
       // Globals: the embedding with the first layer, the rest with the head.
       const int b = slot.per_layer ? layer_backend_[layer] : si == static_cast<size_t>(W::TokEmbd) ? layer_backend_[0] : head_backend();
-      // The embedding is looked up row by row; other weights go as the file
-      // stores them to a backend that reads that layout.
-      if (d.layout != kLayoutRows &&
-          (si == static_cast<size_t>(W::TokEmbd) || !backends_[b]->takes_layout(d.type, d.layout))) {
-        row_copies_.push_back(std::make_unique<uint8_t[]>(dtype_row_bytes(d.type, rows * cols)));
-        x16_to_rows(d.type, d.data, rows, cols, row_copies_.back().get());
-        source_->release(*t);
-        d.data = row_copies_.back().get();
-        d.layout = kLayoutRows;
+      const int n_parts = slot.per_expert ? hp_.n_expert : 1;
+      bool copied = false;
+      for (int e = 0; e < n_parts; ++e) {
+        TensorDesc d{n_parts > 1 ? name + "[" + std::to_string(e) + "]" : name, t->type, rows, cols, t->slice(e, n_parts), t->layout};
+        // The embedding is looked up row by row; other weights go as the file
+        // stores them to a backend that reads that layout.
+        if (d.layout != kLayoutRows &&
+            (si == static_cast<size_t>(W::TokEmbd) || !backends_[b]->takes_layout(d.type, d.layout))) {
+          row_copies_.push_back(std::make_unique<uint8_t[]>(dtype_row_bytes(d.type, rows * cols)));
+          x16_to_rows(d.type, d.data, rows, cols, row_copies_.back().get());
+          d.data = row_copies_.back().get();
+          d.layout = kLayoutRows;
+          copied = true;
+        }
+        auto w = backends_[b]->upload(d);
+        if (slot.per_expert) expert_weights_[layer].push_back(std::move(w));
+        else (slot.per_layer ? layers_[layer][si] : globals_[si]) = std::move(w);
       }
-      auto w = backends_[b]->upload(d);
+      if (copied) source_->release(*t);
       weight_bytes_ += t->nbytes;
-      (slot.per_layer ? layers_[layer][si] : globals_[si]) = std::move(w);
       if (si == static_cast<size_t>(W::TokEmbd) && head_backend() != b && !source_->find_tensor("output.weight"))
-        tied_head_ = backends_[head_backend()]->upload(d);
+        tied_head_ = backends_[head_backend()]->upload(TensorDesc{name, t->type, rows, cols, t->data, t->layout});
     }
+  }
+  // Expert e of a layer: its gate, up and down (the slots come in that order).
+  for (int l = 0; l < hp_.n_layer; ++l) {
+    const auto& w = expert_weights_[l];
+    if (w.empty()) continue;
+    for (int e = 0; e < hp_.n_expert; ++e)
+      experts_[l].push_back({w[e].get(), w[hp_.n_expert + e].get(), w[2 * hp_.n_expert + e].get()});
   }
 
   // RoPE, with per-frequency divisors (Llama 3 scaling) when present.
@@ -248,6 +275,23 @@ const Weight& Model::output_head() const {
   if (tied_head_) return *tied_head_;
   const Weight* out = weight(W::Output);
   return out ? *out : *weight(W::TokEmbd);
+}
+
+uint64_t Model::n_params() const {
+  uint64_t n = 0;
+  for (const auto& t : source_->tensors()) n += static_cast<uint64_t>(t.n_elements());
+  return n;
+}
+
+uint64_t Model::n_active_params() const {
+  uint64_t n = n_params();
+  if (!hp_.has_moe()) return n;
+  for (int l = 0; l < hp_.n_layer; ++l) {
+    if (hp_.layers[l].mlp != MlpKind::Moe) continue;
+    const uint64_t per_expert = 3ull * hp_.n_ff_exp * hp_.n_embd;
+    n -= per_expert * static_cast<uint64_t>(hp_.n_expert - hp_.n_expert_used);
+  }
+  return n;
 }
 
 std::vector<std::pair<std::string, int>> Model::type_counts() const {

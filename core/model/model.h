@@ -19,6 +19,7 @@ enum class W {
   TokEmbd, OutputNorm, Output, RopeFreqs,
   AttnNorm, Wq, Wk, Wv, Bq, Bk, Bv, QNorm, KNorm, Wo,
   FfnNorm, Gate, Up, Down,
+  Router, GateExps, UpExps, DownExps,
   Count
 };
 
@@ -55,12 +56,20 @@ class Model {
 
   // A weight, or nullptr for an absent optional one. layer -1 for globals.
   const Weight* weight(W slot, int layer = -1) const;
+  // The experts of a MoE layer: expert e's gate, up and down matrices.
+  const ExpertMlp* experts(int layer) const { return experts_[layer].data(); }
+  // A MoE layer's router, [n_expert, n_embd] floats in host memory (it runs on the host).
+  const float* router(int layer) const { return routers_[layer].data(); }
   // The token embedding (on the first layer's backend) and the output head
   // (on the last layer's: the token embedding again when the two are tied).
   const Weight& embedding() const { return *weight(W::TokEmbd); }
   const Weight& output_head() const;
 
   size_t weight_bytes() const { return weight_bytes_; }
+  // Parameters in all, and those one token reads (a MoE layer: only the
+  // experts it chooses).
+  uint64_t n_params() const;
+  uint64_t n_active_params() const;
   // Tensor types and counts, e.g. {"f32": 12, "q4_k": 150}.
   std::vector<std::pair<std::string, int>> type_counts() const;
   const ModelSource& source() const { return *source_; }
@@ -81,7 +90,10 @@ class Model {
   std::vector<std::unique_ptr<Backend>> backends_;  // the cpu first when layers are split
   std::vector<int> layer_backend_, layer_slot_;
   std::vector<std::unique_ptr<Weight>> globals_;              // indexed by W
-  std::vector<std::vector<std::unique_ptr<Weight>>> layers_;  // [layer][W]
+  std::vector<std::vector<std::unique_ptr<Weight>>> layers_;  // [layer][W] (the expert slots stay empty)
+  std::vector<std::vector<std::unique_ptr<Weight>>> expert_weights_;  // [layer][kind * n_expert + e]
+  std::vector<std::vector<ExpertMlp>> experts_;                     // [layer][e], pointing into expert_weights_
+  std::vector<std::vector<float>> routers_;                         // [layer]
   std::unique_ptr<Weight> tied_head_;  // the embedding on the head's backend, when that is another one
   // Weights a file stores in 16-row groups, turned back into rows for a
   // backend (or an embedding lookup) that reads rows.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_input.h"
 #include "runtime/turn_stream.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -15,9 +16,6 @@ namespace edgerun {
 
 namespace {
 using ojson = nlohmann::ordered_json;
-
-constexpr int kMaxChatJsonDepth = 64;
-
 }  // namespace
 
 Chat::Chat(Session& session, ChatOptions opts)
@@ -178,17 +176,7 @@ std::string Chat::to_json() const {
 }
 
 std::vector<ChatMessage> Chat::from_json(const std::string& text, const std::string& where) {
-  ojson j;
-  try {
-    j = ojson::parse(text, [](int depth, ojson::parse_event_t, ojson&) {
-      if (depth > kMaxChatJsonDepth) throw Error("nested deeper than " + std::to_string(kMaxChatJsonDepth) + " levels");
-      return true;
-    });
-  } catch (const ojson::exception& e) {  // a syntax error, or a number too large
-    fail(where, std::string("not valid JSON: ") + e.what());
-  } catch (const Error& e) {
-    fail(where, e.what());
-  }
+  const ojson j = parse_json_input<ojson>(where, text);
   if (!j.is_array()) fail(where, "expected a JSON array of messages");
   std::vector<ChatMessage> out;
   for (size_t i = 0; i < j.size(); ++i) {

@@ -18,7 +18,7 @@ namespace edgerun {
 
 struct SessionOptions {
   int n_ctx = 4096;    // not the training length: that can be 128k and exhaust memory
-  int n_threads = 0;        // generation; 0: the number of physical cores
+  int n_threads = 0;        // generation; 0: physical cores, at most the CPUs allowed
   int n_threads_batch = 0;  // prompt batches; 0: the same as n_threads
   int n_batch = 512;   // prompt tokens evaluated per forward call
   KVType kv_type = KVType::F16;  // keys, and values unless kv_type_v is set; f16 as llama.cpp
@@ -46,7 +46,7 @@ struct GenerateStats {
 // forward pass (Session::evaluate_together); one thread at a time uses it.
 class Compute {
  public:
-  // Threads as in SessionOptions (0: the number of physical cores).
+  // Threads as in SessionOptions (0: physical cores, at most the CPUs allowed).
   Compute(const Model& model, int n_threads, int n_threads_batch);
   const Model& model() const { return model_; }
   ForwardState& state() { return state_; }

@@ -340,7 +340,7 @@ void add_bench(CLI::App& app) {
   sub->add_flag("--quant", o->quant, "bits per weight and error of every quantization type");
   sub->add_option("--tensor", o->tensor, "with --quant -m: the tensor to measure on");
   sub->add_option("--text", o->text_file, "text to tokenize (default: 1 MiB of mixed text)");
-  sub->add_option("-t,--threads", o->threads, "comma-separated thread counts (0: physical cores)");
+  sub->add_option("-t,--threads", o->threads, "comma-separated thread counts (0: physical cores, at most the CPUs allowed)");
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (pp test)")->check(CLI::Range(0, 1 << 16));
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (tg test)")->check(CLI::Range(0, 1 << 16));
   sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));

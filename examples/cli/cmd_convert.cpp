@@ -57,7 +57,7 @@ void add_convert(CLI::App& app) {
   sub->add_option("--quant", c->quant, "keep (default), a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)");
   sub->add_flag("--force", c->force, "overwrite an existing output file");
   sub->add_flag("--rows", c->rows, "store every tensor in rows, as GGUF does (default: matrices in the cpu kernels' 16-row groups)");
-  sub->add_option("-t,--threads", c->threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  sub->add_option("-t,--threads", c->threads, "threads (default: physical cores, at most the CPUs allowed)")->check(CLI::Range(0, 1024));
   sub->callback([c] { run_convert(*c); });
 
   auto q = std::make_shared<ConvertCli>();
@@ -67,7 +67,7 @@ void add_convert(CLI::App& app) {
   qsub->add_option("--type", q->quant, "a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)")->required();
   qsub->add_flag("--force", q->force, "overwrite an existing output file");
   qsub->add_flag("--rows", q->rows, "store every tensor in rows, as GGUF does (default: matrices in 16-row groups)");
-  qsub->add_option("-t,--threads", q->threads, "threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  qsub->add_option("-t,--threads", q->threads, "threads (default: physical cores, at most the CPUs allowed)")->check(CLI::Range(0, 1024));
   qsub->callback([q] { run_convert(*q); });
 
   auto v = std::make_shared<std::string>();

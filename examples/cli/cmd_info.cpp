@@ -56,6 +56,12 @@ void run(const InfoOptions& o) {
   std::printf("embedding:     %d\n", hp.n_embd);
   std::printf("heads:         %d (kv %d, head size %d, rotary %d)\n", hp.n_head, hp.n_head_kv, hp.head_dim, hp.n_rot);
   std::printf("feed-forward:  %d\n", hp.n_ff);
+  if (hp.has_moe()) {
+    int moe_layers = 0;
+    for (const LayerSpec& l : hp.layers) moe_layers += l.mlp == MlpKind::Moe;
+    std::printf("experts:       %d, %d used per token, width %d (%d of %d layers)%s\n", hp.n_expert, hp.n_expert_used,
+                hp.n_ff_exp, moe_layers, hp.n_layer, hp.expert_norm ? "" : ", weights not renormalised");
+  }
   std::printf("vocabulary:    %d (%s)\n", hp.n_vocab,
               m.tokenizer().kind() == Tokenizer::Kind::ByteLevel ? "byte-level BPE" : "SentencePiece BPE");
   std::printf("context:       %d (trained)\n", hp.n_ctx_train);
@@ -65,9 +71,10 @@ void run(const InfoOptions& o) {
   std::printf("types:        ");
   for (const auto& [name, count] : m.type_counts()) std::printf(" %s x%d", name.c_str(), count);
   std::printf("\n");
-  size_t params = 0;
-  for (const auto& t : src.tensors()) params += static_cast<size_t>(t.n_elements());
-  std::printf("parameters:    %.2f M (%.2f bits per weight)\n", params / 1e6, 8.0 * m.weight_bytes() / std::max<size_t>(params, 1));
+  const uint64_t params = m.n_params();
+  std::printf("parameters:    %.2f M (%.2f bits per weight)", params / 1e6, 8.0 * m.weight_bytes() / std::max<uint64_t>(params, 1));
+  if (hp.has_moe()) std::printf(", %.2f M active per token", m.n_active_params() / 1e6);
+  std::printf("\n");
   std::printf("backend:       %s (SIMD target %s)\n", m.backend().name().c_str(), cpu::best_kernels().target);
   std::printf("chat template: %s\n", m.tokenizer().chat_template().empty() ? "none" : "yes");
   if (o.metadata) {

@@ -16,7 +16,7 @@ namespace edgerun::cli {
 
 void EvalOptions::add_to(CLI::App& app) {
   app.add_option("-m,--model", model, "model: a .gguf or .erm file, or a Hugging Face folder")->required();
-  app.add_option("-t,--threads", threads, "threads for generation (default: physical cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--threads", threads, "threads for generation (default: physical cores, at most the CPUs allowed)")->check(CLI::NonNegativeNumber);
   app.add_option("--threads-batch", threads_batch, "threads for prompt processing, also -tb (default: as -t)")->check(CLI::NonNegativeNumber);
   app.add_option("-c,--ctx-size", ctx, "context size in tokens")->check(CLI::Range(1, 1 << 20));
   const std::vector<std::string> kv_types = {"f32", "f16", "q8_0", "q4_0"};

@@ -97,6 +97,16 @@ def tiny_model(arch, tokenizer_kv, n_vocab, wtype):
          ("blk.0.ffn_gate.weight", [e, ff], ty, pack(e * ff, 9)),
          ("blk.0.ffn_up.weight", [e, ff], ty, pack(e * ff, 10)),
          ("blk.0.ffn_down.weight", [ff, e], ty, pack(e * ff, 11))]
+    if arch == "qwen3moe":  # the MLP as 4 experts of width 8, 2 chosen; q/k norms
+        n_exp = 4
+        kv += [(arch + ".expert_count", "u32", n_exp), (arch + ".expert_used_count", "u32", 2),
+               (arch + ".expert_feed_forward_length", "u32", ff)]
+        t = [x for x in t if not x[0].startswith("blk.0.ffn_") or x[0] == "blk.0.ffn_norm.weight"]
+        t += [("blk.0.attn_q_norm.weight", [hd], 0, f32(hd, 15)), ("blk.0.attn_k_norm.weight", [hd], 0, f32(hd, 16)),
+              ("blk.0.ffn_gate_inp.weight", [e, n_exp], 0, f32(e * n_exp, 17)),
+              ("blk.0.ffn_gate_exps.weight", [e, ff, n_exp], ty, pack(e * ff * n_exp, 18)),
+              ("blk.0.ffn_up_exps.weight", [e, ff, n_exp], ty, pack(e * ff * n_exp, 19)),
+              ("blk.0.ffn_down_exps.weight", [ff, e, n_exp], ty, pack(e * ff * n_exp, 20))]
     if arch == "qwen2":
         t += [("blk.0.attn_q.bias", [heads * hd], 0, f32(heads * hd, 12)),
               ("blk.0.attn_k.bias", [kv_heads * hd], 0, f32(kv_heads * hd, 13)),
@@ -121,10 +131,11 @@ bpe = [("tokenizer.ggml.model", "str", "gpt2"), ("tokenizer.ggml.pre", "str", "q
        ("tokenizer.ggml.eos_token_id", "u32", 14), ("tokenizer.chat_template", "str", TEMPLATE)]
 put("gguf", "llama-spm-f32.gguf", tiny_model("llama", spm, len(spm_tokens), "f32"))
 put("gguf", "qwen2-bpe-f16.gguf", tiny_model("qwen2", bpe, len(bpe_tokens), "f16"))
+put("gguf", "qwen3moe-bpe-f16.gguf", tiny_model("qwen3moe", bpe, len(bpe_tokens), "f16"))
 
 # ---- .erm: the GGUF seeds converted -------------------------------------------------
 if len(sys.argv) > 1:
-    for name in ("llama-spm-f32", "qwen2-bpe-f16"):
+    for name in ("llama-spm-f32", "qwen2-bpe-f16", "qwen3moe-bpe-f16"):
         src = os.path.join(OUT, "gguf", name + ".gguf")
         dst = os.path.join(OUT, "erm", name + ".erm")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -141,6 +152,8 @@ hf = os.path.join(FIX, "models", "tiny-llama", "hf")
 for i, name in enumerate(["config.json", "generation_config.json", None, "tokenizer_config.json"]):
     if name:
         put("hf_folder", name, bytes([i]) + open(os.path.join(hf, name), "rb").read())
+put("hf_folder", "config-qwen3moe.json",
+    bytes([0]) + open(os.path.join(FIX, "models", "tiny-qwen3moe", "hf", "config.json"), "rb").read())
 put("hf_folder", "index.json", bytes([2]) + json.dumps(
     {"metadata": {"total_size": 1}, "weight_map": {"model.embed_tokens.weight": "model.safetensors"}}).encode())
 put("hf_folder", "config-rope-scaling.json", bytes([0]) + json.dumps(dict(
