@@ -26,6 +26,10 @@ struct TensorDesc {
   int64_t cols = 0;  // input features: elements in one row
   const void* data = nullptr;
   int layout = 0;    // kLayoutRows, or kLayoutX16 (quant/layouts.h) where the backend takes it
+  // Read where it lies, never copied into memory of the backend's own (the
+  // experts of a MoE model larger than memory: pages come and go with the
+  // experts chosen). A GPU backend uploads it anyway.
+  bool keep_mapped = false;
 };
 
 // A weight resident on a backend. Matrices are [rows, cols] and multiply

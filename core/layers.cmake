@@ -31,7 +31,7 @@ function(edgerun_layer name)
 endfunction()
 
 edgerun_layer(base CORE common SOURCES
-  core/common/mapped_file.cpp core/common/files.cpp core/common/log.cpp core/common/printable.cpp)
+  core/common/mapped_file.cpp core/common/files.cpp core/common/log.cpp core/common/printable.cpp core/common/system_memory.cpp)
 edgerun_layer(quant CORE common ROOTS quant SOURCES
   quant/types.cpp quant/quant.cpp quant/ref_legacy.cpp quant/ref_kquants.cpp quant/quantize_kquants.cpp quant/layouts.cpp)
 edgerun_layer(formats CORE common formats ROOTS quant SOURCES

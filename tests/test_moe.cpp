@@ -291,3 +291,16 @@ TEST_CASE("MoE files that lie about their experts are refused, naming the key or
     std::remove(p.c_str());
   }
 }
+
+TEST_CASE("a MoE model larger than the memory given keeps its experts mapped, with the same logits", "[moe]") {
+  const Reference ref = reference("model-q4_k_m");
+  auto normal = load(kDir + "/model-q4_k_m.gguf");
+  CHECK_FALSE(normal->experts_mapped());
+  LoadOptions small{"cpu"};
+  small.memory_available = 1 << 20;  // less than the file's 1.7 MiB
+  auto m = load_model(kDir + "/model-q4_k_m.gguf", small);
+  REQUIRE(m.ok());
+  CHECK((*m)->experts_mapped());
+  // Row kernels on the mapping or group kernels on a copy: the same bits.
+  CHECK(prompt_logits(**m, ref.input_ids) == prompt_logits(*normal, ref.input_ids));
+}

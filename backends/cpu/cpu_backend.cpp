@@ -26,7 +26,7 @@ void regroup_if_it_pays(CpuWeight& w) {
   const GroupDotFn kernel = group_kernel(w.type);
   // BackendSettings::no_regroup keeps the row layout (to compare the two);
   // groups from the file are always read as groups.
-  if (!kernel || !x16_stored(w.type, w.rows, w.cols)) return;
+  if (!kernel || !x16_stored(w.type, w.rows, w.cols) || w.keep_mapped) return;
   if (!w.file_groups && backend_settings().no_regroup) return;
   w.group_dot = kernel;
   w.group_bytes = x16_tensor_bytes(w.type, kGroupRows, w.cols);

@@ -39,6 +39,7 @@ struct CpuWeight : Weight {
   std::unique_ptr<uint8_t, FreeDeleter> owned_groups;
   size_t group_bytes = 0;
   GroupDotFn group_dot = nullptr;  // the kernel for this layout
+  bool keep_mapped = false;        // TensorDesc::keep_mapped: rows read where they lie, never regrouped
   const uint8_t* group(int64_t g) const { return groups + g * group_bytes; }
   // Regrouped at the first matrix product, not at load: an embedding table
   // that is only looked up must not be copied.
@@ -342,6 +343,7 @@ class CpuBackend : public Backend {
     w->name = d.name;
     w->data = static_cast<const uint8_t*>(d.data);
     w->row_bytes = dtype_row_bytes(d.type, d.cols);
+    w->keep_mapped = d.keep_mapped;
     if (d.layout == kLayoutX16) {  // the group kernels read the mapped file as it is
       if (!takes_layout(d.type, d.layout) || !x16_stored(d.type, d.rows, d.cols))
         fail(d.name, "internal: the cpu backend was given a 16-row layout it cannot read");

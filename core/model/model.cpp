@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/system_memory.h"
 #include "model/source.h"
 #include "registry.h"
 
@@ -28,7 +29,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
                    std::to_string(m->hp_.n_vocab) + " rows");
   m->tokenizer_->pad_to(m->hp_.n_vocab);
   m->place_layers(opts);
-  m->bind_weights();
+  m->bind_weights(opts);
   return m;
 }
 
@@ -167,7 +168,7 @@ std::string Model::backend_summary() const {
   return s;
 }
 
-void Model::bind_weights() {
+void Model::bind_weights(const LoadOptions& opts) {
   const auto& slots = tensor_slots();
   if (slots.size() != static_cast<size_t>(W::Count)) fail("", "internal: tensor slot table and W enum disagree");
   globals_.resize(static_cast<size_t>(W::Count));
@@ -177,6 +178,18 @@ void Model::bind_weights() {
   experts_.resize(hp_.n_layer);
   routers_.resize(hp_.n_layer);
   const LayerSpec global_spec;  // globals are Always or Optional
+  if (hp_.has_moe()) {
+    // The cpu copies weights into huge pages of its own (cpu_backend.cpp);
+    // a MoE model whose weights do not fit leaves the experts where the file
+    // is mapped, so the page cache holds the ones chosen lately.
+    uint64_t total = 0;
+    for (const auto& t : source_->tensors()) total += t.nbytes;
+    const uint64_t budget = opts.memory_available ? opts.memory_available : available_memory_bytes();
+    experts_mapped_ = budget > 0 && total > budget / 10 * 9;
+    if (experts_mapped_)
+      log_message(LogLevel::Info, "the weights (" + std::to_string(total >> 20) + " MiB) need more than the memory available (" +
+                                      std::to_string(budget >> 20) + " MiB): the experts are read from the mapped file as they are chosen");
+  }
 
   for (size_t si = 0; si < slots.size(); ++si) {
     const TensorSlot& slot = slots[si];
@@ -213,6 +226,7 @@ void Model::bind_weights() {
       bool copied = false;
       for (int e = 0; e < n_parts; ++e) {
         TensorDesc d{n_parts > 1 ? name + "[" + std::to_string(e) + "]" : name, t->type, rows, cols, t->slice(e, n_parts), t->layout};
+        d.keep_mapped = slot.per_expert && experts_mapped_;
         // The embedding is looked up row by row; other weights go as the file
         // stores them to a backend that reads that layout.
         if (d.layout != kLayoutRows &&

@@ -27,6 +27,10 @@ struct LoadOptions {
   std::string backend = "auto";
   int device = -1;      // GPU backends: the device index (as the registry lists them); -1 = their default
   int gpu_layers = -1;  // GPU backends: the last N layers (and the head) on the GPU, the rest on the cpu; -1 = as many as fit
+  // Bytes of memory the weights may take; 0: what the system has available
+  // (available_memory_bytes). A MoE model whose weights need more keeps its
+  // experts in the mapped file, read as they are chosen.
+  uint64_t memory_available = 0;
 };
 
 class Model {
@@ -66,6 +70,8 @@ class Model {
   const Weight& output_head() const;
 
   size_t weight_bytes() const { return weight_bytes_; }
+  // Whether the experts are read from the mapped file (LoadOptions::memory_available).
+  bool experts_mapped() const { return experts_mapped_; }
   // Parameters in all, and those one token reads (a MoE layer: only the
   // experts it chooses).
   uint64_t n_params() const;
@@ -79,7 +85,7 @@ class Model {
   void read_hparams();
   void place_layers(const LoadOptions& opts);
   int layers_that_fit(const Backend& gpu) const;
-  void bind_weights();
+  void bind_weights(const LoadOptions& opts);
 
   std::string path_;
   std::unique_ptr<ModelSource> source_;
@@ -99,6 +105,7 @@ class Model {
   // backend (or an embedding lookup) that reads rows.
   std::vector<std::unique_ptr<uint8_t[]>> row_copies_;
   size_t weight_bytes_ = 0;
+  bool experts_mapped_ = false;
 };
 
 }  // namespace edgerun

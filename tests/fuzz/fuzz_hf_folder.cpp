@@ -1,7 +1,8 @@
 // A Hugging Face folder whose JSON files come from the input: the first byte
 // picks config.json, generation_config.json, model.safetensors.index.json or
-// tokenizer_config.json, the rest is its text; the other files are the
-// tiny-llama fixture's.
+// tokenizer_config.json (% 4) and the folder the other files come from (/ 4 % 2:
+// tests/fuzz/hf_base/llama, a dense model, or qwen3moe), the rest is its text.
+// The base folders are tiny (make_seeds.py), so inputs run fast.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,12 +31,12 @@ void put(const std::string& p, const std::string& text) {
 struct Folder {
   std::string dir;
   std::string original[4];
-  Folder() {
+  explicit Folder(const char* base) {
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp ? tmp : "/tmp") + "/edgerun-fuzz-hf-XXXXXX";
     if (!::mkdtemp(tmpl.data())) std::abort();
     dir = tmpl;
-    const std::string from = fuzz::fixtures() + "/models/tiny-llama/hf/";
+    const std::string from = std::string(EDGERUN_SOURCE_DIR) + "/tests/fuzz/hf_base/" + base + "/";
     for (const char* f : {"model.safetensors", "tokenizer.json"})
       if (::symlink((from + f).c_str(), (dir + "/" + f).c_str()) != 0) std::abort();
     for (int i = 0; i < 4; ++i) original[i] = slurp(from + kFiles[i]);  // the index file does not exist: ""
@@ -50,9 +51,10 @@ struct Folder {
 }  // namespace
 
 FUZZ_HARNESS(hf_folder) {
-  static Folder folder;
+  static Folder dense("llama"), moe("qwen3moe");
   if (size == 0) return 0;
   const int pick = data[0] % 4;
+  const Folder& folder = (data[0] / 4) % 2 ? moe : dense;
   for (int i = 0; i < 4; ++i) {
     const std::string p = folder.dir + "/" + kFiles[i];
     const std::string text = i == pick ? std::string(reinterpret_cast<const char*>(data + 1), size - 1) : folder.original[i];

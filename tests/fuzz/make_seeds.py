@@ -147,19 +147,61 @@ header = json.dumps({"__metadata__": {"format": "pt"},
                      "b": {"dtype": "BF16", "shape": [4], "data_offsets": [16, 24]}}).encode()
 put("safetensors", "two-tensors.safetensors", struct.pack("<Q", len(header)) + header + f32(4, 1) + b"\x80\x3f" * 4)
 
-# ---- Hugging Face folder JSON files: the first byte picks the file ----------------------
-hf = os.path.join(FIX, "models", "tiny-llama", "hf")
-for i, name in enumerate(["config.json", "generation_config.json", None, "tokenizer_config.json"]):
-    if name:
-        put("hf_folder", name, bytes([i]) + open(os.path.join(hf, name), "rb").read())
-put("hf_folder", "config-qwen3moe.json",
-    bytes([0]) + open(os.path.join(FIX, "models", "tiny-qwen3moe", "hf", "config.json"), "rb").read())
-put("hf_folder", "index.json", bytes([2]) + json.dumps(
-    {"metadata": {"total_size": 1}, "weight_map": {"model.embed_tokens.weight": "model.safetensors"}}).encode())
-put("hf_folder", "config-rope-scaling.json", bytes([0]) + json.dumps(dict(
-    json.load(open(os.path.join(hf, "config.json"))),
-    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                  "original_max_position_embeddings": 8192})).encode())
+# ---- Hugging Face folders: two tiny ones the harness fills in (hf_base/), and
+# seeds for the JSON files it takes from the input. The first byte picks the
+# file (% 4) and the folder (/ 4 % 2: a dense llama, a qwen3_moe).
+def safetensors(tensors):
+    """tensors: [(name, shape, seed)], all F32."""
+    header, data = {}, b""
+    for name, shape, seed in tensors:
+        n = 1
+        for d in shape:
+            n *= d
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + 4 * n]}
+        data += f32(n, seed)
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def hf_base(name, moe):
+    e, hd, heads, kv_heads, ff, vocab = 8, 4, 2, 1, 8, 16
+    cfg = {"model_type": "qwen3_moe" if moe else "llama", "hidden_size": e, "num_hidden_layers": 1,
+           "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": hd, "intermediate_size": ff,
+           "vocab_size": vocab, "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+           "tie_word_embeddings": True, "eos_token_id": 11}
+    L = "model.layers.0."
+    t = [("model.embed_tokens.weight", [vocab, e], 1), ("model.norm.weight", [e], 2),
+         (L + "input_layernorm.weight", [e], 3), (L + "self_attn.q_proj.weight", [heads * hd, e], 4),
+         (L + "self_attn.k_proj.weight", [kv_heads * hd, e], 5), (L + "self_attn.v_proj.weight", [kv_heads * hd, e], 6),
+         (L + "self_attn.o_proj.weight", [e, heads * hd], 7), (L + "post_attention_layernorm.weight", [e], 8)]
+    if moe:
+        cfg.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=ff, norm_topk_prob=True,
+                   decoder_sparse_step=1, mlp_only_layers=[])
+        t += [(L + "self_attn.q_norm.weight", [hd], 9), (L + "self_attn.k_norm.weight", [hd], 10),
+              (L + "mlp.gate.weight", [4, e], 11)]
+        for x in range(4):
+            t += [(L + "mlp.experts.%d.gate_proj.weight" % x, [ff, e], 12 + x),
+                  (L + "mlp.experts.%d.up_proj.weight" % x, [ff, e], 16 + x),
+                  (L + "mlp.experts.%d.down_proj.weight" % x, [e, ff], 20 + x)]
+    else:
+        t += [(L + "mlp.gate_proj.weight", [ff, e], 9), (L + "mlp.up_proj.weight", [ff, e], 10),
+              (L + "mlp.down_proj.weight", [e, ff], 11)]
+    d = os.path.join(HERE, "hf_base", name)
+    os.makedirs(d, exist_ok=True)
+    files = {"config.json": json.dumps(cfg, indent=1),
+             "generation_config.json": json.dumps({"eos_token_id": [11], "do_sample": True, "temperature": 0.6,
+                                                   "top_p": 0.95, "top_k": 20}),
+             "tokenizer_config.json": json.dumps({"eos_token": "<|im_end|>", "add_bos_token": False,
+                                                  "added_tokens_decoder": {"11": {"content": "<|im_end|>", "special": True}},
+                                                  "chat_template": TEMPLATE}),
+             "tokenizer.json": json.dumps(byte_level)}
+    for f, text in files.items():
+        with open(os.path.join(d, f), "w") as out:
+            out.write(text)
+    with open(os.path.join(d, "model.safetensors"), "wb") as out:
+        out.write(safetensors(t))
+    return cfg, files
+
 
 # ---- tokenizer.json (+ tokenizer_config.json) ------------------------------------------
 byte_level = {
@@ -223,3 +265,16 @@ put("server_request", "chat.json", b"\x01" + json.dumps({
 put("server_request", "completion.json", b"\x00" + json.dumps({
     "model": "x", "prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "stop": "."}).encode())
 print("seeds written to", OUT)
+
+# ---- the hf_folder seeds, from the two base folders ---------------------------------------
+for base, (name, moe) in enumerate([("llama", False), ("qwen3moe", True)]):
+    cfg, files = hf_base(name, moe)
+    for i, f in enumerate(["config.json", "generation_config.json", None, "tokenizer_config.json"]):
+        if f:
+            put("hf_folder", "%s-%s" % (name, f), bytes([base * 4 + i]) + files[f].encode())
+    put("hf_folder", name + "-index.json", bytes([base * 4 + 2]) + json.dumps(
+        {"metadata": {"total_size": 1}, "weight_map": {"model.embed_tokens.weight": "model.safetensors"}}).encode())
+put("hf_folder", "llama-config-rope-scaling.json", bytes([0]) + json.dumps(dict(
+    json.load(open(os.path.join(HERE, "hf_base", "llama", "config.json"))),
+    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                  "original_max_position_embeddings": 8192})).encode())
