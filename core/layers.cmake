@@ -44,7 +44,7 @@ edgerun_layer(text CORE common formats tokenizer template ROOTS quant SOURCES
 target_link_libraries(edgerun_text PRIVATE ICU::uc ICU::i18n)
 edgerun_layer(backends CORE common ROOTS quant backends SOURCES
   backends/registry.cpp backends/settings.cpp backends/kv_types.cpp backends/moe_mlp.cpp backends/cpu/cpu_backend.cpp backends/cpu/thread_pool.cpp
-  backends/cpu/cpu_attention.cpp
+  backends/cpu/cpu_attention.cpp backends/cpu/cpu_moe.cpp
   backends/cpu/kernels.cpp backends/cpu/group_kernels.cpp)
 target_link_libraries(edgerun_backends PRIVATE hwy::hwy)
 edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES

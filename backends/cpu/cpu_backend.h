@@ -299,6 +299,9 @@ class CpuExecutor : public Executor {
     }, batch ? threads_batch_ : 1);
   }
 
+  // cpu_moe.cpp: Executor::moe_mlp's arithmetic, on scratch kept between calls.
+  void moe_mlp(const Buffer& h, int64_t dim, const ExpertMlp* experts, const MoeRoute& route, Buffer& out) override;
+
   void add(Buffer& x, const Buffer& y, int64_t n) override {
     float* a = f(x);
     const float* b = f(y);
@@ -323,6 +326,11 @@ class CpuExecutor : public Executor {
   std::vector<uint8_t> blocks_;  // one token's activation blocks before splitting
   std::vector<uint8_t> gemm_act8_;  // gemm_input()'s 8-bit rows
   std::vector<float> gemm_actf_;    // ... and the floats they stand for
+  // moe_mlp's: the rows of one expert's tokens, its SwiGLU, its outputs, and
+  // every (token, rank) slot's output; grown, never shrunk.
+  CpuBuffer moe_in_, moe_gate_, moe_up_, moe_y_;
+  std::vector<float> moe_slots_;
+  std::vector<int> moe_order_, moe_start_;
 };
 
 class CpuBackend : public Backend {
