@@ -151,6 +151,9 @@ TEST_CASE("hostile templates end fast with an error naming the limit", "[templat
   fails("{{ 3 | dictsort | items }}", "filter 'items' does not apply to");
   CHECK(render("{{ undefined_thing | items | list | length }}") == "0");
   fails("{{ -9223372036854775807 - 1 - 1 }}", "integer overflow");
+  fails("{{ 4440444 ** 444 }}", "integer overflow in **");  // found by fuzz_jinja: an infinite double cast to an integer
+  CHECK(render("{{ 3 ** 39 }} {{ (-2) ** 63 }} {{ 2 ** 0 }} {{ 0 ** 5 }} {{ 1 ** 100000000000 }}") ==
+        "4052555153018976267 -9223372036854775808 1 0 1");
   fails("{{ (-9223372036854775807 - 1) // -1 }}", "integer overflow");
   CHECK(render("{{ (-9223372036854775807 - 1) % -1 }}") == "0");
   fails("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns | tojson }}", "would hold itself");

@@ -407,7 +407,17 @@ class Interpreter {
       const double q = std::floor(ad / bd);
       return Value::number(op == "//" ? q : ad - q * bd);
     }
-    if (op == "**") return ints && bi >= 0 ? Value::integer(static_cast<int64_t>(std::pow(ad, bd))) : Value::number(std::pow(ad, bd));
+    if (op == "**") {
+      if (!ints || bi < 0) return Value::number(std::pow(ad, bd));
+      // Exact, by squaring; beyond 64 bits an error, as for + - * (never a
+      // double out of range cast to an integer).
+      int64_t base = ai, result = 1;
+      for (int64_t n = bi; n > 0; n >>= 1) {
+        if ((n & 1) && __builtin_mul_overflow(result, base, &result)) return overflow();
+        if (n > 1 && __builtin_mul_overflow(base, base, &base)) return overflow();
+      }
+      return Value::integer(result);
+    }
     return bad();
   }
 
