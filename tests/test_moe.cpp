@@ -86,7 +86,7 @@ std::string write_temp(const std::string& name, const std::string& bytes) {
 
 // tiny-qwen3 (dense) recast as qwen3moe: every layer's MLP becomes n_expert
 // copies of it, behind a router of random weights choosing k.
-test::GGUFEdit moe_from_dense(int n_expert, int k) {
+test::GGUFEdit moe_from_dense(int n_expert, int k, int dense_layers = 0) {
   auto e = test::GGUFEdit::from(GGUFFile::open(test::fixtures() + "/models/tiny-qwen3/model-f32.gguf"));
   for (auto& kv : e.kv)
     if (kv.key.rfind("qwen3.", 0) == 0) kv.key = "qwen3moe." + kv.key.substr(6);
@@ -94,7 +94,8 @@ test::GGUFEdit moe_from_dense(int n_expert, int k) {
   e.set_uint32("qwen3moe.expert_count", static_cast<uint32_t>(n_expert));
   e.set_uint32("qwen3moe.expert_used_count", static_cast<uint32_t>(k));
   e.set_uint32("qwen3moe.expert_feed_forward_length", 512);
-  for (int l = 0; l < 2; ++l) {
+  if (dense_layers > 0) e.set_uint32("qwen3moe.leading_dense_block_count", static_cast<uint32_t>(dense_layers));
+  for (int l = dense_layers; l < 2; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     for (const char* kind : {"ffn_gate", "ffn_up", "ffn_down"}) {
       test::GGUFEdit::Tensor* t = e.tensor(b + kind + ".weight");
@@ -195,6 +196,22 @@ TEST_CASE("identical experts: any expert count and top-k give the dense model's 
     CHECK(a.max_diff <= 1e-4 * a.max_logit);
     std::remove(p.c_str());
   }
+}
+
+TEST_CASE("leading dense layers: a MoE model whose first layers are dense", "[moe]") {
+  auto dense = load(test::fixtures() + "/models/tiny-qwen3/model-f32.gguf");
+  const std::string p = write_temp("moe-lead.gguf", moe_from_dense(4, 2, 1).bytes());
+  auto moe = load(p);
+  REQUIRE(moe->hparams().layers.size() == 2);
+  CHECK(moe->hparams().layers[0].mlp == MlpKind::Dense);
+  CHECK(moe->hparams().layers[1].mlp == MlpKind::Moe);
+  const std::vector<int32_t> ids = {5, 77, 300, 12, 999, 1, 640};
+  const auto a = test::compare(prompt_logits(*dense, ids), prompt_logits(*moe, ids), dense->hparams().n_vocab);
+  CHECK(a.agree == a.n);
+  CHECK(a.max_diff <= 1e-4 * a.max_logit);
+  // Layer 0 reads its whole MLP; layer 1 two of its four experts.
+  CHECK(moe->n_params() - moe->n_active_params() == 2ull * 3 * 512 * 256);
+  std::remove(p.c_str());
 }
 
 TEST_CASE("a Hugging Face MoE folder converts to .erm: kept exactly, and quantized as llama.cpp does", "[moe]") {
