@@ -7,35 +7,15 @@
 
 #include "edgerun.hpp"
 #include "helpers.h"
+#include "reference.h"
 
 using namespace edgerun;
 using json = nlohmann::json;
 
 namespace {
-
-struct Reference {
-  std::vector<int32_t> input_ids, greedy_ids;
-  int n_vocab = 0;
-  std::vector<float> logits;
-};
-
-Reference load_reference(const std::string& dir, const std::string& stem) {
-  Reference r;
-  const json j = json::parse(test::read_file(dir + "/reference/" + stem + ".json"));
-  r.input_ids = j["input_ids"].get<std::vector<int32_t>>();
-  r.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
-  r.n_vocab = j["n_vocab"];
-  r.logits = test::read_floats(dir + "/reference/" + stem + ".logits.f32");
-  return r;
-}
-
-std::unique_ptr<Model> load(const std::string& path) {
-  auto m = load_model(path, LoadOptions{"cpu"});
-  INFO(path << ": " << (m ? "" : m.message()));
-  REQUIRE(m.ok());
-  return std::move(*m);
-}
-
+using test::load_reference;
+using test::Reference;
+std::unique_ptr<Model> load(const std::string& path) { return test::load_on_cpu(path); }
 }  // namespace
 
 TEST_CASE("f32 fixture models match llama.cpp logits at every position", "[model]") {

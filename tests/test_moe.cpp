@@ -13,6 +13,7 @@
 #include "formats/gguf.h"
 #include "gguf_writer.h"
 #include "helpers.h"
+#include "reference.h"
 #include "model/moe_router.h"
 #include "model/source.h"
 #include "quant.h"
@@ -25,28 +26,11 @@ namespace {
 
 const std::string kDir = test::fixtures() + "/models/tiny-qwen3moe";
 
-struct Reference {
-  std::vector<int32_t> input_ids, greedy_ids;
-  int n_vocab = 0;
-  std::vector<float> logits;
-};
+using test::Reference;
 
-Reference reference(const std::string& stem) {
-  Reference r;
-  const json j = json::parse(test::read_file(kDir + "/reference/" + stem + ".json"));
-  r.input_ids = j["input_ids"].get<std::vector<int32_t>>();
-  r.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
-  r.n_vocab = j["n_vocab"];
-  r.logits = test::read_floats(kDir + "/reference/" + stem + ".logits.f32");
-  return r;
-}
+Reference reference(const std::string& stem) { return test::load_reference(kDir, stem); }
 
-std::unique_ptr<Model> load(const std::string& path) {
-  auto m = load_model(path, LoadOptions{"cpu"});
-  INFO(path << ": " << (m ? "" : m.message()));
-  REQUIRE(m.ok());
-  return std::move(*m);
-}
+std::unique_ptr<Model> load(const std::string& path) { return test::load_on_cpu(path); }
 
 std::string load_error(const std::string& path) {
   auto m = load_model(path, LoadOptions{"cpu"});

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +13,7 @@
 
 #include "commands.h"
 #include "common/files.h"
+#include "common/system_memory.h"
 #include "http_server.h"
 
 namespace edgerun::cli {
@@ -37,23 +37,12 @@ extern "C" void on_stop_signal(int) {
   (void)n;
 }
 
-// Bytes the kernel says can be used without swapping (MemAvailable), or 0.
-uint64_t available_memory() {
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  uint64_t kib = 0;
-  std::string unit;
-  while (f >> key >> kib >> unit)
-    if (key == "MemAvailable:") return kib * 1024;
-  return 0;
-}
-
 // Up to 4 slots, as many as keep their KV caches within a quarter of the
 // memory available: several streams cost little more than one to decode, but
 // each holds a full context of KV cache.
 int default_parallel(const Model& model, int n_ctx, KVType k, KVType v) {
   const uint64_t per_slot = Session::kv_bytes(model.hparams(), n_ctx, k, v);
-  const uint64_t avail = available_memory();
+  const uint64_t avail = available_memory_bytes();
   if (avail == 0 || per_slot == 0) return 1;
   int n = 4;
   while (n > 1 && per_slot * static_cast<uint64_t>(n) > avail / 4) --n;
