@@ -330,7 +330,7 @@ class CpuExecutor : public Executor {
   // every (token, rank) slot's output; grown, never shrunk.
   CpuBuffer moe_in_, moe_gate_, moe_up_, moe_y_;
   std::vector<float> moe_slots_;
-  std::vector<int> moe_order_, moe_start_;
+  std::vector<int> moe_order_, moe_start_, moe_next_;
 };
 
 class CpuBackend : public Backend {

@@ -32,10 +32,8 @@ void CpuExecutor::moe_mlp(const Buffer& h, int64_t dim, const ExpertMlp* experts
     moe_start_[e + 1] += moe_start_[e];
   }
   moe_order_.resize(slots);
-  {
-    std::vector<int> at(moe_start_.begin(), moe_start_.end() - 1);
-    for (int s = 0; s < slots; ++s) moe_order_[at[route.expert[s]]++] = s;
-  }
+  moe_next_.assign(moe_start_.begin(), moe_start_.end() - 1);
+  for (int s = 0; s < slots; ++s) moe_order_[moe_next_[route.expert[s]]++] = s;
   grow(moe_in_, most * dim);
   grow(moe_gate_, most * widest);
   grow(moe_up_, most * widest);

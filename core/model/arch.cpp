@@ -1,7 +1,5 @@
 #include "model/arch.h"
 
-#include <cmath>
-
 #include "common/error.h"
 #include "formats/metadata.h"
 
