@@ -36,14 +36,14 @@ ConvertSummary convert_model(const std::string& src_path, const std::string& out
   meta.set_string("edgerun.quantization", o.quant);
 
   const std::string arch = in_meta.get_string("general.architecture");
-  QuantMix mix(o.quant, static_cast<int>(in_meta.get_uint(arch + ".block_count")), src->find_tensor("output.weight") != nullptr,
-               static_cast<int>(in_meta.get_uint(arch + ".expert_count", 0)));
   // Hugging Face Llama checkpoints keep q/k rows in "rotate half" order; the
   // .erm takes GGUF's interleaved order, so a model has one layout whatever
   // it was converted from (and quantizes to the same bits as llama.cpp's).
   const bool hf_llama = src->format().rfind("Hugging Face", 0) == 0 && arch == "llama";
   const int n_head = static_cast<int>(in_meta.get_uint(arch + ".attention.head_count", 1));
   const int n_head_kv = static_cast<int>(in_meta.get_uint(arch + ".attention.head_count_kv", n_head));
+  QuantMix mix(o.quant, static_cast<int>(in_meta.get_uint(arch + ".block_count")), src->find_tensor("output.weight") != nullptr,
+               static_cast<int>(in_meta.get_uint(arch + ".expert_count", 0)), n_head_kv > 0 ? n_head / n_head_kv : 1);
   auto permute_heads = [&](const std::string& name) {
     if (!hf_llama) return 0;
     auto ends = [&](const char* s) { const size_t n = std::strlen(s); return name.size() >= n && name.compare(name.size() - n, n, s) == 0; };

@@ -79,6 +79,8 @@ const QuantOps& quant_ops(DType t) {
   static const QuantOps q5_K = make(DType::Q8_K, dequantize_q5_K, quantize_q5_K, dot_q5_K_q8_K);
   static const QuantOps q6_K = make(DType::Q8_K, dequantize_q6_K, quantize_q6_K, dot_q6_K_q8_K);
   static const QuantOps q8_K = make(DType::Q8_K, dequantize_q8_K, quantize_q8_K, nullptr);
+  static const QuantOps iq4_nl = make(DType::Q8_0, dequantize_iq4_nl, quantize_iq4_nl, dot_iq4_nl_q8_0);
+  static const QuantOps iq4_xs = make(DType::Q8_K, dequantize_iq4_xs, quantize_iq4_xs, dot_iq4_xs_q8_K);
   switch (t) {
     case DType::F32: return f32;
     case DType::F16: return f16;
@@ -95,6 +97,8 @@ const QuantOps& quant_ops(DType t) {
     case DType::Q5_K: return q5_K;
     case DType::Q6_K: return q6_K;
     case DType::Q8_K: return q8_K;
+    case DType::IQ4_NL: return iq4_nl;
+    case DType::IQ4_XS: return iq4_xs;
     default: return none;
   }
 }

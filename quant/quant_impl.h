@@ -32,6 +32,8 @@ void quantize_q3_K(const float* x, void* y, int64_t n);
 void quantize_q4_K(const float* x, void* y, int64_t n);
 void quantize_q5_K(const float* x, void* y, int64_t n);
 void quantize_q6_K(const float* x, void* y, int64_t n);
+void quantize_iq4_nl(const float* x, void* y, int64_t n);
+void quantize_iq4_xs(const float* x, void* y, int64_t n);
 
 void dequantize_q4_0(const void* x, float* y, int64_t n);
 void dequantize_q4_1(const void* x, float* y, int64_t n);
@@ -45,6 +47,8 @@ void dequantize_q4_K(const void* x, float* y, int64_t n);
 void dequantize_q5_K(const void* x, float* y, int64_t n);
 void dequantize_q6_K(const void* x, float* y, int64_t n);
 void dequantize_q8_K(const void* x, float* y, int64_t n);
+void dequantize_iq4_nl(const void* x, float* y, int64_t n);
+void dequantize_iq4_xs(const void* x, float* y, int64_t n);
 
 float dot_q4_0_q8_0(const void* w, const void* a, int64_t n);
 float dot_q4_1_q8_1(const void* w, const void* a, int64_t n);
@@ -56,5 +60,7 @@ float dot_q3_K_q8_K(const void* w, const void* a, int64_t n);
 float dot_q4_K_q8_K(const void* w, const void* a, int64_t n);
 float dot_q5_K_q8_K(const void* w, const void* a, int64_t n);
 float dot_q6_K_q8_K(const void* w, const void* a, int64_t n);
+float dot_iq4_nl_q8_0(const void* w, const void* a, int64_t n);
+float dot_iq4_xs_q8_K(const void* w, const void* a, int64_t n);
 
 }  // namespace edgerun::quant

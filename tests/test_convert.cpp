@@ -102,7 +102,7 @@ TEST_CASE("the Llama 3 rope scaling from config.json equals the GGUF's rope_freq
   for (size_t i = 0; i < a->nbytes / 4; ++i) CHECK(fa[i] == Approx(fb[i]).epsilon(1e-6));
 }
 
-TEST_CASE("GGUF -> .erm keeps types and logits exactly; our q8_0, q4_0 and q4_k_m from HF match llama.cpp's bits", "[convert]") {
+TEST_CASE("GGUF -> .erm keeps types and logits exactly; our mixes from HF match llama.cpp's bits", "[convert]") {
   const std::string dir = test::fixtures() + "/models/tiny-qwen2";
   const std::string out = test::temp_path("q4km.erm");
   REQUIRE(convert_error(dir + "/model-q4_k_m.gguf", out, "keep", true).empty());
@@ -113,7 +113,7 @@ TEST_CASE("GGUF -> .erm keeps types and logits exactly; our q8_0, q4_0 and q4_k_
   CHECK(a.st_size <= b.st_size + 64 * 1024);  // the tokenizer is compressed; tensors are the same bytes
 
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"})
-  for (const std::string q : {"q8_0", "q4_0", "q4_k_m"}) {
+  for (const std::string q : {"q8_0", "q4_0", "q4_k_m", "iq4_nl", "iq4_xs", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q5_k_m", "q6_k"}) {
     const std::string mdir = test::fixtures() + "/models/" + model;
     REQUIRE(convert_error(mdir + "/hf", out, q, true).empty());
     auto ours = open_model_source(out);

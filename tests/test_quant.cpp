@@ -32,7 +32,8 @@ TEST_CASE("quantize then dequantize stays within each format's error", "[quant]"
   const auto x = test::random_normal(n, 7);
   struct Case { DType t; double max_rmse; };
   for (const Case c : {Case{DType::Q8_0, 0.01}, {DType::Q4_0, 0.12}, {DType::Q4_1, 0.12}, {DType::Q5_0, 0.06},
-                       {DType::Q5_1, 0.06}, {DType::F16, 1e-3}, {DType::BF16, 5e-3}, {DType::Q8_K, 0.01}, {DType::Q8_1, 0.01}}) {
+                       {DType::Q5_1, 0.06}, {DType::F16, 1e-3}, {DType::BF16, 5e-3}, {DType::Q8_K, 0.01}, {DType::Q8_1, 0.01},
+                       {DType::IQ4_NL, 0.11}, {DType::IQ4_XS, 0.11}}) {
     const QuantOps& ops = quant_ops(c.t);
     REQUIRE(ops.quantize);
     std::vector<uint8_t> q(dtype_row_bytes(c.t, n));
@@ -47,7 +48,7 @@ TEST_CASE("quantize then dequantize stays within each format's error", "[quant]"
 TEST_CASE("every dot product equals the float dot of its dequantized operands", "[quant]") {
   const int64_t n = 1024;
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,
-                  DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16, DType::F32}) {
+                  DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::F16, DType::BF16, DType::F32}) {
     const QuantOps& ops = quant_ops(t);
     REQUIRE(ops.vec_dot);
     // Weights: random bytes are valid blocks for every format once the
@@ -86,15 +87,17 @@ TEST_CASE("every dot product equals the float dot of its dequantized operands", 
   }
 }
 
-TEST_CASE("our Q8_0 and Q4_0 quantization is bit-identical to llama.cpp's", "[quant]") {
+TEST_CASE("our Q8_0, Q4_0, IQ4_NL and IQ4_XS quantization is bit-identical to llama.cpp's", "[quant]") {
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
     const std::string dir = test::fixtures() + "/models/" + model;
     auto f32 = GGUFFile::open(dir + "/model-f32.gguf");
-    for (const std::string q : {"q8_0", "q4_0"}) {
+    for (const std::string q : {"q8_0", "q4_0", "iq4_nl", "iq4_xs"}) {
+      DType want;
+      REQUIRE(dtype_from_name(q, &want));
       auto theirs = GGUFFile::open(dir + "/model-" + q + ".gguf");
       int compared = 0;
       for (const auto& t : theirs->tensors()) {
-        if (t.type != DType::Q8_0 && t.type != DType::Q4_0) continue;
+        if (t.type != want) continue;
         const TensorInfo* src = f32->find_tensor(t.name);
         REQUIRE(src);
         std::vector<uint8_t> ours(t.nbytes);
@@ -116,7 +119,8 @@ TEST_CASE("quantized GGUF fixtures agree with llama.cpp's logits", "[quant]") {
   int total = 0, total_agree = 0;
   std::string summary;
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
-    for (const std::string q : {"q8_0", "q4_0", "q4_k_m"}) {
+    for (const std::string q : {"q8_0", "q4_0", "q4_k_m", "iq4_nl", "iq4_xs", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m",
+                                "q5_k_m", "q6_k"}) {
       const std::string dir = test::fixtures() + "/models/" + model;
       const auto ref = nlohmann::json::parse(test::read_file(dir + "/reference/model-" + q + ".json"));
       const auto want = test::read_floats(dir + "/reference/model-" + q + ".logits.f32");

@@ -22,6 +22,12 @@ GroupDotFn group_kernel(DType t) {
   }
 }
 
+const char* kernel_form(DType t) {
+  if (!quant_ops(t).vec_dot) return nullptr;
+  if (group_kernel(t)) return "16-row groups";
+  return best_kernels().dot(t) ? "SIMD rows" : "scalar reference";
+}
+
 void regroup_if_it_pays(CpuWeight& w) {
   const GroupDotFn kernel = group_kernel(w.type);
   // BackendSettings::no_regroup keeps the row layout (to compare the two);

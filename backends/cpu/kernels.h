@@ -38,6 +38,9 @@ struct KernelSet {
   DotFn dot_f16 = nullptr;   // with f32
   DotFn dot_f32 = nullptr;   // with f32
   DotNFn dotn_q4_0 = nullptr, dotn_q8_0 = nullptr, dotn_q4_K = nullptr, dotn_q6_K = nullptr;
+  DotFn dot_iq4_nl = nullptr;  // with q8_0 blocks
+  DotFn dot_iq4_xs = nullptr;  // with q8_K
+  DotNFn dotn_iq4_nl = nullptr, dotn_iq4_xs = nullptr;
   // 16-row groups (quant/layouts.h) against nt (1..kMaxTokens) activation rows
   // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
   // Only where they beat the row kernels (AVX-512 VNNI); else null.
@@ -61,11 +64,18 @@ struct KernelSet {
   static bool takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q8_0; }
 };
 
-// Sets the group_* entries for the current Highway target (group_kernels.cpp).
+// Set the entries of the current Highway target kept in the other kernel files:
+// float_kernels.cpp (f16/f32 rows, attention, SwiGLU), iq4_kernels.cpp, and
+// group_kernels.cpp (the group_* entries).
+void fill_float_kernels(KernelSet* ks);
+void fill_iq4_kernels(KernelSet* ks);
 void fill_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.
 const KernelSet& best_kernels();
+// How the cpu backend multiplies by a matrix of type t on this CPU: "16-row
+// groups", "SIMD rows" or "scalar reference" (nullptr: not a weight type).
+const char* kernel_form(DType t);
 // One set per target this CPU supports and this build compiled, best first
 // (for tests: every target is checked against the reference).
 std::vector<KernelSet> kernels_for_each_target();

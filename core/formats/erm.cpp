@@ -89,7 +89,7 @@ void ErmFile::parse() {
     t.name = std::string(dc.read_string("tensor name"));
     const std::string what = "tensor '" + t.name + "'";
     const uint32_t type = dc.read<uint32_t>(what);
-    if (!dtype_traits(type).known) fail(p, what + " has unknown type id " + std::to_string(type));
+    if (!dtype_traits(type).known) fail(p, what + " " + unsupported_type_reason(type));
     t.type = static_cast<DType>(type);
     t.layout = static_cast<int>(dc.read<uint32_t>(what));
     if (t.layout != kLayoutRows && t.layout != kLayoutX16)

@@ -69,7 +69,7 @@ void GGUFFile::parse() {
     }
     const uint32_t raw_type = c.read<uint32_t>(what + " (type)");
     const DTypeTraits& tr = dtype_traits(raw_type);
-    if (!tr.known) fail(p, what + " has unknown tensor type id " + std::to_string(raw_type));
+    if (!tr.known) fail(p, what + " " + unsupported_type_reason(raw_type));
     ti.type = static_cast<DType>(raw_type);
     if (ti.shape[0] % tr.block_size != 0)
       fail(p, what + " row length " + std::to_string(ti.shape[0]) + " is not a multiple of the " + tr.name +

@@ -145,7 +145,7 @@ void bench_quant(const BenchOptions& o) {
   }
   std::printf("%s\n\n| type | bits per weight | relative RMSE | quantize MB/s (1 thread) |\n| --- | ---: | ---: | ---: |\n", what.c_str());
   for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q6_K, DType::Q5_1, DType::Q5_K, DType::Q5_0, DType::Q4_1,
-                  DType::Q4_K, DType::Q4_0, DType::Q3_K, DType::Q2_K}) {
+                  DType::IQ4_XS, DType::Q4_K, DType::IQ4_NL, DType::Q4_0, DType::Q3_K, DType::Q2_K}) {
     if (row % dtype_traits(t).block_size != 0) continue;
     const QuantOps& ops = quant_ops(t);
     std::vector<uint8_t> q(dtype_row_bytes(t, row) * rows);
