@@ -300,6 +300,23 @@ TEST_CASE("Hugging Face folders: wrong JSON types, huge sizes and paths outside 
     test::write_file(cfg_path, text);
     CHECK_THAT(info_error(dir), Catch::Contains("config.json: malformed JSON") && Catch::Contains("number overflow"));
   }
+  SECTION("integers out of range or not whole (found by fuzz_hf_folder: top_k 1e81 converted out of range)") {
+    const std::string gen_path = dir + "/generation_config.json";
+    for (const char* top_k : {"1e81", "2.5", "18446744073709551615"}) {
+      INFO(top_k);
+      test::write_file(gen_path, std::string("{\"eos_token_id\": [2], \"top_k\": ") + top_k + "}");
+      CHECK_THAT(info_error(dir), Catch::Contains("generation_config.json") && Catch::Contains("'top_k' must be a whole number"));
+    }
+    for (const char* eos : {"4294967298", "-1", "1.5", "\"2\""}) {
+      INFO(eos);
+      test::write_file(gen_path, std::string("{\"eos_token_id\": [2, ") + eos + "]}");
+      CHECK_THAT(info_error(dir), Catch::Contains("generation_config.json") && Catch::Contains("'eos_token_id' holds"));
+    }
+    test::write_file(gen_path, "{\"eos_token_id\": 2, \"top_k\": 40.0}");  // whole numbers written as floats are fine
+    const test::CliResult ok = test::run_cli_bounded("info '" + dir + "'", kMaxMiB, kMaxSeconds);
+    INFO(ok.out);
+    CHECK(ok.code == 0);
+  }
   SECTION("a million layers") {
     with("num_hidden_layers", 1000000);
     CHECK_THAT(info_error(dir), Catch::Contains("block_count' says 1000000 layers"));

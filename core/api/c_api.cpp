@@ -483,15 +483,17 @@ er_status er_session_load(er_session* session, const char* path) {
     }
     auto bad = [&](const std::string& what) { api_fail(ER_ERR_INVALID_ARGUMENT, where + ": " + what); };
     if (!j.is_object() || j.value("format", "") != "edgerun-session") bad("not an edgerun session state");
-    if (j.value("version", 0) != 1) bad("session state version " + j.value("version", nlohmann::json(0)).dump() + " is not 1");
+    if (!j.contains("version") || json_integer(j["version"], 1, 1) != std::optional<int64_t>(1))
+      bad("session state version " + j.value("version", nlohmann::json(0)).dump() + " is not 1");
     if (j["model"] != fingerprint(*session->owner->model)) bad("the state belongs to another model (" + j["model"].dump() + ")");
     if (!j.contains("tokens") || !j["tokens"].is_array()) bad("\"tokens\" must be an array");
     Session& s = *session->session;
     const int n_vocab = s.model().hparams().n_vocab;
     std::vector<int32_t> tokens;
     for (const auto& t : j["tokens"]) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= n_vocab) bad("a token id is not in the vocabulary");
-      tokens.push_back(t.get<int32_t>());
+      const auto id = json_integer(t, 0, n_vocab - 1);
+      if (!t.is_number_integer() || !id) bad("a token id is not in the vocabulary");
+      tokens.push_back(static_cast<int32_t>(*id));
     }
     if (tokens.size() > static_cast<size_t>(s.n_ctx()))
       api_fail(ER_ERR_CONTEXT_FULL, where + ": the state holds " + std::to_string(tokens.size()) + " tokens, more than the context of " +

@@ -237,12 +237,12 @@ class HfSource : public ModelSource {
     std::vector<int32_t> eog;
     const std::string gen_path = dir_ + "/generation_config.json";
     for (const json* src : {&cfg}) {
-      if (src->contains("eos_token_id")) add_ids((*src)["eos_token_id"], eog);
+      if (src->contains("eos_token_id")) add_ids((*src)["eos_token_id"], cfg_path, eog);
     }
     if (file_exists(gen_path)) {
       const json gen = read_json(gen_path);
       if (!gen.is_object()) fail(gen_path, "expected a JSON object");
-      if (gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], eog);
+      if (gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], gen_path, eog);
       read_sampling_defaults(gen, gen_path);
     }
     if (!eog.empty()) meta_.set_int_array(keys::kEogIds, eog);
@@ -267,14 +267,26 @@ class HfSource : public ModelSource {
     }
     if (const json* v = number("top_p")) meta_.set_float("general.sampling.top_p", v->get<double>());
     if (const json* v = number("min_p")) meta_.set_float("general.sampling.min_p", v->get<double>());
-    if (const json* v = number("top_k")) meta_.set_uint("general.sampling.top_k", static_cast<uint64_t>(std::max<int64_t>(0, v->get<int64_t>())));
+    if (const json* v = number("top_k")) {
+      const auto k = json_integer(*v, INT64_MIN, INT64_MAX);
+      if (!k) fail(where, "'top_k' must be a whole number, not " + v->dump());
+      meta_.set_uint("general.sampling.top_k", static_cast<uint64_t>(std::max<int64_t>(0, *k)));
+    }
   }
 
-  static void add_ids(const json& v, std::vector<int32_t>& out) {
-    if (v.is_number_integer()) out.push_back(v.get<int32_t>());
-    else if (v.is_array())
-      for (const auto& x : v)
-        if (x.is_number_integer()) out.push_back(x.get<int32_t>());
+  // eos_token_id: one id or a list of them (null: none).
+  static void add_ids(const json& v, const std::string& where, std::vector<int32_t>& out) {
+    if (v.is_null()) return;
+    auto add = [&](const json& x) {
+      const auto id = json_integer(x, 0, INT32_MAX);
+      if (!id) fail(where, "'eos_token_id' holds " + x.dump() + ", which is not a token id");
+      out.push_back(static_cast<int32_t>(*id));
+    };
+    if (v.is_array()) {
+      for (const auto& x : v) add(x);
+    } else {
+      add(v);
+    }
   }
 
   void open_weights(int n_layer, int n_expert) {

@@ -229,9 +229,10 @@ struct TokenizerBuilder {
         const std::string at = "'added_tokens' entry " + std::to_string(k);
         if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
           fail(path, at + " must be an object with an integer 'id' and a string 'content'");
-        const int64_t id = a["id"].get<int64_t>();
-        if (id < 0 || id >= max_id)
-          fail(path, at + " has token id " + std::to_string(id) + ", out of range (0 to " + std::to_string(max_id - 1) + ")");
+        const auto checked = json_integer(a["id"], 0, max_id - 1);
+        if (!checked)
+          fail(path, at + " has token id " + a["id"].dump() + ", out of range (0 to " + std::to_string(max_id - 1) + ")");
+        const int64_t id = *checked;
         added_ids.push_back(static_cast<size_t>(id));
         n = std::max<size_t>(n, static_cast<size_t>(id) + 1);
       }

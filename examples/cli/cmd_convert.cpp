@@ -54,7 +54,7 @@ void add_convert(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("convert", "convert a Hugging Face folder or a GGUF file to .erm");
   sub->add_option("source", c->src, "Hugging Face folder, .gguf or .erm")->required();
   sub->add_option("-o,--output", c->out, "the .erm file to write")->required();
-  sub->add_option("--quant", c->quant, "keep (default), a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)");
+  sub->add_option("--quant", c->quant, "keep (default), or llama.cpp's name of a mix or type (q4_k_m, q5_k_m, q4_k_s, q3_k_m, q2_k, iq4_xs, q8_0, q6_k, q4_0, f16, ...)");
   sub->add_flag("--force", c->force, "overwrite an existing output file");
   sub->add_flag("--rows", c->rows, "store every tensor in rows, as GGUF does (default: matrices in the cpu kernels' 16-row groups)");
   sub->add_option("-t,--threads", c->threads, "threads (default: physical cores, at most the CPUs allowed)")->check(CLI::Range(0, 1024));
@@ -64,7 +64,7 @@ void add_convert(CLI::App& app) {
   CLI::App* qsub = app.add_subcommand("quantize", "re-quantize a model to another type (writes .erm)");
   qsub->add_option("input", q->src, "model to quantize")->required();
   qsub->add_option("output", q->out, "the .erm file to write")->required();
-  qsub->add_option("--type", q->quant, "a mix (q4_k_m, q5_k_m, q3_k_m) or a type (q8_0, q6_k, q4_0, f16, ...)")->required();
+  qsub->add_option("--type", q->quant, "llama.cpp's name of a mix or type (q4_k_m, q5_k_m, q4_k_s, q3_k_m, q2_k, iq4_xs, q8_0, q6_k, q4_0, f16, ...)")->required();
   qsub->add_flag("--force", q->force, "overwrite an existing output file");
   qsub->add_flag("--rows", q->rows, "store every tensor in rows, as GGUF does (default: matrices in 16-row groups)");
   qsub->add_option("-t,--threads", q->threads, "threads (default: physical cores, at most the CPUs allowed)")->check(CLI::Range(0, 1024));
