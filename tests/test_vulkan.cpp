@@ -84,17 +84,19 @@ TEST_CASE("vulkan: every fixture model (MoE too) and type: the cpu's argmax ever
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe"}) {
     const std::string dir = test::fixtures() + "/models/" + model;
     const std::string f16 = f16_model(model);
-    for (const std::string q : {"f32", "f16", "q8_0", "q4_0", "q4_k_m"}) {
+    std::vector<std::string> types = {"f32", "f16", "q8_0", "q4_0", "q4_k_m"};
+    if (model != "tiny-qwen3moe")  // every type the fixtures hold (the MoE model has the first ones only)
+      for (const char* q : {"q5_0", "iq4_nl", "iq4_xs", "q2_k", "q3_k_m", "q5_k_m", "q6_k", "q4_1", "q5_1"}) types.push_back(q);
+    for (const std::string& q : types) {
       const auto ref = nlohmann::json::parse(test::read_file(dir + "/reference/model-" + (q == "f16" ? "f32" : q) + ".json"));
       const auto ids = ref["input_ids"].get<std::vector<int32_t>>();
       const std::string path = q == "f16" ? f16 : dir + "/model-" + q + ".gguf";
       const auto cpu = logits(path, LoadOptions{"cpu"}, ids);
       const auto gpu = logits(path, LoadOptions{"vulkan", dev}, ids);
       const bool float_weights = q == "f32" || q == "f16";
-      // The MoE q4_k_m file keeps expert rows of 128 as q5_0, a type the
-      // vulkan backend has no shader for: widened to floats at upload, those
+      // q4_1 and q5_1 have no shader: widened to floats at upload, those
       // products skip the 8-bit activations, so only llama.cpp's tolerance holds.
-      const bool widened = model == "tiny-qwen3moe" && q == "q4_k_m";
+      const bool widened = q == "q4_1" || q == "q5_1";
       const Agreement a = compare(cpu, gpu, ref["n_vocab"]);
       INFO(model << " " << q << ": argmax " << a.agree << "/" << a.n << ", max diff " << a.max_diff
                  << " (largest logit " << a.max_logit << "), rms " << a.rms);
@@ -294,7 +296,18 @@ TEST_CASE("vulkan: blocks are repacked to whole words with the scale in its own 
   CHECK(o6[210] == 0);
   CHECK(o6[211] == 0);
   CHECK(vk::storage_row_bytes(DType::Q4_K, 512) == 288);
-  CHECK(vk::storage_type(DType::Q5_K) == DType::F16);
+  CHECK(vk::storage_type(DType::Q4_1) == DType::F16);
+  // Q5_0 and IQ4_NL get q4_0's padding (the scale in a word of its own), Q3_K q6_K's (2 bytes at the end).
+  std::vector<uint8_t> q5(22), o5(24, 0xAA);
+  for (size_t i = 0; i < q5.size(); ++i) q5[i] = static_cast<uint8_t>(i + 1);
+  vk::repack_rows(DType::Q5_0, q5.data(), 1, 32, o5.data());
+  CHECK(std::memcmp(o5.data(), q5.data(), 2) == 0);
+  CHECK(o5[2] == 0);
+  CHECK(o5[3] == 0);
+  CHECK(std::memcmp(o5.data() + 4, q5.data() + 2, 20) == 0);
+  CHECK(vk::storage_row_bytes(DType::IQ4_NL, 64) == 40);
+  CHECK(vk::storage_row_bytes(DType::Q3_K, 512) == 224);
+  CHECK(vk::storage_row_bytes(DType::IQ4_XS, 256) == 136);
   CHECK(vk::storage_type(DType::BF16) == DType::F32);
   REQUIRE_THROWS_WITH(vk::storage_row_bytes(DType::Q4_0, 48), Catch::Contains("48"));
 }

@@ -28,7 +28,7 @@ if(EDGERUN_HAVE_VULKAN)
     "round_act_q8_0|round_act.comp|" "round_act_q8_k|round_act.comp|-DQ8_K"
     "round_act_q8_0_packed|round_act.comp|-DPACKED" "round_act_q8_k_packed|round_act.comp|-DQ8_K -DPACKED"
     "add|eltwise.comp|-DOP_ADD" "swiglu|eltwise.comp|-DOP_SWIGLU" "copy|eltwise.comp|-DOP_COPY")
-  foreach(t F32 F16 Q8_0 Q4_0 Q4_K Q6_K)
+  foreach(t F32 F16 Q8_0 Q4_0 Q5_0 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)
     string(TOLOWER ${t} _tl)
     list(APPEND _variants "get_rows_${_tl}|get_rows.comp|-DTYPE_${t}")
   endforeach()
@@ -38,7 +38,7 @@ if(EDGERUN_HAVE_VULKAN)
     list(APPEND _variants "matvec_${_tl}|matvec.comp|-DTYPE_${t}" "matvec_${_tl}_sg|matvec.comp|-DTYPE_${t} -DUSE_SUBGROUPS"
          "matmul_${_tl}|matmul.comp|-DTYPE_${t}")
   endforeach()
-  foreach(t Q8_0 Q4_0 Q4_K Q6_K)
+  foreach(t Q8_0 Q4_0 Q5_0 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)
     string(TOLOWER ${t} _tl)
     list(APPEND _variants "qmatmul_${_tl}|qmatmul.comp|-DTYPE_${t}")
   endforeach()

@@ -19,6 +19,9 @@ bool padded_layout(DType t, Padded* p) {
   switch (t) {
     case DType::Q8_0: *p = {34, 36, 0}; return true;
     case DType::Q4_0: *p = {18, 20, 0}; return true;
+    case DType::Q5_0: *p = {22, 24, 0}; return true;
+    case DType::IQ4_NL: *p = {18, 20, 0}; return true;
+    case DType::Q3_K: *p = {110, 112, 108}; return true;
     case DType::Q6_K: *p = {210, 212, 208}; return true;
     default: return false;
   }
@@ -27,7 +30,8 @@ bool padded_layout(DType t, Padded* p) {
 
 DType storage_type(DType t) {
   switch (t) {
-    case DType::F32: case DType::F16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K: case DType::Q6_K:
+    case DType::F32: case DType::F16: case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: case DType::IQ4_NL:
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
       return t;
     case DType::BF16: return DType::F32;  // f16 cannot hold bf16's range
     default: return DType::F16;
@@ -40,14 +44,20 @@ const char* shader_suffix(DType s) {
     case DType::F16: return "f16";
     case DType::Q8_0: return "q8_0";
     case DType::Q4_0: return "q4_0";
+    case DType::Q5_0: return "q5_0";
+    case DType::IQ4_NL: return "iq4_nl";
+    case DType::Q2_K: return "q2_k";
+    case DType::Q3_K: return "q3_k";
     case DType::Q4_K: return "q4_k";
+    case DType::Q5_K: return "q5_k";
     case DType::Q6_K: return "q6_k";
+    case DType::IQ4_XS: return "iq4_xs";
     default: fail("vulkan", std::string("internal: no shader for ") + dtype_name(s));
   }
 }
 
 size_t storage_row_bytes(DType s, int64_t cols) {
-  const int64_t qk = s == DType::Q4_K || s == DType::Q6_K ? 256 : (s == DType::Q8_0 || s == DType::Q4_0) ? 32 : 4;
+  const int64_t qk = s == DType::F32 || s == DType::F16 ? 4 : dtype_traits(s).block_size;
   if (cols <= 0 || cols % qk != 0)
     fail("vulkan", "rows of " + std::to_string(cols) + " " + dtype_name(s) + " values do not fit the GPU's " +
                        std::to_string(qk) + "-element groups");

@@ -1,8 +1,10 @@
-// How weights are laid out in GPU memory. GGUF blocks of Q8_0, Q4_0 and Q6_K
-// are 34, 18 and 210 bytes long; the shaders read 32-bit words only (no 8- or
-// 16-bit storage feature needed), so every block is padded to a whole number
-// of words on upload, its f16 scale in a word of its own. Types no shader
-// reads are dequantized on upload: to f16, or to f32 for bf16.
+// How weights are laid out in GPU memory. GGUF blocks of Q8_0, Q4_0, Q5_0,
+// IQ4_NL, Q3_K and Q6_K are 34, 18, 22, 18, 110 and 210 bytes long; the
+// shaders read 32-bit words only (no 8- or 16-bit storage feature needed), so
+// such a block is padded to a whole number of words on upload, a leading f16
+// scale in a word of its own (a trailing one gains 2 zero bytes). Q2_K, Q4_K,
+// Q5_K and IQ4_XS blocks are whole words as they are. Types no shader reads
+// (q4_1, q5_1) are dequantized on upload: to f16, or to f32 for bf16.
 #pragma once
 
 #include <cstddef>

@@ -14,6 +14,16 @@
 
 namespace edgerun::cli {
 
+std::string kernel_summary(const Model& m) {
+  std::string out;
+  for (const auto& [name, count] : m.type_counts()) {
+    DType t;
+    if (!dtype_from_name(name, &t) || t == DType::F32 || !cpu::kernel_form(t)) continue;
+    out += (out.empty() ? "" : ", ") + name + " " + cpu::kernel_form(t);
+  }
+  return out.empty() ? "f32 SIMD rows" : out;
+}
+
 namespace {
 struct InfoOptions {
   std::string model;
@@ -76,15 +86,7 @@ void run(const InfoOptions& o) {
   if (hp.has_moe()) std::printf(", %.2f M active per token", m.n_active_params() / 1e6);
   std::printf("\n");
   std::printf("backend:       %s (SIMD target %s)\n", m.backend().name().c_str(), cpu::best_kernels().target);
-  std::printf("cpu kernels:  ");
-  const char* sep = "";
-  for (const auto& [name, count] : m.type_counts()) {
-    DType t;
-    if (!dtype_from_name(name, &t) || t == DType::F32 || !cpu::kernel_form(t)) continue;
-    std::printf("%s %s %s", sep, name.c_str(), cpu::kernel_form(t));
-    sep = ",";
-  }
-  std::printf("\n");
+  std::printf("cpu kernels:   %s\n", kernel_summary(m).c_str());
   std::printf("chat template: %s\n", m.tokenizer().chat_template().empty() ? "none" : "yes");
   if (o.metadata) {
     std::printf("\nmetadata:\n");

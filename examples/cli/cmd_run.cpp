@@ -54,8 +54,7 @@ void run(const RunOptions& o) {
                  o.eval.threads_batch > 0 ? o.eval.threads_batch : threads);
     std::string types;
     for (const auto& [name, count] : (*model)->type_counts()) types += " " + name + " x" + std::to_string(count);
-    std::fprintf(stderr, "edgerun: tensor types%s; kernels: SIMD for q4_0 q8_0 q4_k q6_k f16 f32, scalar reference for the rest; %s\n",
-                 types.c_str(), cpu::best_kernels().group_q4_0x16 ? "q4_0/q8_0/q4_K/q6_K/f16 rows regrouped 16 at a time (cpu)" : "row layout");
+    std::fprintf(stderr, "edgerun: tensor types%s; cpu kernels: %s\n", types.c_str(), kernel_summary(**model).c_str());
   }
   std::string origin;
   const SamplerParams sampling = o.sampling.resolve(**model, &origin);

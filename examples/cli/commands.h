@@ -59,5 +59,8 @@ void add_serve(CLI::App& app);  // cmd_serve.cpp, or main.cpp's note that this b
 
 
 std::string human_bytes(double bytes);
+// How the cpu backend multiplies by each matrix type `m` holds: "q4_0 16-row
+// groups, iq4_xs SIMD rows, q5_k scalar reference" (cmd_info.cpp).
+std::string kernel_summary(const Model& m);
 
 }  // namespace edgerun::cli

@@ -12,6 +12,45 @@ vec4 s8x4(uint w) {  // four signed bytes
 vec4 nib4(uint w) {  // the low nibbles of four bytes
   return vec4(w & 15u, (w >> 8) & 15u, (w >> 16) & 15u, (w >> 24) & 15u);
 }
+ivec4 iu8x4_f(uint w) {  // four unsigned bytes
+  return ivec4(w & 255u, (w >> 8) & 255u, (w >> 16) & 255u, w >> 24);
+}
+
+// Byte i of the words from word w on.
+uint byte_at(uint w, uint i) { return (W[w + (i >> 2)] >> ((i & 3u) * 8u)) & 255u; }
+
+// q4_K and q5_K: the 6-bit scale and min of 32-element sub-block sb (0..7),
+// from the 12 bytes at word b + 1.
+uint q4k_byte(uint b, uint i) { return byte_at(b + 1, i); }
+void q4k_scale_min(uint b, uint sb, out uint sc, out uint m) {
+  if (sb < 4) {
+    sc = q4k_byte(b, sb) & 63u;
+    m = q4k_byte(b, sb + 4) & 63u;
+  } else {
+    sc = (q4k_byte(b, sb + 4) & 15u) | ((q4k_byte(b, sb - 4) >> 6) << 4);
+    m = (q4k_byte(b, sb + 4) >> 4) | ((q4k_byte(b, sb) >> 6) << 4);
+  }
+}
+
+// The IQ4 codebook (quant/blocks.h kIQ4Values).
+const int kIQ4[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+ivec4 iq4x4(uint w) {  // the codebook entries of the low nibbles of four bytes
+  return ivec4(kIQ4[w & 15u], kIQ4[(w >> 8) & 15u], kIQ4[(w >> 16) & 15u], kIQ4[(w >> 24) & 15u]);
+}
+// q5_0: bits 0..3 of h moved to bit 4 of bytes 0..3.
+uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
+// iq4_xs: the scale of 32-element sub-block ib (0..7), offset by 32.
+int iq4xs_scale(uint b, uint ib) {
+  const uint lo = (byte_at(b + 1, ib >> 1) >> (4u * (ib & 1u))) & 15u;
+  const uint hi = ((W[b] >> 16) >> (2u * ib)) & 3u;
+  return int(lo | (hi << 4)) - 32;
+}
+// q3_K: the 6-bit scale of 16-element group g (0..15), offset by 32, from the 12 bytes at word b + 24.
+int q3k_scale(uint b, uint g) {
+  const uint low = g < 8 ? byte_at(b + 24, g) & 15u : byte_at(b + 24, g - 8) >> 4;
+  const uint high = (byte_at(b + 24, 8 + (g & 3u)) >> (2u * (g >> 2))) & 3u;
+  return int(low | (high << 4)) - 32;
+}
 
 // Plain rows come in groups of 4 so that any width divisible by 4 works (stories260K's 172).
 #if defined(TYPE_F32)
@@ -58,17 +97,6 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
 // GGUF's block as is: [f16 d, f16 dmin][12 bytes of 6-bit scales and mins][128 bytes of nibbles]
 #define QK 256
 #define BW 36
-uint q4k_byte(uint b, uint i) { return (W[b + 1 + (i >> 2)] >> ((i & 3u) * 8u)) & 255u; }
-// The 6-bit scale and min of 32-element sub-block sb (0..7) of block b.
-void q4k_scale_min(uint b, uint sb, out uint sc, out uint m) {
-  if (sb < 4) {
-    sc = q4k_byte(b, sb) & 63u;
-    m = q4k_byte(b, sb + 4) & 63u;
-  } else {
-    sc = (q4k_byte(b, sb + 4) & 15u) | ((q4k_byte(b, sb - 4) >> 6) << 4);
-    m = (q4k_byte(b, sb + 4) >> 4) | ((q4k_byte(b, sb) >> 6) << 4);
-  }
-}
 void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   vec2 dm = unpackHalf2x16(W[b]);
   uint sb = j >> 2;  // 32-element sub-block
@@ -100,6 +128,98 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   float d = unpackHalf2x16(W[b + 52]).x * sc;
   x = d * q6(W[wl], W[wh], (quarter >> 1) * 4u, 2u * quarter);
   y = d * q6(W[wl + 1], W[wh + 1], (quarter >> 1) * 4u, 2u * quarter);
+}
+#elif defined(TYPE_Q5_0)
+// [f16 d, 2 pad bytes][32 fifth bits: element i's in bit i][16 bytes of nibbles as q4_0]
+#define QK 32
+#define BW 6
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const float d = unpackHalf2x16(W[b]).x;
+  const uint w = b + 2 + 2 * (j & 1u), sh = (j >> 1) * 4u, h = W[b + 1] >> (8u * (j & 1u) + 16u * (j >> 1));
+  precise vec4 a = (vec4(iu8x4_f(((W[w] >> sh) & 0x0F0F0F0Fu) | spread4(h))) - 16.0) * d;
+  precise vec4 c = (vec4(iu8x4_f(((W[w + 1] >> sh) & 0x0F0F0F0Fu) | spread4(h >> 4))) - 16.0) * d;
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_IQ4_NL)
+// [f16 d, 2 pad bytes][16 bytes of codebook indices, placed as q4_0's nibbles]
+#define QK 32
+#define BW 5
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const float d = unpackHalf2x16(W[b]).x;
+  const uint w = b + 1 + 2 * (j & 1u), sh = (j >> 1) * 4u;
+  precise vec4 a = d * vec4(iq4x4(W[w] >> sh));
+  precise vec4 c = d * vec4(iq4x4(W[w + 1] >> sh));
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_IQ4_XS)
+// GGUF's block as is: [f16 d, u16 high scale bits][4 bytes low scale bits][128 bytes: 8 sub-blocks as iq4_nl's]
+#define QK 256
+#define BW 34
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const uint ib = j >> 2, jj = j & 3u;
+  const float dl = unpackHalf2x16(W[b]).x * float(iq4xs_scale(b, ib));
+  const uint w = b + 2 + 4 * ib + 2 * (jj & 1u), sh = (jj >> 1) * 4u;
+  precise vec4 a = dl * vec4(iq4x4(W[w] >> sh));
+  precise vec4 c = dl * vec4(iq4x4(W[w + 1] >> sh));
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_Q2_K)
+// GGUF's block as is: [16 bytes: 4-bit scale | 4-bit min per 16 elements][64 bytes of 2-bit values][f16 d, f16 dmin]
+#define QK 256
+#define BW 21
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const uint e = 8 * j, half_ = e >> 7, shift = (e & 127u) >> 5, l = e & 31u, g = e >> 4;
+  const vec2 dm = unpackHalf2x16(W[b + 20]);
+  const uint s = byte_at(b, g);
+  const float d = dm.x * float(s & 15u), mn = dm.y * float(s >> 4);
+  const uint w = b + 4 + 8 * half_ + l / 4;
+  precise vec4 a = d * vec4(iu8x4_f((W[w] >> (2u * shift)) & 0x03030303u)) - mn;
+  precise vec4 c = d * vec4(iu8x4_f((W[w + 1] >> (2u * shift)) & 0x03030303u)) - mn;
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_Q3_K)
+// GGUF's block plus 2 pad bytes: [32 bytes high bits][64 bytes of 2-bit values][12 bytes of 6-bit scales][f16 d, pad]
+#define QK 256
+#define BW 28
+ivec4 q3k_values(uint b, uint half_, uint shift, uint l) {  // elements 128 half + 32 shift + l .. + 3
+  const uint q = (W[b + 8 + 8 * half_ + l / 4] >> (2u * shift)) & 0x03030303u;
+  const uint h = (W[b + l / 4] >> (4u * half_ + shift)) & 0x01010101u;
+  return iu8x4_f(q) - 4 + 4 * iu8x4_f(h);
+}
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const uint e = 8 * j, half_ = e >> 7, shift = (e & 127u) >> 5, l = e & 31u;
+  const float d = unpackHalf2x16(W[b + 27]).x * float(q3k_scale(b, e >> 4));
+  precise vec4 a = d * vec4(q3k_values(b, half_, shift, l));
+  precise vec4 c = d * vec4(q3k_values(b, half_, shift, l + 4));
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_Q5_K)
+// GGUF's block as is: [f16 d, f16 dmin][12 bytes of scales and mins][32 bytes of fifth bits][128 bytes of nibbles]
+#define QK 256
+#define BW 44
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const vec2 dm = unpackHalf2x16(W[b]);
+  const uint sb = j >> 2;
+  uint sc, m;
+  q4k_scale_min(b, sb, sc, m);
+  const float d = dm.x * float(sc), mn = dm.y * float(m);
+  const uint w = b + 12 + 8 * (sb >> 1) + 2 * (j & 3u), wh = b + 4 + 2 * (j & 3u), sh = (sb & 1u) * 4u;
+  const uint q0 = ((W[w] >> sh) & 0x0F0F0F0Fu) | (((W[wh] >> sb) & 0x01010101u) << 4);
+  const uint q1 = ((W[w + 1] >> sh) & 0x0F0F0F0Fu) | (((W[wh + 1] >> sb) & 0x01010101u) << 4);
+  precise vec4 a = d * vec4(iu8x4_f(q0)) - mn;
+  precise vec4 c = d * vec4(iu8x4_f(q1)) - mn;
+  x = a;
+  y = c;
 }
 #else
 #error "no weight type defined"

@@ -77,6 +77,80 @@ float block_value(uint wb, uint ab, float da) {
     }
   precise float v = (unpackHalf2x16(W[wb + 52]).x * da) * float(isum);
   return v;
+#elif defined(TYPE_Q5_0)
+  int i = 0;  // as q4_0, the fifth bit of element e in bit e of word 1
+  const uint qh = W[wb + 1];
+  [[unroll]] for (uint k = 0; k < 4; ++k) {
+    const uint w = W[wb + 2 + k];
+    const uint lo = (w & 0x0F0F0F0Fu) | spread4(qh >> (4u * k)), hi = ((w >> 4) & 0x0F0F0F0Fu) | spread4(qh >> (16u + 4u * k));
+    i += dot4(iu8x4(lo) - 16, i8x4(A[ab + k])) + dot4(iu8x4(hi) - 16, i8x4(A[ab + 4 + k]));
+  }
+  precise float v = (unpackHalf2x16(W[wb]).x * da) * float(i);
+  return v;
+#elif defined(TYPE_IQ4_NL)
+  int i = 0;
+  [[unroll]] for (uint k = 0; k < 4; ++k) {
+    const uint w = W[wb + 1 + k];
+    i += dot4(iq4x4(w), i8x4(A[ab + k])) + dot4(iq4x4(w >> 4), i8x4(A[ab + 4 + k]));
+  }
+  precise float v = (unpackHalf2x16(W[wb]).x * da) * float(i);
+  return v;
+#elif defined(TYPE_IQ4_XS)
+  int isum = 0;  // sub-block sums times their scales, in integers
+  [[unroll]] for (uint ib = 0; ib < 8; ++ib) {
+    int s = 0;
+    [[unroll]] for (uint k = 0; k < 4; ++k) {
+      const uint w = W[wb + 2 + 4 * ib + k];
+      s += dot4(iq4x4(w), i8x4(A[ab + 8 * ib + k])) + dot4(iq4x4(w >> 4), i8x4(A[ab + 8 * ib + 4 + k]));
+    }
+    isum += iq4xs_scale(wb, ib) * s;
+  }
+  precise float v = (unpackHalf2x16(W[wb]).x * da) * float(isum);
+  return v;
+#elif defined(TYPE_Q2_K)
+  // Element 128 h + 32 s + l: bits 2s.. of byte 32 h + l; scale and min of group e / 16.
+  int isum = 0, imin = 0;
+  [[unroll]] for (uint h = 0; h < 2; ++h)
+    for (uint sh = 0; sh < 4; ++sh)
+      for (uint u = 0; u < 8; ++u) {
+        const uint e = 128 * h + 32 * sh + 4 * u, g = e >> 4;
+        const uint sc = byte_at(wb, g);
+        const ivec4 a = i8x4(A[ab + e / 4]);
+        isum += int(sc & 15u) * dot4(iu8x4((W[wb + 4 + 8 * h + u] >> (2u * sh)) & 0x03030303u), a);
+        imin += int(sc >> 4) * sum4(a);
+      }
+  const vec2 dm = unpackHalf2x16(W[wb + 20]);
+  precise float v = (dm.x * da) * float(isum) - (dm.y * da) * float(imin);
+  return v;
+#elif defined(TYPE_Q3_K)
+  int isum = 0;
+  [[unroll]] for (uint h = 0; h < 2; ++h)
+    for (uint sh = 0; sh < 4; ++sh)
+      for (uint u = 0; u < 8; ++u) {
+        const uint e = 128 * h + 32 * sh + 4 * u;
+        isum += q3k_scale(wb, e >> 4) * dot4(q3k_values(wb, h, sh, 4 * u), i8x4(A[ab + e / 4]));
+      }
+  precise float v = (unpackHalf2x16(W[wb + 27]).x * da) * float(isum);
+  return v;
+#elif defined(TYPE_Q5_K)
+  int isc = 0, imin = 0;
+  [[unroll]] for (uint j = 0; j < 8; ++j) {
+    uint sc, m;
+    q4k_scale_min(wb, j, sc, m);
+    int s = 0, sa = 0;
+    const uint sh = (j & 1u) * 4u;
+    [[unroll]] for (uint k = 0; k < 8; ++k) {
+      const ivec4 a = i8x4(A[ab + 8 * j + k]);
+      const uint q = ((W[wb + 12 + 8 * (j >> 1) + k] >> sh) & 0x0F0F0F0Fu) | (((W[wb + 4 + k] >> j) & 0x01010101u) << 4);
+      s += dot4(iu8x4(q), a);
+      sa += sum4(a);
+    }
+    isc += int(sc) * s;
+    imin += int(m) * sa;
+  }
+  const vec2 dm = unpackHalf2x16(W[wb]);
+  precise float v = (dm.x * da) * float(isc) - (dm.y * da) * float(imin);
+  return v;
 #endif
 }
 
