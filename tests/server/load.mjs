@@ -102,7 +102,13 @@ for (let i = 0; i < 100 && (m.busy !== 0 || m.queued !== 0); i++) {
 t.equal(m.busy, 0, "no slot left busy");
 t.equal(m.queued, 0, "nothing left queued");
 const rssAfter = rssKiB(server.pid);
-t.ok(rssAfter <= rssBefore * 1.1, `RSS back within 10 %: ${rssBefore} KiB before, ${rssAfter} KiB after`);
+if (process.env.EDGERUN_TEST_SANITIZED === "1") {
+  // The allocator's quarantine holds freed blocks; the leak check is LeakSanitizer's, which makes
+  // the server's exit status (checked below) non-zero if anything leaked.
+  console.log(`RSS not compared under a sanitizer (${rssBefore} -> ${rssAfter} KiB); leaks are checked at exit`);
+} else {
+  t.ok(rssAfter <= rssBefore * 1.1, `RSS back within 10 %: ${rssBefore} KiB before, ${rssAfter} KiB after`);
+}
 const health = await fetch(`${url}/health`);
 t.equal(health.status, 200, "still healthy");
 console.log(`load: ${seconds.toFixed(1)} s, RSS ${rssBefore} -> ${rssAfter} KiB; ${JSON.stringify(outcome)}`);
