@@ -435,6 +435,8 @@ DotFn KernelSet::dot(DType t) const {
     case DType::F32: return dot_f32;
     case DType::IQ4_NL: return dot_iq4_nl;
     case DType::IQ4_XS: return dot_iq4_xs;
+    case DType::Q5_0: return dot_q5_0;
+    case DType::Q5_K: return dot_q5_K;
     default: return nullptr;
   }
 }
@@ -447,6 +449,8 @@ DotNFn KernelSet::dotn(DType t) const {
     case DType::Q6_K: return dotn_q6_K;
     case DType::IQ4_NL: return dotn_iq4_nl;
     case DType::IQ4_XS: return dotn_iq4_xs;
+    case DType::Q5_0: return dotn_q5_0;
+    case DType::Q5_K: return dotn_q5_K;
     default: return nullptr;
   }
 }
@@ -458,6 +462,7 @@ KernelSet dispatched_kernels() {
   HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
   fill_float_kernels(&k);
   fill_iq4_kernels(&k);
+  fill_q5_kernels(&k);
   fill_group_kernels(&k);
   return k;
 }

@@ -41,6 +41,9 @@ struct KernelSet {
   DotFn dot_iq4_nl = nullptr;  // with q8_0 blocks
   DotFn dot_iq4_xs = nullptr;  // with q8_K
   DotNFn dotn_iq4_nl = nullptr, dotn_iq4_xs = nullptr;
+  DotFn dot_q5_0 = nullptr;  // with q8_0 blocks
+  DotFn dot_q5_K = nullptr;  // with q8_K
+  DotNFn dotn_q5_0 = nullptr, dotn_q5_K = nullptr;
   // 16-row groups (quant/layouts.h) against nt (1..kMaxTokens) activation rows
   // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
   // Only where they beat the row kernels (AVX-512 VNNI); else null.
@@ -69,6 +72,7 @@ struct KernelSet {
 // group_kernels.cpp (the group_* entries).
 void fill_float_kernels(KernelSet* ks);
 void fill_iq4_kernels(KernelSet* ks);
+void fill_q5_kernels(KernelSet* ks);  // q5_kernels.cpp
 void fill_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.
