@@ -45,7 +45,7 @@ target_link_libraries(edgerun_text PRIVATE ICU::uc ICU::i18n)
 edgerun_layer(backends CORE common ROOTS quant backends SOURCES
   backends/registry.cpp backends/settings.cpp backends/kv_types.cpp backends/moe_mlp.cpp backends/cpu/cpu_backend.cpp backends/cpu/thread_pool.cpp
   backends/cpu/cpu_attention.cpp backends/cpu/cpu_moe.cpp
-  backends/cpu/kernels.cpp backends/cpu/float_kernels.cpp backends/cpu/iq4_kernels.cpp backends/cpu/q5_kernels.cpp backends/cpu/group_kernels.cpp)
+  backends/cpu/kernels.cpp backends/cpu/float_kernels.cpp backends/cpu/iq4_kernels.cpp backends/cpu/row_kernels.cpp backends/cpu/group_kernels.cpp)
 target_link_libraries(edgerun_backends PRIVATE hwy::hwy)
 edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES
   core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp core/model/moe_router.cpp)

@@ -101,8 +101,8 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
   for (const auto& ks : sets) names += std::string(ks.target) + " ";
   WARN("kernel targets tested: " << names << "(in use: " << cpu::best_kernels().target << ")");
   for (int64_t n : {256, 1536, 4864}) {
-    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q5_K, DType::IQ4_NL, DType::IQ4_XS,
-                    DType::F16, DType::F32}) {
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
+                    DType::Q3_K, DType::Q5_K, DType::IQ4_NL, DType::IQ4_XS, DType::F16, DType::BF16, DType::F32}) {
       if (n % dtype_traits(t).block_size != 0) continue;
       const QuantOps& ops = quant_ops(t);
       const auto wf = test::random_normal(n, 3 + static_cast<uint32_t>(n));
@@ -127,7 +127,7 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
         }
         act_ptrs[k] = acts[k].data();
       }
-      const bool exact = t != DType::F16 && t != DType::F32;
+      const bool exact = t != DType::F16 && t != DType::BF16 && t != DType::F32;
       const auto close = [&](float v, float want) {
         return exact ? v == want : std::fabs(v - want) <= 2e-5f * (std::fabs(want) + std::sqrt(static_cast<float>(n)));
       };
@@ -136,7 +136,8 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
         // The IQ4 and 5-bit kernels exist for the x86 targets with AVX2; elsewhere the reference runs.
         const std::string target = ks.target;
         const bool x86_int8 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
-        const bool x86_only = t == DType::IQ4_NL || t == DType::IQ4_XS || t == DType::Q5_0 || t == DType::Q5_K;
+        const bool x86_only = t != DType::Q4_0 && t != DType::Q8_0 && t != DType::Q4_K && t != DType::Q6_K && t != DType::F16 &&
+                              t != DType::BF16 && t != DType::F32;
         if (!dot && x86_only && !x86_int8) continue;
         REQUIRE(dot);
         const float got = dot(w.data(), act_ptrs[0], n);

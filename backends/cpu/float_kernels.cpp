@@ -37,6 +37,26 @@ float DotF16(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
+// bf16 is the top half of an f32: widened by a shift of the bits.
+float DotBF16(const void* w, const void* a, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const hn::Rebind<uint16_t, decltype(df)> dh;
+  const auto* x = static_cast<const uint16_t*>(w);
+  const auto* y = static_cast<const float*>(a);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  auto widen = [&](int64_t i) { return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(dh, x + i)))); };
+  auto s0 = hn::Zero(df), s1 = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(widen(i), hn::LoadU(df, y + i), s0);
+    s1 = hn::MulAdd(widen(i + N), hn::LoadU(df, y + i + N), s1);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
+  for (; i < n; ++i) sum += bf16_to_float(x[i]) * y[i];
+  return sum;
+}
+
 float DotF32(const void* w, const void* a, int64_t n) {
   const hn::ScalableTag<float> df;
   const auto* x = static_cast<const float*>(w);
@@ -276,6 +296,7 @@ void Q4_0ToF32(const void* src, float* dst, int64_t n) {
 
 void FillFloatKernels(KernelSet* ks) {
   ks->dot_f16 = &DotF16;
+  ks->dot_bf16 = &DotBF16;
   ks->dot_f32 = &DotF32;
   ks->scores16 = &Scores16;
   ks->softmax = &Softmax;

@@ -433,9 +433,14 @@ DotFn KernelSet::dot(DType t) const {
     case DType::Q6_K: return dot_q6_K;
     case DType::F16: return dot_f16;
     case DType::F32: return dot_f32;
+    case DType::BF16: return dot_bf16;
     case DType::IQ4_NL: return dot_iq4_nl;
     case DType::IQ4_XS: return dot_iq4_xs;
     case DType::Q5_0: return dot_q5_0;
+    case DType::Q4_1: return dot_q4_1;
+    case DType::Q5_1: return dot_q5_1;
+    case DType::Q2_K: return dot_q2_K;
+    case DType::Q3_K: return dot_q3_K;
     case DType::Q5_K: return dot_q5_K;
     default: return nullptr;
   }
@@ -450,6 +455,10 @@ DotNFn KernelSet::dotn(DType t) const {
     case DType::IQ4_NL: return dotn_iq4_nl;
     case DType::IQ4_XS: return dotn_iq4_xs;
     case DType::Q5_0: return dotn_q5_0;
+    case DType::Q4_1: return dotn_q4_1;
+    case DType::Q5_1: return dotn_q5_1;
+    case DType::Q2_K: return dotn_q2_K;
+    case DType::Q3_K: return dotn_q3_K;
     case DType::Q5_K: return dotn_q5_K;
     default: return nullptr;
   }
@@ -462,7 +471,7 @@ KernelSet dispatched_kernels() {
   HWY_DYNAMIC_DISPATCH(FillKernels)(&k);
   fill_float_kernels(&k);
   fill_iq4_kernels(&k);
-  fill_q5_kernels(&k);
+  fill_row_kernels(&k);
   fill_group_kernels(&k);
   return k;
 }

@@ -36,14 +36,17 @@ struct KernelSet {
   DotFn dot_q4_K = nullptr;  // with q8_K
   DotFn dot_q6_K = nullptr;  // with q8_K
   DotFn dot_f16 = nullptr;   // with f32
+  DotFn dot_bf16 = nullptr;  // with f32
   DotFn dot_f32 = nullptr;   // with f32
   DotNFn dotn_q4_0 = nullptr, dotn_q8_0 = nullptr, dotn_q4_K = nullptr, dotn_q6_K = nullptr;
   DotFn dot_iq4_nl = nullptr;  // with q8_0 blocks
   DotFn dot_iq4_xs = nullptr;  // with q8_K
   DotNFn dotn_iq4_nl = nullptr, dotn_iq4_xs = nullptr;
-  DotFn dot_q5_0 = nullptr;  // with q8_0 blocks
-  DotFn dot_q5_K = nullptr;  // with q8_K
-  DotNFn dotn_q5_0 = nullptr, dotn_q5_K = nullptr;
+  DotFn dot_q5_0 = nullptr;                      // with q8_0 blocks
+  DotFn dot_q4_1 = nullptr, dot_q5_1 = nullptr;  // with q8_1
+  DotFn dot_q2_K = nullptr, dot_q3_K = nullptr, dot_q5_K = nullptr;  // with q8_K
+  DotNFn dotn_q5_0 = nullptr, dotn_q4_1 = nullptr, dotn_q5_1 = nullptr, dotn_q2_K = nullptr, dotn_q3_K = nullptr,
+         dotn_q5_K = nullptr;
   // 16-row groups (quant/layouts.h) against nt (1..kMaxTokens) activation rows
   // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
   // Only where they beat the row kernels (AVX-512 VNNI); else null.
@@ -72,7 +75,7 @@ struct KernelSet {
 // group_kernels.cpp (the group_* entries).
 void fill_float_kernels(KernelSet* ks);
 void fill_iq4_kernels(KernelSet* ks);
-void fill_q5_kernels(KernelSet* ks);  // q5_kernels.cpp
+void fill_row_kernels(KernelSet* ks);  // row_kernels.cpp
 void fill_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.

@@ -1,0 +1,244 @@
+// Row kernels of the cpu backend for the types without 16-row group layouts
+// (q4_1 and q5_1 against q8_1 blocks, q5_0 against q8_0, q2_K, q3_K and q5_K
+// against q8_K), compiled once per Highway target like kernels.cpp. Each
+// unpacks a block to bytes (fifth bits spread in, 2-bit values shifted out)
+// and then multiplies as q4_0's and q4_K's kernels do, in docs/NUMERICS.md's
+// order. x86 targets with AVX2 have them; elsewhere the KernelSet's entries
+// stay null and the quant/ reference runs.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/row_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <cstring>
+
+#include "blocks.h"
+#include "cpu/kernels.h"
+#include "fp16.h"
+#include "quant_impl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace edgerun::cpu::HWY_NAMESPACE {
+#include "cpu/int8_helpers.h"  // NOLINT: per target
+
+#ifdef EDGERUN_X86_INT8
+// 32 fifth bits (bit e for element e) -> byte e is 0x10 where the bit is set.
+HWY_INLINE __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  const __m256i byte_of = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)), byte_of), bit);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(0x10));
+}
+
+// nt (1..kMaxTokens) tokens against one q5_0 row: per block the weights
+// (q - 16, signed) are unpacked once for all of them; docs/NUMERICS.md rule 2.
+void DotNQ5_0(const void* w, const void* const* act, int nt, float* out, int64_t n) {
+  const auto* x = static_cast<const block_q5_0*>(w);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  float sum[kMaxTokens] = {};
+  for (int64_t b = 0; b < n / QK; ++b) {
+    const __m256i v = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), fifth_bits(x[b].qh)), sixteen);
+    const float dw = h2f(x[b].d);
+    for (int t = 0; t < nt; ++t) {
+      const auto* y = static_cast<const block_q8_0*>(act[t]) + b;
+      sum[t] = add_block(sum[t], dw * h2f(y->d), hsum_i32x8(dot_s8s8(v, load32(y->qs))));
+    }
+  }
+  for (int t = 0; t < nt; ++t) out[t] = sum[t];
+}
+
+float DotQ5_0(const void* w, const void* a, int64_t n) {
+  float r;
+  DotNQ5_0(w, &a, 1, &r, n);
+  return r;
+}
+
+// q5_K: q4_K's nibbles with a fifth bit from qh (bit c of byte l for element
+// 32 c + l of each 256), scaled per 32 in the int16 pair step; the mins'
+// share from the activations' 16-element sums.
+void DotNQ5_K(const void* w, const void* const* act, int nt, float* out, int64_t n) {
+  const auto* x = static_cast<const block_q5_K*>(w);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  float sum[kMaxTokens] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) quant::scale_min_6bit(x[b].scales, j, &sc[j], &mn[j]);
+    const __m256i qh = load32(x[b].qh);
+    __m256i lo[4], hi[4];
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = load32(x[b].qs + 32 * c);
+      lo[c] = _mm256_or_si256(_mm256_and_si256(q, m4),
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+      hi[c] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+    }
+    const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int t = 0; t < nt; ++t) {
+      const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
+      int32_t imin = 0;
+      for (int j = 0; j < 8; ++j) imin += mn[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+      __m256i acc = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        acc = dot_u8s8_scaled(acc, lo[c], load32(y->qs + 64 * c), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c])));
+        acc = dot_u8s8_scaled(acc, hi[c], load32(y->qs + 64 * c + 32), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1])));
+      }
+      sum[t] = add_block_k(sum[t], d, dmin, y->d, hsum_i32x8(acc), imin);
+    }
+  }
+  for (int t = 0; t < nt; ++t) out[t] = sum[t];
+}
+
+float DotQ5_K(const void* w, const void* a, int64_t n) {
+  float r;
+  DotNQ5_K(w, &a, 1, &r, n);
+  return r;
+}
+
+// q4_1 / q5_1: unsigned values with a min: (d_w d_a) I + m_w s_a per block,
+// s_a the activation block's f16 (d_a times its quants' sum).
+template <bool kFive>
+void DotNQx_1(const void* w, const void* const* act, int nt, float* out, int64_t n) {
+  float sum[kMaxTokens] = {};
+  for (int64_t b = 0; b < n / QK; ++b) {
+    __m256i v;
+    float dw, mw;
+    if (kFive) {
+      const auto& x = static_cast<const block_q5_1*>(w)[b];
+      v = _mm256_or_si256(unpack_nibbles(x.qs), fifth_bits(x.qh));
+      dw = h2f(x.d);
+      mw = h2f(x.m);
+    } else {
+      const auto& x = static_cast<const block_q4_1*>(w)[b];
+      v = unpack_nibbles(x.qs);
+      dw = h2f(x.d);
+      mw = h2f(x.m);
+    }
+    for (int t = 0; t < nt; ++t) {
+      const auto* y = static_cast<const block_q8_1*>(act[t]) + b;
+      const int32_t i = hsum_i32x8(dot_u8s8(v, load32(y->qs)));
+      sum[t] = sum[t] + ((dw * h2f(y->d)) * static_cast<float>(i) + mw * h2f(y->s));
+    }
+  }
+  for (int t = 0; t < nt; ++t) out[t] = sum[t];
+}
+
+template <bool kFive>
+float DotQx_1(const void* w, const void* a, int64_t n) {
+  float r;
+  DotNQx_1<kFive>(w, &a, 1, &r, n);
+  return r;
+}
+
+// 16 int16 scales for a 32-byte product: the first 16 bytes' pair sums take a, the rest b.
+HWY_INLINE __m256i two_scales(int a, int b) {
+  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(b)), _mm_set1_epi16(static_cast<int16_t>(a)));
+}
+
+// q2_K: 2-bit values, a 4-bit scale and min per 16: element 128 h + 32 s + l
+// is bits 2s.. of byte 32 h + l.
+void DotNQ2_K(const void* w, const void* const* act, int nt, float* out, int64_t n) {
+  const auto* x = static_cast<const block_q2_K*>(w);
+  const __m256i m2 = _mm256_set1_epi8(3);
+  float sum[kMaxTokens] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    __m256i q[8];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i bytes = load32(x[b].qs + 32 * h);
+      for (int sh = 0; sh < 4; ++sh) q[4 * h + sh] = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * sh), m2);
+    }
+    const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int t = 0; t < nt; ++t) {
+      const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
+      int32_t imin = 0;
+      for (int g = 0; g < 16; ++g) imin += (x[b].scales[g] >> 4) * y->bsums[g];
+      __m256i acc = _mm256_setzero_si256();
+      for (int k = 0; k < 8; ++k)  // 32 elements, groups 2k and 2k + 1
+        acc = dot_u8s8_scaled(acc, q[k], load32(y->qs + 32 * k),
+                              two_scales(x[b].scales[2 * k] & 0x0F, x[b].scales[2 * k + 1] & 0x0F));
+      sum[t] = add_block_k(sum[t], d, dmin, y->d, hsum_i32x8(acc), imin);
+    }
+  }
+  for (int t = 0; t < nt; ++t) out[t] = sum[t];
+}
+
+float DotQ2_K(const void* w, const void* a, int64_t n) {
+  float r;
+  DotNQ2_K(w, &a, 1, &r, n);
+  return r;
+}
+
+// q3_K: values q2 - 4 (high bit clear) or q2 (set), taken as q2 + 4 h in 0..7
+// with the 4 back through the activations' sums: sum sc (q + 4) a - 4 sum sc bsum.
+// Sixteen signed 6-bit scales (minus 32). dmin is 0: (d d_a) I alone.
+void DotNQ3_K(const void* w, const void* const* act, int nt, float* out, int64_t n) {
+  const auto* x = static_cast<const block_q3_K*>(w);
+  const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  float sum[kMaxTokens] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    int sc[16];
+    for (int g = 0; g < 16; ++g) {
+      const int low = g < 8 ? x[b].scales[g] & 0x0F : x[b].scales[g - 8] >> 4;
+      const int high = (x[b].scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+      sc[g] = (low | (high << 4)) - 32;
+    }
+    const __m256i hm = load32(x[b].hmask);
+    __m256i q[8];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i bytes = load32(x[b].qs + 32 * h);
+      for (int sh = 0; sh < 4; ++sh) {
+        const __m256i hbit = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + sh), one);
+        q[4 * h + sh] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 2 * sh), m2), _mm256_slli_epi16(hbit, 2));
+      }
+    }
+    const float d = h2f(x[b].d);
+    for (int t = 0; t < nt; ++t) {
+      const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
+      int32_t ioff = 0;
+      for (int g = 0; g < 16; ++g) ioff += sc[g] * y->bsums[g];
+      __m256i acc = _mm256_setzero_si256();
+      for (int k = 0; k < 8; ++k) acc = dot_u8s8_scaled(acc, q[k], load32(y->qs + 32 * k), two_scales(sc[2 * k], sc[2 * k + 1]));
+      sum[t] = add_block(sum[t], d * y->d, hsum_i32x8(acc) - 4 * ioff);
+    }
+  }
+  for (int t = 0; t < nt; ++t) out[t] = sum[t];
+}
+
+float DotQ3_K(const void* w, const void* a, int64_t n) {
+  float r;
+  DotNQ3_K(w, &a, 1, &r, n);
+  return r;
+}
+#endif
+
+void FillRowKernels(KernelSet* ks) {
+#ifdef EDGERUN_X86_INT8
+  ks->dot_q5_0 = &DotQ5_0;
+  ks->dot_q5_K = &DotQ5_K;
+  ks->dotn_q5_0 = &DotNQ5_0;
+  ks->dotn_q5_K = &DotNQ5_K;
+  ks->dot_q4_1 = &DotQx_1<false>;
+  ks->dot_q5_1 = &DotQx_1<true>;
+  ks->dotn_q4_1 = &DotNQx_1<false>;
+  ks->dotn_q5_1 = &DotNQx_1<true>;
+  ks->dot_q2_K = &DotQ2_K;
+  ks->dot_q3_K = &DotQ3_K;
+  ks->dotn_q2_K = &DotNQ2_K;
+  ks->dotn_q3_K = &DotNQ3_K;
+#else
+  (void)ks;
+#endif
+}
+
+#undef EDGERUN_X86_INT8
+}  // namespace edgerun::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace edgerun::cpu {
+HWY_EXPORT(FillRowKernels);
+// Called with the same target chosen as FillKernels (kernels_for_each_target sets it for tests).
+void fill_row_kernels(KernelSet* ks) { HWY_DYNAMIC_DISPATCH(FillRowKernels)(ks); }
+}  // namespace edgerun::cpu
+#endif
