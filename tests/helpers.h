@@ -118,4 +118,15 @@ inline std::string temp_path(const std::string& name) {
   return std::string(tmp ? tmp : "/tmp") + "/edgerun_test_" + std::to_string(::getpid()) + "_" + name;
 }
 
+// The fixtures' quantized files the suite checks: all of them natively; under
+// qemu (the aarch64 suite) the three whose kernels ARM has, as the rest run
+// the scalar reference there and would take the emulator far too long.
+inline std::vector<std::string> fixture_quant_types() {
+#if defined(__aarch64__)
+  return {"q8_0", "q4_0", "q4_k_m"};
+#else
+  return {"q8_0", "q4_0", "q4_k_m", "iq4_nl", "iq4_xs", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q5_k_m", "q6_k"};
+#endif
+}
+
 }  // namespace test

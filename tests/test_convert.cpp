@@ -113,7 +113,7 @@ TEST_CASE("GGUF -> .erm keeps types and logits exactly; our mixes from HF match 
   CHECK(a.st_size <= b.st_size + 64 * 1024);  // the tokenizer is compressed; tensors are the same bytes
 
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"})
-  for (const std::string q : {"q8_0", "q4_0", "q4_k_m", "iq4_nl", "iq4_xs", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q5_k_m", "q6_k"}) {
+  for (const std::string& q : test::fixture_quant_types()) {
     const std::string mdir = test::fixtures() + "/models/" + model;
     REQUIRE(convert_error(mdir + "/hf", out, q, true).empty());
     auto ours = open_model_source(out);

@@ -119,8 +119,7 @@ TEST_CASE("quantized GGUF fixtures agree with llama.cpp's logits", "[quant]") {
   int total = 0, total_agree = 0;
   std::string summary;
   for (const std::string model : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
-    for (const std::string q : {"q8_0", "q4_0", "q4_k_m", "iq4_nl", "iq4_xs", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m",
-                                "q5_k_m", "q6_k"}) {
+    for (const std::string& q : test::fixture_quant_types()) {
       const std::string dir = test::fixtures() + "/models/" + model;
       const auto ref = nlohmann::json::parse(test::read_file(dir + "/reference/model-" + q + ".json"));
       const auto want = test::read_floats(dir + "/reference/model-" + q + ".logits.f32");
