@@ -2,8 +2,18 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace edgerun::quant {
+
+// Round to nearest, ties to even, for |x| < 2^22: adding 1.5 * 2^23 leaves the
+// rounded integer in the low mantissa bits (GGUF's quantizers round so; no libm call).
+inline int nearest(float x) {
+  const float v = x + 12582912.0f;
+  int32_t i;
+  std::memcpy(&i, &v, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
 
 // The value of largest magnitude, sign kept (0 for an all-zero run).
 float signed_absmax(const float* x, int n);

@@ -17,14 +17,6 @@ namespace {
 
 constexpr float kTiny = 1e-15f;
 
-// Round to nearest, ties to even, for |x| < 2^22: adding 1.5 * 2^23 leaves the
-// rounded integer in the low mantissa bits (no libm call in the hot loops).
-inline int nearest(float x) {
-  const float v = x + 12582912.0f;
-  int32_t i;
-  std::memcpy(&i, &v, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
 
 // Fits x ~ scale * L + min with L in [0, nmax] and min <= 0, minimising the
 // weighted squared (or absolute) error. Returns scale, sets *neg_min = -min.

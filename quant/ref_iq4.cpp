@@ -35,14 +35,6 @@ int nearest_code(float x) {
   return x - kIQ4Values[hi - 1] < kIQ4Values[hi] - x ? hi - 1 : hi;
 }
 
-// Round to nearest, ties to even, for |x| < 2^22 (as the K-quant quantizers).
-int nearest(float x) {
-  const float v = x + 12582912.0f;
-  int32_t i;
-  std::memcpy(&i, &v, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
-
 // Fits the scale of one block of 32 weights; writes the codes chosen on the
 // way into L (the caller may re-choose them for a rounded scale). Returns 0
 // for a block of zeros.

@@ -70,3 +70,11 @@ struct SplitAct {
         d(reinterpret_cast<const float*>(static_cast<const uint8_t*>(a) + n)),
         s(reinterpret_cast<const int32_t*>(d + n / QK)) {}
 };
+
+// The single-token kernel of a multi-token one: the same code, so the same bits.
+template <void (*kDotN)(const void*, const void* const*, int, float*, int64_t)>
+float OneToken(const void* w, const void* a, int64_t n) {
+  float r;
+  kDotN(w, &a, 1, &r, n);
+  return r;
+}

@@ -52,12 +52,6 @@ void DotNIQ4NL(const void* w, const void* const* act, int nt, float* out, int64_
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
 }
 
-float DotIQ4NL(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNIQ4NL(w, &a, 1, &r, n);
-  return r;
-}
-
 // iq4_xs: per super-block one integer sum of the sub-blocks' sums, each times
 // its 6-bit scale (ls - 32), taken in the int16 -> int32 pair step.
 void DotNIQ4XS(const void* w, const void* const* act, int nt, float* out, int64_t n) {
@@ -82,17 +76,12 @@ void DotNIQ4XS(const void* w, const void* const* act, int nt, float* out, int64_
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
 }
 
-float DotIQ4XS(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNIQ4XS(w, &a, 1, &r, n);
-  return r;
-}
 #endif
 
 void FillIQ4Kernels(KernelSet* ks) {
 #ifdef EDGERUN_X86_INT8
-  ks->dot_iq4_nl = &DotIQ4NL;
-  ks->dot_iq4_xs = &DotIQ4XS;
+  ks->dot_iq4_nl = &OneToken<DotNIQ4NL>;
+  ks->dot_iq4_xs = &OneToken<DotNIQ4XS>;
   ks->dotn_iq4_nl = &DotNIQ4NL;
   ks->dotn_iq4_xs = &DotNIQ4XS;
 #else

@@ -49,12 +49,6 @@ void DotNQ5_0(const void* w, const void* const* act, int nt, float* out, int64_t
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
 }
 
-float DotQ5_0(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNQ5_0(w, &a, 1, &r, n);
-  return r;
-}
-
 // q5_K: q4_K's nibbles with a fifth bit from qh (bit c of byte l for element
 // 32 c + l of each 256), scaled per 32 in the int16 pair step; the mins'
 // share from the activations' 16-element sums.
@@ -90,12 +84,6 @@ void DotNQ5_K(const void* w, const void* const* act, int nt, float* out, int64_t
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
 }
 
-float DotQ5_K(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNQ5_K(w, &a, 1, &r, n);
-  return r;
-}
-
 // q4_1 / q5_1: unsigned values with a min: (d_w d_a) I + m_w s_a per block,
 // s_a the activation block's f16 (d_a times its quants' sum).
 template <bool kFive>
@@ -122,13 +110,6 @@ void DotNQx_1(const void* w, const void* const* act, int nt, float* out, int64_t
     }
   }
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
-}
-
-template <bool kFive>
-float DotQx_1(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNQx_1<kFive>(w, &a, 1, &r, n);
-  return r;
 }
 
 // 16 int16 scales for a 32-byte product: the first 16 bytes' pair sums take a, the rest b.
@@ -161,12 +142,6 @@ void DotNQ2_K(const void* w, const void* const* act, int nt, float* out, int64_t
     }
   }
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
-}
-
-float DotQ2_K(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNQ2_K(w, &a, 1, &r, n);
-  return r;
 }
 
 // q3_K: values q2 - 4 (high bit clear) or q2 (set), taken as q2 + 4 h in 0..7
@@ -205,25 +180,20 @@ void DotNQ3_K(const void* w, const void* const* act, int nt, float* out, int64_t
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
 }
 
-float DotQ3_K(const void* w, const void* a, int64_t n) {
-  float r;
-  DotNQ3_K(w, &a, 1, &r, n);
-  return r;
-}
 #endif
 
 void FillRowKernels(KernelSet* ks) {
 #ifdef EDGERUN_X86_INT8
-  ks->dot_q5_0 = &DotQ5_0;
-  ks->dot_q5_K = &DotQ5_K;
+  ks->dot_q5_0 = &OneToken<DotNQ5_0>;
+  ks->dot_q5_K = &OneToken<DotNQ5_K>;
   ks->dotn_q5_0 = &DotNQ5_0;
   ks->dotn_q5_K = &DotNQ5_K;
-  ks->dot_q4_1 = &DotQx_1<false>;
-  ks->dot_q5_1 = &DotQx_1<true>;
+  ks->dot_q4_1 = &OneToken<DotNQx_1<false>>;
+  ks->dot_q5_1 = &OneToken<DotNQx_1<true>>;
   ks->dotn_q4_1 = &DotNQx_1<false>;
   ks->dotn_q5_1 = &DotNQx_1<true>;
-  ks->dot_q2_K = &DotQ2_K;
-  ks->dot_q3_K = &DotQ3_K;
+  ks->dot_q2_K = &OneToken<DotNQ2_K>;
+  ks->dot_q3_K = &OneToken<DotNQ3_K>;
   ks->dotn_q2_K = &DotNQ2_K;
   ks->dotn_q3_K = &DotNQ3_K;
 #else

@@ -12,7 +12,7 @@ vec4 s8x4(uint w) {  // four signed bytes
 vec4 nib4(uint w) {  // the low nibbles of four bytes
   return vec4(w & 15u, (w >> 8) & 15u, (w >> 16) & 15u, (w >> 24) & 15u);
 }
-ivec4 iu8x4_f(uint w) {  // four unsigned bytes
+ivec4 iu8x4(uint w) {  // four unsigned bytes
   return ivec4(w & 255u, (w >> 8) & 255u, (w >> 16) & 255u, w >> 24);
 }
 
@@ -136,8 +136,8 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
 void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   const float d = unpackHalf2x16(W[b]).x;
   const uint w = b + 2 + 2 * (j & 1u), sh = (j >> 1) * 4u, h = W[b + 1] >> (8u * (j & 1u) + 16u * (j >> 1));
-  precise vec4 a = (vec4(iu8x4_f(((W[w] >> sh) & 0x0F0F0F0Fu) | spread4(h))) - 16.0) * d;
-  precise vec4 c = (vec4(iu8x4_f(((W[w + 1] >> sh) & 0x0F0F0F0Fu) | spread4(h >> 4))) - 16.0) * d;
+  precise vec4 a = (vec4(iu8x4(((W[w] >> sh) & 0x0F0F0F0Fu) | spread4(h))) - 16.0) * d;
+  precise vec4 c = (vec4(iu8x4(((W[w + 1] >> sh) & 0x0F0F0F0Fu) | spread4(h >> 4))) - 16.0) * d;
   x = a;
   y = c;
 }
@@ -179,8 +179,8 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   const uint s = byte_at(b, g);
   const float d = dm.x * float(s & 15u), mn = dm.y * float(s >> 4);
   const uint w = b + 4 + 8 * half_ + l / 4;
-  precise vec4 a = d * vec4(iu8x4_f((W[w] >> (2u * shift)) & 0x03030303u)) - mn;
-  precise vec4 c = d * vec4(iu8x4_f((W[w + 1] >> (2u * shift)) & 0x03030303u)) - mn;
+  precise vec4 a = d * vec4(iu8x4((W[w] >> (2u * shift)) & 0x03030303u)) - mn;
+  precise vec4 c = d * vec4(iu8x4((W[w + 1] >> (2u * shift)) & 0x03030303u)) - mn;
   x = a;
   y = c;
 }
@@ -192,7 +192,7 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
 ivec4 q3k_values(uint b, uint half_, uint shift, uint l) {  // elements 128 half + 32 shift + l .. + 3
   const uint q = (W[b + 8 + 8 * half_ + l / 4] >> (2u * shift)) & 0x03030303u;
   const uint h = (W[b + l / 4] >> (4u * half_ + shift)) & 0x01010101u;
-  return iu8x4_f(q) - 4 + 4 * iu8x4_f(h);
+  return iu8x4(q) - 4 + 4 * iu8x4(h);
 }
 void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   const uint e = 8 * j, half_ = e >> 7, shift = (e & 127u) >> 5, l = e & 31u;
@@ -216,8 +216,8 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   const uint w = b + 12 + 8 * (sb >> 1) + 2 * (j & 3u), wh = b + 4 + 2 * (j & 3u), sh = (sb & 1u) * 4u;
   const uint q0 = ((W[w] >> sh) & 0x0F0F0F0Fu) | (((W[wh] >> sb) & 0x01010101u) << 4);
   const uint q1 = ((W[w + 1] >> sh) & 0x0F0F0F0Fu) | (((W[wh + 1] >> sb) & 0x01010101u) << 4);
-  precise vec4 a = d * vec4(iu8x4_f(q0)) - mn;
-  precise vec4 c = d * vec4(iu8x4_f(q1)) - mn;
+  precise vec4 a = d * vec4(iu8x4(q0)) - mn;
+  precise vec4 c = d * vec4(iu8x4(q1)) - mn;
   x = a;
   y = c;
 }

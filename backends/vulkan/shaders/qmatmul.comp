@@ -19,7 +19,6 @@ layout(binding = 3) readonly buffer Bias { float B[]; };
 #include "dequant.glsl"
 
 ivec4 i8x4(uint w) { return ivec4(int(w << 24) >> 24, int(w << 16) >> 24, int(w << 8) >> 24, int(w) >> 24); }
-ivec4 iu8x4(uint w) { return ivec4(w & 255u, (w >> 8) & 255u, (w >> 16) & 255u, w >> 24); }
 int dot4(ivec4 a, ivec4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
 int sum4(ivec4 a) { return a.x + a.y + a.z + a.w; }
 
