@@ -47,6 +47,13 @@ edgerun_layer(backends CORE common ROOTS quant backends SOURCES
   backends/cpu/cpu_attention.cpp backends/cpu/cpu_moe.cpp
   backends/cpu/kernels.cpp backends/cpu/float_kernels.cpp backends/cpu/iq4_kernels.cpp backends/cpu/row_kernels.cpp backends/cpu/group_kernels.cpp)
 target_link_libraries(edgerun_backends PRIVATE hwy::hwy)
+# AVX-VNNI kernels: Highway 1.0.3 has no target for them, so their file gets the
+# instruction sets itself, and the library calls it only where the CPU has them.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  target_sources(edgerun_backends PRIVATE backends/cpu/group_kernels_avxvnni.cpp)
+  set_source_files_properties(backends/cpu/group_kernels_avxvnni.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
+  target_compile_definitions(edgerun_backends PRIVATE EDGERUN_AVX_VNNI=1)
+endif()
 edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES
   core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp core/model/moe_router.cpp)
 edgerun_layer(runtime CORE common formats tokenizer template model session sampling runtime ROOTS quant backends SOURCES

@@ -135,7 +135,7 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
         const cpu::DotFn dot = ks.dot(t);
         // The IQ4 and 5-bit kernels exist for the x86 targets with AVX2; elsewhere the reference runs.
         const std::string target = ks.target;
-        const bool x86_int8 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
+        const bool x86_int8 = target == "AVX2" || target == "AVX_VNNI" || target == "AVX3" || target == "AVX3_DL";
         const bool x86_only = t != DType::Q4_0 && t != DType::Q8_0 && t != DType::Q4_K && t != DType::Q6_K && t != DType::F16 &&
                               t != DType::BF16 && t != DType::F32;
         if (!dot && x86_only && !x86_int8) continue;

@@ -1,7 +1,8 @@
 // The 16-row group kernels of the cpu backend (layouts in quant/layouts.h),
-// compiled once per Highway target like kernels.cpp. They exist for AVX3_DL
-// (AVX-512 VNNI) only; on other targets the KernelSet's group entries stay
-// null and the weights keep their row layout.
+// compiled once per Highway target like kernels.cpp: 512-bit ones for AVX3_DL
+// (AVX-512 VNNI), 256-bit ones (group_kernels_256.h) for AVX2 and AVX3; CPUs
+// with AVX-VNNI get those from group_kernels_avxvnni.cpp. On other targets
+// the KernelSet's group entries stay null and the weights keep their rows.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/group_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -19,6 +20,10 @@
 HWY_BEFORE_NAMESPACE();
 #include "cpu/evex_vnni.h"  // NOLINT: per target
 namespace edgerun::cpu::HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+#include "cpu/group_kernels_256.h"  // NOLINT: per target
+#endif
 
 #if HWY_TARGET == HWY_AVX3_DL
 // Generating a token streams every weight once, and one core's hardware
@@ -249,21 +254,6 @@ void GroupF16x16_512(const void* group, const void* const* act, float* out, int6
 }
 
 
-using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
-
-// K<NT>::Run for NT = 1..N, indexed by NT - 1.
-template <template <int> class K, size_t... I>
-constexpr std::array<GroupFn, sizeof...(I)> ByCount(std::index_sequence<I...>) {
-  return {K<static_cast<int>(I) + 1>::Run...};
-}
-
-// Any number of tokens, at most kMax per kernel call.
-template <template <int> class K, int kMax>
-void ByTokens(const void* group, const void* const* act, int nt, float* out, int64_t n) {
-  static constexpr auto kTable = ByCount<K>(std::make_index_sequence<kMax>());
-  for (int t0 = 0; t0 < nt; t0 += kMax) kTable[std::min(kMax, nt - t0) - 1](group, act + t0, out + 16 * t0, n);
-}
-
 template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, true>; };
 template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, false>; };
 template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT>; };
@@ -278,6 +268,8 @@ void FillGroupKernels(KernelSet* ks) {
   ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
   ks->group_q6_Kx16 = &ByTokens<Q6_K, kMaxTokens>;
   ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
+#elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+  Group256<false>::Fill(ks);
 #else
   (void)ks;
 #endif

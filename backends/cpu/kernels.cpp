@@ -5,6 +5,9 @@
 #include <hwy/highway.h>
 
 #include <strings.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -464,6 +467,18 @@ DotNFn KernelSet::dotn(DType t) const {
   }
 }
 
+bool cpu_has_avx_vnni() {
+#if defined(EDGERUN_AVX_VNNI) && (defined(__x86_64__) || defined(__i386__))
+  // Leaf 7 sub-leaf 1, EAX bit 4. The OS's saving of the 256-bit registers is
+  // Highway's AVX2 check, which the callers pass first.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax >> 4) & 1;
+#else
+  return false;
+#endif
+}
+
 namespace {
 // The set of the target Highway dispatches to now.
 KernelSet dispatched_kernels() {
@@ -475,6 +490,16 @@ KernelSet dispatched_kernels() {
   fill_group_kernels(&k);
   return k;
 }
+
+// The AVX2 set with the AVX-VNNI group kernels, for CPUs that have them.
+KernelSet with_avx_vnni(KernelSet k) {
+#ifdef EDGERUN_AVX_VNNI
+  fill_avx_vnni_group_kernels(&k);
+  k.target = "AVX_VNNI";
+#endif
+  return k;
+}
+bool is_avx2(const KernelSet& k) { return std::strcmp(k.target, "AVX2") == 0; }
 }  // namespace
 
 const KernelSet& best_kernels() {
@@ -482,7 +507,10 @@ const KernelSet& best_kernels() {
     // BackendSettings::simd = "AVX2" (a Highway target name) runs a lesser target
     // this CPU also has: to compare targets, and to test what other CPUs run.
     const std::string& wanted = backend_settings().simd;
-    if (wanted.empty()) return dispatched_kernels();
+    if (wanted.empty()) {
+      KernelSet k = dispatched_kernels();
+      return is_avx2(k) && cpu_has_avx_vnni() ? with_avx_vnni(k) : k;
+    }
     const char* want = wanted.c_str();
     std::string have;
     for (const KernelSet& k : kernels_for_each_target()) {
@@ -498,7 +526,9 @@ std::vector<KernelSet> kernels_for_each_target() {
   std::vector<KernelSet> out;
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
-    out.push_back(dispatched_kernels());
+    const KernelSet k = dispatched_kernels();
+    if (is_avx2(k) && cpu_has_avx_vnni()) out.push_back(with_avx_vnni(k));  // the better of the two first
+    out.push_back(k);
   }
   hwy::SetSupportedTargetsForTest(0);
   return out;

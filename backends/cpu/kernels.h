@@ -49,7 +49,7 @@ struct KernelSet {
          dotn_q5_K = nullptr;
   // 16-row groups (quant/layouts.h) against nt (1..kMaxTokens) activation rows
   // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
-  // Only where they beat the row kernels (AVX-512 VNNI); else null.
+  // On x86 from AVX2 up (512-bit with AVX-512 VNNI, else 256-bit); else null.
   GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,
              group_f16x16 = nullptr;
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
@@ -77,6 +77,12 @@ void fill_float_kernels(KernelSet* ks);
 void fill_iq4_kernels(KernelSet* ks);
 void fill_row_kernels(KernelSet* ks);  // row_kernels.cpp
 void fill_group_kernels(KernelSet* ks);
+// Whether this CPU (and its OS) runs AVX-VNNI, the VEX vpdpbusd on 256-bit
+// registers (cpuid leaf 7 sub-leaf 1), and the group entries that use it
+// (group_kernels_avxvnni.cpp, x86-64 builds only). The AVX2 target's set
+// takes them where the CPU has them, as the pseudo-target "AVX_VNNI".
+bool cpu_has_avx_vnni();
+void fill_avx_vnni_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.
 const KernelSet& best_kernels();

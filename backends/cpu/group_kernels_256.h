@@ -1,0 +1,301 @@
+// The 16-row group kernels (quant/layouts.h) on 256-bit registers, for CPUs
+// without AVX-512 VNNI: laptops' AVX2, and AVX-VNNI (the VEX vpdpbusd of
+// Alder Lake and later). Included inside a namespace once per instruction set
+// (so no include guard): group_kernels.cpp's AVX2 and AVX3 targets with
+// kVnni = false, group_kernels_avxvnni.cpp with kVnni = true; the includer
+// brings <immintrin.h>, <cstring>, <array>, <utility>, blocks.h and layouts.h.
+//
+// The layout is the AVX-512 one, read as it is: each 64-byte vector of it
+// (32-bit lane r = row r) is two 256-bit halves, rows 0-7 and rows 8-15, so
+// one .erm file serves every x86 kernel. The integer sums are exact whichever
+// instruction forms them, and the float steps are the ones every backend
+// takes (docs/NUMERICS.md), so the results equal the scalar reference's bits.
+//
+// Without VNNI, products of unsigned and signed bytes come from maddubs, whose
+// int16 pair sums saturate: several of them are added in int16 only where
+// their bound allows (q4: 8 x 2 x 15 x 128 < 2^15; q6_K's 0..63: two), and
+// q8_0 goes through |w| x (a with w's sign), as |w| <= 128 and |a| <= 127.
+
+constexpr size_t kGroupPrefetchAhead256 = 8192;  // as the AVX-512 kernels: lines a thread reads next
+inline void GroupPrefetch256(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p) + kGroupPrefetchAhead256;
+  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(c + i, _MM_HINT_T0);
+}
+
+// Four activation bytes in every 32-bit lane (a load, not a register move).
+inline __m256i GroupBcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline __m256i GroupLoad(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256 GroupHalfF16(const void* p) { return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+// 8 bytes, one per row, widened to 32-bit lanes.
+inline __m256i GroupRowsU8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline __m256i GroupRowsI8(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+// A 32-bit lane's value (fitting int16) in both of its int16 halves, to scale
+// a pair sum in madd: (x, x) . (p0, p1) = x (p0 + p1).
+inline __m256i GroupPair16(__m256i x32) { return _mm256_or_si256(_mm256_and_si256(x32, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(x32, 16)); }
+
+// acc + sum over each 32-bit lane's four byte products u x s (u unsigned; with
+// maddubs, u x s pairs must fit int16).
+template <bool kVnni>
+inline __m256i GroupDp(__m256i acc, __m256i u, __m256i s) {
+  if constexpr (kVnni) return _mm256_dpbusd_avx_epi32(acc, u, s);
+  else return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+
+// q4_0x16 / q8_0x16 against NT split q8_0 rows: per block and half, the
+// weights are unpacked once; per token, the eight 4-byte groups of its block
+// are broadcast against them. q8_0's stored q + 128 meets VNNI as it is, with
+// the -128 sum a offset; without VNNI, the signed q meets a through |q|.
+template <int NT, bool kQ4, bool kVnni>
+void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  const int8_t* aq[NT];
+  const float* ad[NT];
+  const int32_t* as[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    aq[t] = static_cast<const int8_t*>(act[t]);
+    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
+    GroupPrefetch256(q, kQ4 ? 256 : 512);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 dw = GroupHalfF16(scales + b * 16 + 8 * h);
+      __m256i wq[8];  // vector k multiplies activation bytes at koff[k]
+      __m256i wabs[kQ4 || kVnni ? 1 : 8];
+      if constexpr (kQ4) {
+        for (int k = 0; k < 4; ++k) {
+          const __m256i v = GroupLoad(q + 64 * k + 32 * h);
+          wq[k] = _mm256_and_si256(v, lo4);
+          wq[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+        }
+      } else {
+        for (int k = 0; k < 8; ++k) {
+          wq[k] = GroupLoad(q + 64 * k + 32 * h);
+          if constexpr (!kVnni) {
+            wq[k] = _mm256_xor_si256(wq[k], flip);  // the signed q
+            wabs[k] = _mm256_abs_epi8(wq[k]);
+          }
+        }
+      }
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* a = aq[t] + QK * b;
+        // The activation bytes of vector k: q4_0's low nibbles are elements
+        // 4k.., its high ones 16 + 4k..; q8_0's vector k is elements 4k...
+        auto at = [&](int k) { return GroupBcast4(a + (kQ4 ? (k < 4 ? 4 * k : 16 + 4 * (k - 4)) : 4 * k)); };
+        __m256i s;
+        if constexpr (kVnni) {
+          // The offset's share seeds one chain: -128 sum a (q4_0: -8 sum a).
+          __m256i s0 = _mm256_set1_epi32(kQ4 ? as[t][b] / 16 : as[t][b]), s1 = _mm256_setzero_si256();
+          for (int k = 0; k < 8; k += 2) {
+            s0 = _mm256_dpbusd_avx_epi32(s0, wq[k], at(k));
+            s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
+          }
+          s = _mm256_add_epi32(s0, s1);
+        } else if constexpr (kQ4) {
+          __m256i p = _mm256_maddubs_epi16(wq[0], at(0));
+          for (int k = 1; k < 8; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
+          s = _mm256_add_epi32(_mm256_madd_epi16(p, ones16), _mm256_set1_epi32(as[t][b] / 16));
+        } else {
+          s = _mm256_setzero_si256();
+          for (int k = 0; k < 8; ++k)
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[k], _mm256_sign_epi8(at(k), wq[k])), ones16));
+        }
+        const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b]));
+        acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s)));
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+// q4_Kx16 against NT q8_K rows: per sub-block and half, 8 vectors of nibbles
+// against the sub-block's 32 activation bytes, the rows' scales applied in
+// integers; the mins meet the activations' 16-element sums once per super-block.
+template <int NT, bool kVnni>
+void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  const __m256i lo4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    GroupPrefetch256(o, q4_Kx16_block_bytes());
+    for (int h = 0; h < 2; ++h) {
+      __m256i isc[NT], imin[NT];
+      for (int t = 0; t < NT; ++t) isc[t] = imin[t] = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {  // sub-block j: chunk j / 2, low or high nibbles
+        __m256i w[8];
+        for (int k = 0; k < 8; ++k) {
+          const __m256i v = GroupLoad(o + 320 + ((j / 2) * 8 + k) * 64 + 32 * h);
+          w[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, lo4);
+        }
+        const __m256i sc = GroupRowsU8(o + 64 + j * 16 + 8 * h);
+        const __m256i mins = GroupPair16(GroupRowsU8(o + 192 + j * 16 + 8 * h));
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 32 * j;
+          const __m256i bsum_pair = GroupBcast4(y[t][b].bsums + 2 * j);  // the sub-block's two 16-sums
+          if constexpr (kVnni) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k += 2) {
+              s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
+              s1 = _mm256_dpbusd_avx_epi32(s1, w[k + 1], GroupBcast4(a + 4 * k + 4));
+            }
+            isc[t] = _mm256_add_epi32(isc[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
+            imin[t] = _mm256_dpwssd_avx_epi32(imin[t], mins, bsum_pair);
+          } else {
+            __m256i p = _mm256_maddubs_epi16(w[0], GroupBcast4(a));
+            for (int k = 1; k < 8; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
+            isc[t] = _mm256_add_epi32(isc[t], _mm256_madd_epi16(p, GroupPair16(sc)));
+            imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mins, bsum_pair));
+          }
+        }
+      }
+      const __m256 d = GroupHalfF16(o + 16 * h), dmin = GroupHalfF16(o + 32 + 16 * h);
+      for (int t = 0; t < NT; ++t) {
+        const __m256 da = _mm256_set1_ps(y[t][b].d);
+        const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(isc[t])),
+                                       _mm256_mul_ps(_mm256_mul_ps(dmin, da), _mm256_cvtepi32_ps(imin[t])));
+        acc[t][h] = _mm256_add_ps(acc[t][h], v);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+// q6_Kx16 against NT q8_K rows: per 16-weight sub-block and half, 4 vectors of
+// q + 32 (0..63); sum (q + 32) a is scaled in integers and 32 sum a, scaled
+// too, comes off at the end of the super-block.
+template <int NT, bool kVnni>
+void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), hi2 = _mm256_set1_epi8(0x30);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    GroupPrefetch256(o, q6_Kx16_block_bytes());
+    for (int h = 0; h < 2; ++h) {
+      __m256i scaled[NT], off[NT];
+      for (int t = 0; t < NT; ++t) scaled[t] = off[t] = _mm256_setzero_si256();
+      for (int j = 0; j < 16; ++j) {
+        __m256i wq[4];
+        for (int k = 0; k < 4; ++k) {
+          const __m256i lo = GroupLoad(o + q6_Kx16_low_offset() + ((j / 2) * 4 + k) * 64 + 32 * h);
+          const __m256i hi = GroupLoad(o + q6_Kx16_high_offset() + ((j / 4) * 4 + k) * 64 + 32 * h);
+          const __m256i l4 = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(lo, 4) : lo, lo4);
+          __m256i h2;
+          switch (j % 4) {  // 16-bit shifts: the bits that cross a byte are masked off
+            case 0: h2 = _mm256_slli_epi16(hi, 4); break;
+            case 1: h2 = _mm256_slli_epi16(hi, 2); break;
+            case 2: h2 = hi; break;
+            default: h2 = _mm256_srli_epi16(hi, 2); break;
+          }
+          wq[k] = _mm256_or_si256(l4, _mm256_and_si256(h2, hi2));
+        }
+        const __m256i sc = GroupRowsI8(o + 64 + j * 16 + 8 * h);
+        const __m256i sc16 = GroupPair16(sc);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 16 * j;
+          // sc x the sub-block's activation sum, for the 32 offset: (sc, sc) . (bsum, 0).
+          off[t] = _mm256_add_epi32(off[t], _mm256_madd_epi16(sc16, _mm256_set1_epi32(static_cast<uint16_t>(y[t][b].bsums[j]))));
+          if constexpr (kVnni) {
+            __m256i s0 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), wq[0], GroupBcast4(a));
+            __m256i s1 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), wq[1], GroupBcast4(a + 4));
+            s0 = _mm256_dpbusd_avx_epi32(s0, wq[2], GroupBcast4(a + 8));
+            s1 = _mm256_dpbusd_avx_epi32(s1, wq[3], GroupBcast4(a + 12));
+            scaled[t] = _mm256_add_epi32(scaled[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
+          } else {
+            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[0], GroupBcast4(a)), _mm256_maddubs_epi16(wq[1], GroupBcast4(a + 4)));
+            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[2], GroupBcast4(a + 8)), _mm256_maddubs_epi16(wq[3], GroupBcast4(a + 12)));
+            scaled[t] = _mm256_add_epi32(scaled[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc16), _mm256_madd_epi16(p23, sc16)));
+          }
+        }
+      }
+      const __m256 d = GroupHalfF16(o + 16 * h);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i total = _mm256_sub_epi32(scaled[t], _mm256_slli_epi32(off[t], 5));
+        acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(y[t][b].d)), _mm256_cvtepi32_ps(total)));
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+// f16x16 against NT f32 rows: per column, the 16 weights widened once and one
+// FMA per token and half (the order of dot_f16x16_ref).
+template <int NT>
+void GroupF16x16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  const float* a[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = static_cast<const float*>(act[t]);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    if ((c & 1) == 0) GroupPrefetch256(g + c * 16, 64);
+    const __m256 w0 = GroupHalfF16(g + c * 16), w1 = GroupHalfF16(g + c * 16 + 8);
+    for (int t = 0; t < NT; ++t) {
+      const __m256 x = _mm256_set1_ps(a[t][c]);
+      acc[t][0] = _mm256_fmadd_ps(w0, x, acc[t][0]);
+      acc[t][1] = _mm256_fmadd_ps(w1, x, acc[t][1]);
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
+
+// K<NT>::Run for NT = 1..N, indexed by NT - 1.
+template <template <int> class K, size_t... I>
+constexpr std::array<GroupFn, sizeof...(I)> ByCount(std::index_sequence<I...>) {
+  return {K<static_cast<int>(I) + 1>::Run...};
+}
+
+// Any number of tokens, at most kMax per kernel call.
+template <template <int> class K, int kMax>
+void ByTokens(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  static constexpr auto kTable = ByCount<K>(std::make_index_sequence<kMax>());
+  for (int t0 = 0; t0 < nt; t0 += kMax) kTable[std::min(kMax, nt - t0) - 1](group, act + t0, out + 16 * t0, n);
+}
+
+template <bool kVnni>
+struct Group256 {
+  template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, true, kVnni>; };
+  template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, false, kVnni>; };
+  template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni>; };
+  template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_256<NT, kVnni>; };
+  template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_256<NT>; };
+  // Four tokens a call: with two halves each, more accumulators than 16 registers hold.
+  static void Fill(KernelSet* ks) {
+    ks->group_q4_0x16 = &ByTokens<Q4_0, 4>;
+    ks->group_q8_0x16 = &ByTokens<Q8_0, 4>;
+    ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
+    ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
+    ks->group_f16x16 = &ByTokens<F16, 4>;
+  }
+};
