@@ -26,19 +26,6 @@ namespace edgerun::cpu::HWY_NAMESPACE {
 #endif
 
 #if HWY_TARGET == HWY_AVX3_DL
-// Generating a token streams every weight once, and one core's hardware
-// prefetchers (which stop at 4 KiB pages) leave it waiting on memory at half
-// the bandwidth it can draw. The kernels ask for the lines kPrefetchAhead
-// bytes past the ones they are about to read: q4_0 at one thread went from
-// 17.4 to 22 tokens/s, 31.8 to 45 at two (8 KiB measured best of 0.5–16 KiB).
-// The weights of one thread's range of groups are contiguous, so the lines
-// ahead are the ones it reads next; past the end they are harmless.
-constexpr size_t kPrefetchAhead = 8192;
-inline void PrefetchAhead(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p) + kPrefetchAhead;
-  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(c + i, _MM_HINT_T0);
-}
-
 // Four activation bytes broadcast to every lane. From memory, so it is a
 // load, not a move from a general register (which cost 3.6x in throughput).
 inline __m512i Bcast4(const void* p) {

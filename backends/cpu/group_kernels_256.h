@@ -16,9 +16,16 @@
 // their bound allows (q4: 8 x 2 x 15 x 128 < 2^15; q6_K's 0..63: two), and
 // q8_0 goes through |w| x (a with w's sign), as |w| <= 128 and |a| <= 127.
 
-constexpr size_t kGroupPrefetchAhead256 = 8192;  // as the AVX-512 kernels: lines a thread reads next
-inline void GroupPrefetch256(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p) + kGroupPrefetchAhead256;
+// Shared with the AVX-512 kernels (group_kernels.cpp). Generating a token
+// streams every weight once, and one core's hardware prefetchers (which stop
+// at 4 KiB pages) leave it waiting on memory well below the bandwidth it can
+// draw. The kernels ask for the lines kPrefetchAhead bytes past the ones they
+// are about to read (the distance measured best: docs/PERFORMANCE.md). One
+// thread's range of groups is contiguous, so the lines ahead are the ones it
+// reads next; past the end they are harmless.
+constexpr size_t kPrefetchAhead = 8192;
+inline void PrefetchAhead(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p) + kPrefetchAhead;
   for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(c + i, _MM_HINT_T0);
 }
 
@@ -69,7 +76,7 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
-    GroupPrefetch256(q, kQ4 ? 256 : 512);
+    PrefetchAhead(q, kQ4 ? 256 : 512);
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = GroupHalfF16(scales + b * 16 + 8 * h);
       __m256i wq[8];  // vector k multiplies activation bytes at koff[k]
@@ -136,7 +143,7 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
   const __m256i lo4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
-    GroupPrefetch256(o, q4_Kx16_block_bytes());
+    PrefetchAhead(o, q4_Kx16_block_bytes());
     for (int h = 0; h < 2; ++h) {
       __m256i isc[NT], imin[NT];
       for (int t = 0; t < NT; ++t) isc[t] = imin[t] = _mm256_setzero_si256();
@@ -195,7 +202,7 @@ void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int
   const __m256i lo4 = _mm256_set1_epi8(0x0F), hi2 = _mm256_set1_epi8(0x30);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
-    GroupPrefetch256(o, q6_Kx16_block_bytes());
+    PrefetchAhead(o, q6_Kx16_block_bytes());
     for (int h = 0; h < 2; ++h) {
       __m256i scaled[NT], off[NT];
       for (int t = 0; t < NT; ++t) scaled[t] = off[t] = _mm256_setzero_si256();
@@ -256,7 +263,7 @@ void GroupF16x16_256(const void* group, const void* const* act, float* out, int6
     acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   }
   for (int64_t c = 0; c < n; ++c) {
-    if ((c & 1) == 0) GroupPrefetch256(g + c * 16, 64);
+    if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
     const __m256 w0 = GroupHalfF16(g + c * 16), w1 = GroupHalfF16(g + c * 16 + 8);
     for (int t = 0; t < NT; ++t) {
       const __m256 x = _mm256_set1_ps(a[t][c]);
