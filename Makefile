@@ -72,15 +72,22 @@ deps-arm64: deps
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# Cross-builds for aarch64 and runs the whole suite under qemu-user with
-# `-cpu max`, so every Highway target qemu offers (NEON, SVE, SVE2) is tested.
+# Cross-builds for aarch64 and runs the suite under qemu-user on three CPUs:
+# `max` (SVE, SVE2, dotprod, i8mm: every Highway target and kernel qemu
+# offers) the whole suite; the Cortex-A76 (the Raspberry Pi 5: NEON with
+# dotprod) and the Cortex-A72 (the Pi 4: NEON without it) the kernel and model
+# tests, each with the kernels its CPU picks. qemu reads the CPU from QEMU_CPU,
+# which the CLI the tests start inherits.
+ARM_CPU_TESTS ?= quant|kernels|group_kernels|attention|model|moe|stories|convert
 test-arm64: deps-arm64
 	cmake -S . -B $(ARM_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 \
 	  -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ \
 	  -DCMAKE_LIBRARY_ARCHITECTURE=aarch64-linux-gnu -DEDGERUN_BLAS=OFF -DEDGERUN_ONEDNN=OFF -DEDGERUN_VULKAN=OFF \
-	  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;-cpu;max"
+	  -DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64
 	cmake --build $(ARM_BUILD) -j$(JOBS)
-	cd $(ARM_BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(ARM_BUILD) && QEMU_CPU=max ctest --output-on-failure -j$(JOBS)
+	cd $(ARM_BUILD) && QEMU_CPU=cortex-a76 ctest --output-on-failure -j$(JOBS) -R '^($(ARM_CPU_TESTS))$$'
+	cd $(ARM_BUILD) && QEMU_CPU=cortex-a72 ctest --output-on-failure -j$(JOBS) -R '^($(ARM_CPU_TESTS))$$'
 
 deps-fuzz: deps
 	@missing=$$(for p in $(FUZZ_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "cpu/kernels.h"
 #include "helpers.h"
 #include "registry.h"
 #include "sampling/sampler.h"
@@ -45,6 +46,12 @@ TEST_CASE("edgerun info and tokenize", "[cli]") {
   auto r = test::run_cli("info " + kStories);
   REQUIRE(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("architecture:  llama") && Catch::Contains("tensors:       48"));
+  // It names the kernels picked for this CPU.
+  const edgerun::cpu::KernelSet& ks = edgerun::cpu::best_kernels();
+  CHECK_THAT(r.out, Catch::Contains(std::string("SIMD target ") + ks.target + ", group kernels " + (ks.groups ? ks.groups : "none")));
+#if defined(__aarch64__)
+  CHECK(ks.groups != nullptr);  // every ARMv8 CPU has them
+#endif
 
   r = test::run_cli("tokenize -m " + kStories + " --json -- '-starts with a dash'");
   REQUIRE(r.code == 0);

@@ -164,13 +164,16 @@ TEST_CASE("--rows keeps GGUF's layout; grouped and row files give the same logit
     }
     const auto want = logits_of(rows);
     CHECK(logits_of(grouped) == want);
-    // On every SIMD target: where it has no group kernels (SSE4; ARM has
-    // none) the groups go back to rows at load; AVX2 and AVX-VNNI read them
-    // as the file stores them, with 256-bit kernels.
+    // On every SIMD target: where it has no group kernels (SSE4) the groups
+    // go back to rows at load; AVX2, AVX-VNNI and ARM's NEON (with sdot or
+    // without) read them as the file stores them.
     std::vector<std::string> simds = {""};
 #if defined(__x86_64__)
     simds = {"SSE4", "AVX2"};
     if (cpu::cpu_has_avx_vnni()) simds.push_back("AVX_VNNI");
+#elif defined(__aarch64__)
+    simds = {"NEON"};
+    if (cpu::cpu_has_neon_dotprod()) simds.push_back("NEON_DOTPROD");
 #endif
     std::vector<float> best;
     for (const std::string& target : simds) {

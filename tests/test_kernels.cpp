@@ -284,3 +284,23 @@ TEST_CASE("16-row group kernels on every target that has them equal the row refe
     CHECK(tested > 0);  // this entry runs only where some target has them: every type must have one
   }
 }
+
+TEST_CASE("the group kernels' instruction sets are chosen from what this CPU reports", "[kernels]") {
+  std::vector<std::string> targets;
+  for (const auto& ks : cpu::kernels_for_each_target()) targets.emplace_back(ks.target);
+  const auto has = [&](const char* t) { return std::find(targets.begin(), targets.end(), t) != targets.end(); };
+  const cpu::KernelSet& best = cpu::best_kernels();
+#if defined(__aarch64__)
+  // Every ARMv8 CPU runs the plain NEON ones; sdot only where the kernel says the CPU has it.
+  CHECK(has("NEON"));
+  CHECK(has("NEON_DOTPROD") == cpu::cpu_has_neon_dotprod());
+  REQUIRE(best.groups != nullptr);
+  CHECK(std::string(best.groups) == (cpu::cpu_has_neon_dotprod() ? "NEON dotprod" : "NEON"));
+#elif defined(__x86_64__)
+  CHECK(has("AVX_VNNI") == (cpu::cpu_has_avx_vnni() && has("AVX2")));
+  if (has("AVX3_DL")) CHECK(std::string(best.groups ? best.groups : "") == "AVX-512 VNNI");
+  CHECK(!has("NEON_DOTPROD"));
+#else
+  CHECK(!has("NEON_DOTPROD"));
+#endif
+}

@@ -1,8 +1,9 @@
 // The 16-row group kernels of the cpu backend (layouts in quant/layouts.h),
 // compiled once per Highway target like kernels.cpp: 512-bit ones for AVX3_DL
 // (AVX-512 VNNI), 256-bit ones (group_kernels_256.h) for AVX2 and AVX3; CPUs
-// with AVX-VNNI get those from group_kernels_avxvnni.cpp. On other targets
-// the KernelSet's group entries stay null and the weights keep their rows.
+// with AVX-VNNI get those from group_kernels_avxvnni.cpp, ARM CPUs theirs
+// from group_kernels_neon.cpp (kernels.cpp adds them). On other targets the
+// KernelSet's group entries stay null and the weights keep their rows.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/group_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "blocks.h"
+#include "cpu/group_common.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
 
@@ -255,8 +257,10 @@ void FillGroupKernels(KernelSet* ks) {
   ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
   ks->group_q6_Kx16 = &ByTokens<Q6_K, kMaxTokens>;
   ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
+  ks->groups = "AVX-512 VNNI";
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
   Group256<false>::Fill(ks);
+  ks->groups = "AVX2";
 #else
   (void)ks;
 #endif

@@ -3,7 +3,7 @@
 // Alder Lake and later). Included inside a namespace once per instruction set
 // (so no include guard): group_kernels.cpp's AVX2 and AVX3 targets with
 // kVnni = false, group_kernels_avxvnni.cpp with kVnni = true; the includer
-// brings <immintrin.h>, <cstring>, <array>, <utility>, blocks.h and layouts.h.
+// brings <immintrin.h>, <cstring>, blocks.h, layouts.h and group_common.h.
 //
 // The layout is the AVX-512 one, read as it is: each 64-byte vector of it
 // (32-bit lane r = row r) is two 256-bit halves, rows 0-7 and rows 8-15, so
@@ -15,19 +15,6 @@
 // int16 pair sums saturate: several of them are added in int16 only where
 // their bound allows (q4: 8 x 2 x 15 x 128 < 2^15; q6_K's 0..63: two), and
 // q8_0 goes through |w| x (a with w's sign), as |w| <= 128 and |a| <= 127.
-
-// Shared with the AVX-512 kernels (group_kernels.cpp). Generating a token
-// streams every weight once, and one core's hardware prefetchers (which stop
-// at 4 KiB pages) leave it waiting on memory well below the bandwidth it can
-// draw. The kernels ask for the lines kPrefetchAhead bytes past the ones they
-// are about to read (the distance measured best: docs/PERFORMANCE.md). One
-// thread's range of groups is contiguous, so the lines ahead are the ones it
-// reads next; past the end they are harmless.
-constexpr size_t kPrefetchAhead = 8192;
-inline void PrefetchAhead(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p) + kPrefetchAhead;
-  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(c + i, _MM_HINT_T0);
-}
 
 // Four activation bytes in every 32-bit lane (a load, not a register move).
 inline __m256i GroupBcast4(const void* p) {
@@ -273,21 +260,6 @@ void GroupF16x16_256(const void* group, const void* const* act, float* out, int6
   }
   for (int t = 0; t < NT; ++t)
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
-}
-
-using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
-
-// K<NT>::Run for NT = 1..N, indexed by NT - 1.
-template <template <int> class K, size_t... I>
-constexpr std::array<GroupFn, sizeof...(I)> ByCount(std::index_sequence<I...>) {
-  return {K<static_cast<int>(I) + 1>::Run...};
-}
-
-// Any number of tokens, at most kMax per kernel call.
-template <template <int> class K, int kMax>
-void ByTokens(const void* group, const void* const* act, int nt, float* out, int64_t n) {
-  static constexpr auto kTable = ByCount<K>(std::make_index_sequence<kMax>());
-  for (int t0 = 0; t0 < nt; t0 += kMax) kTable[std::min(kMax, nt - t0) - 1](group, act + t0, out + 16 * t0, n);
 }
 
 template <bool kVnni>

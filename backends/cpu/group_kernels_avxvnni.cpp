@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "blocks.h"
+#include "cpu/group_common.h"
 #include "cpu/kernels.h"
 #include "layouts.h"
 

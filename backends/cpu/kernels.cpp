@@ -8,6 +8,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -479,6 +482,15 @@ bool cpu_has_avx_vnni() {
 #endif
 }
 
+bool cpu_has_neon_dotprod() {
+#if defined(__aarch64__) && defined(__linux__)
+  constexpr unsigned long kHwcapAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP of <asm/hwcap.h>
+  return (getauxval(AT_HWCAP) & kHwcapAsimdDp) != 0;
+#else
+  return false;
+#endif
+}
+
 namespace {
 // The set of the target Highway dispatches to now.
 KernelSet dispatched_kernels() {
@@ -496,10 +508,35 @@ KernelSet with_avx_vnni(KernelSet k) {
 #ifdef EDGERUN_AVX_VNNI
   fill_avx_vnni_group_kernels(&k);
   k.target = "AVX_VNNI";
+  k.groups = "AVX-VNNI";
 #endif
   return k;
 }
 bool is_avx2(const KernelSet& k) { return std::strcmp(k.target, "AVX2") == 0; }
+
+#ifdef EDGERUN_NEON_GROUPS
+// An ARM target's set with the NEON group kernels, with sdot or without.
+KernelSet with_neon_groups(KernelSet k, bool dotprod) {
+  if (dotprod) {
+    fill_neon_dotprod_group_kernels(&k);
+    k.groups = "NEON dotprod";
+    if (std::strcmp(k.target, "NEON") == 0) k.target = "NEON_DOTPROD";
+  } else {
+    fill_neon_group_kernels(&k);
+    k.groups = "NEON";
+  }
+  return k;
+}
+#endif
+
+// The best set of one Highway target on this CPU.
+KernelSet best_of_target(const KernelSet& k) {
+  if (is_avx2(k) && cpu_has_avx_vnni()) return with_avx_vnni(k);
+#ifdef EDGERUN_NEON_GROUPS
+  return with_neon_groups(k, cpu_has_neon_dotprod());
+#endif
+  return k;
+}
 }  // namespace
 
 const KernelSet& best_kernels() {
@@ -507,10 +544,7 @@ const KernelSet& best_kernels() {
     // BackendSettings::simd = "AVX2" (a Highway target name) runs a lesser target
     // this CPU also has: to compare targets, and to test what other CPUs run.
     const std::string& wanted = backend_settings().simd;
-    if (wanted.empty()) {
-      KernelSet k = dispatched_kernels();
-      return is_avx2(k) && cpu_has_avx_vnni() ? with_avx_vnni(k) : k;
-    }
+    if (wanted.empty()) return best_of_target(dispatched_kernels());
     const char* want = wanted.c_str();
     std::string have;
     for (const KernelSet& k : kernels_for_each_target()) {
@@ -527,8 +561,14 @@ std::vector<KernelSet> kernels_for_each_target() {
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
     const KernelSet k = dispatched_kernels();
-    if (is_avx2(k) && cpu_has_avx_vnni()) out.push_back(with_avx_vnni(k));  // the better of the two first
-    out.push_back(k);
+    const KernelSet best = best_of_target(k);
+    out.push_back(best);  // the better of two first: AVX_VNNI before AVX2, NEON_DOTPROD before NEON
+#ifdef EDGERUN_NEON_GROUPS
+    if (std::strcmp(k.target, "NEON") == 0 && best.groups && std::strcmp(best.groups, "NEON") != 0)
+      out.push_back(with_neon_groups(k, false));
+#else
+    if (std::strcmp(best.target, k.target) != 0) out.push_back(k);
+#endif
   }
   hwy::SetSupportedTargetsForTest(0);
   return out;

@@ -49,9 +49,11 @@ struct KernelSet {
          dotn_q5_K = nullptr;
   // 16-row groups (quant/layouts.h) against nt (1..kMaxTokens) activation rows
   // (split q8_0 for q4_0/q8_0, q8_K for q4_K/q6_K, f32 for f16): out[t * 16 + r].
-  // On x86 from AVX2 up (512-bit with AVX-512 VNNI, else 256-bit); else null.
+  // On x86 from AVX2 up (512-bit with AVX-512 VNNI, else 256-bit) and on every
+  // ARMv8 CPU (NEON, with sdot where it has it); else null.
   GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,
              group_f16x16 = nullptr;
+  const char* groups = nullptr;  // the group kernels' instructions, e.g. "NEON dotprod" (null: none)
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
   // Attention's scores out[p] = (q . k_p) * scale, k_p = k + p * stride (floats; an f16
@@ -83,6 +85,14 @@ void fill_group_kernels(KernelSet* ks);
 // takes them where the CPU has them, as the pseudo-target "AVX_VNNI".
 bool cpu_has_avx_vnni();
 void fill_avx_vnni_group_kernels(KernelSet* ks);
+// Whether this CPU runs ARM's dot-product instructions (the kernel's
+// HWCAP_ASIMDDP), and the NEON group kernels without and with them
+// (group_kernels_neon.cpp, group_kernels_dotprod.cpp; aarch64 builds only).
+// Every Highway target of an ARM build takes the better of the two; the NEON
+// target with sdot is the pseudo-target "NEON_DOTPROD".
+bool cpu_has_neon_dotprod();
+void fill_neon_group_kernels(KernelSet* ks);
+void fill_neon_dotprod_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.
 const KernelSet& best_kernels();

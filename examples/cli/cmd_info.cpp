@@ -47,7 +47,8 @@ void list_backends() {
       for (const auto& line : vulkan_device_lines()) std::printf("           %s\n", line.c_str());
 #endif
   }
-  std::printf("SIMD target of the cpu kernels: %s\n", cpu::best_kernels().target);
+  const cpu::KernelSet& ks = cpu::best_kernels();
+  std::printf("SIMD target of the cpu kernels: %s (16-row group kernels: %s)\n", ks.target, ks.groups ? ks.groups : "none");
 }
 
 void run(const InfoOptions& o) {
@@ -85,7 +86,9 @@ void run(const InfoOptions& o) {
   std::printf("parameters:    %.2f M (%.2f bits per weight)", params / 1e6, 8.0 * m.weight_bytes() / std::max<uint64_t>(params, 1));
   if (hp.has_moe()) std::printf(", %.2f M active per token", m.n_active_params() / 1e6);
   std::printf("\n");
-  std::printf("backend:       %s (SIMD target %s)\n", m.backend().name().c_str(), cpu::best_kernels().target);
+  const cpu::KernelSet& ks = cpu::best_kernels();
+  std::printf("backend:       %s (SIMD target %s, group kernels %s)\n", m.backend().name().c_str(), ks.target,
+              ks.groups ? ks.groups : "none");
   std::printf("cpu kernels:   %s\n", kernel_summary(m).c_str());
   std::printf("chat template: %s\n", m.tokenizer().chat_template().empty() ? "none" : "yes");
   if (o.metadata) {

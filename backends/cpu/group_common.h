@@ -1,0 +1,44 @@
+// What the 16-row group kernels (quant/layouts.h) of every instruction set
+// share: prefetching ahead of the stream of weights, and the tables that call
+// a kernel compiled for a fixed number of tokens.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace edgerun::cpu {
+
+// Generating a token streams every weight once, and one core's hardware
+// prefetchers (which stop at 4 KiB pages) leave it waiting on memory well
+// below the bandwidth it can draw. The kernels ask for the lines
+// kPrefetchAhead bytes past the ones they are about to read (the distance
+// measured best: docs/PERFORMANCE.md). One thread's range of groups is
+// contiguous, so the lines ahead are the ones it reads next; past the end
+// they are harmless.
+constexpr size_t kPrefetchAhead = 8192;
+// static: each kernel file keeps its own copy, compiled with its instruction
+// set, rather than one the linker picks from any of them.
+static inline void PrefetchAhead(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p) + kPrefetchAhead;
+  for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
+}
+
+using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
+
+// K<NT>::Run for NT = 1..N, indexed by NT - 1.
+template <template <int> class K, size_t... I>
+constexpr std::array<GroupFn, sizeof...(I)> ByCount(std::index_sequence<I...>) {
+  return {K<static_cast<int>(I) + 1>::Run...};
+}
+
+// Any number of tokens, at most kMax per kernel call.
+template <template <int> class K, int kMax>
+void ByTokens(const void* group, const void* const* act, int nt, float* out, int64_t n) {
+  static constexpr auto kTable = ByCount<K>(std::make_index_sequence<kMax>());
+  for (int t0 = 0; t0 < nt; t0 += kMax) kTable[std::min(kMax, nt - t0) - 1](group, act + t0, out + 16 * t0, n);
+}
+
+}  // namespace edgerun::cpu

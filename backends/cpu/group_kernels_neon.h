@@ -1,0 +1,299 @@
+// The 16-row group kernels (quant/layouts.h) on 128-bit NEON registers, for
+// ARM: with the dot-product instructions (sdot: the Raspberry Pi 5's
+// Cortex-A76, Neoverse, Apple) and without them (the Pi 4's Cortex-A72).
+// Included inside a namespace once per instruction set (so no include guard):
+// group_kernels_neon.cpp with kDot = false, group_kernels_dotprod.cpp, built
+// for ARMv8.2-A with dotprod, with kDot = true; the includer brings
+// <arm_neon.h>, <cstring>, blocks.h, layouts.h and group_common.h.
+//
+// The layout is the x86 one, read as it is: a 64-byte vector of it (32-bit
+// lane r = four bytes of row r) is four 128-bit registers, rows 4i..4i+3 in
+// register i, so one .erm file serves every CPU. Each register of weights
+// meets one 4-byte group of the activations: sdot by element does exactly
+// that (four rows' sums of four products, the activations' lane picked in
+// the instruction); without it, widening multiplies of bytes to int16 and
+// pairwise adds into int32 give the same sums. The integer sums are exact
+// whichever instructions form them, and the float steps are the ones every
+// backend takes (docs/NUMERICS.md), so the results equal the scalar
+// reference's bits.
+
+// Four rows' sums of products with activation lanes: the group kernels' inner
+// step, acc + (for each row) the four products of its bytes in w with the
+// four activation bytes of lane L of a.
+template <bool kDot>
+struct QuadDot;
+
+template <>
+struct QuadDot<true> {
+  int32x4_t even, odd;  // two chains, so sdot's latency is hidden with one token
+  explicit QuadDot(int32x4_t start) : even(start), odd(vdupq_n_s32(0)) {}
+  template <int L>
+  void add(int8x16_t w, int8x16_t a) {
+    if constexpr (L % 2 == 0) even = vdotq_laneq_s32(even, w, a, L);
+    else odd = vdotq_laneq_s32(odd, w, a, L);
+  }
+  int32x4_t sum() const { return vaddq_s32(even, odd); }
+};
+
+template <>
+struct QuadDot<false> {
+  // Per register of weights: rows 0-1 and rows 2-3 as int16 products (each
+  // fits: |w| <= 128, |a| <= 128), added pairwise into int32 lanes that hold
+  // half a row's sum each; sum() adds the halves.
+  int32x4_t start, rows01, rows23;
+  explicit QuadDot(int32x4_t s) : start(s), rows01(vdupq_n_s32(0)), rows23(vdupq_n_s32(0)) {}
+  template <int L>
+  void add(int8x16_t w, int8x16_t a) {
+    const int8x16_t lane = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), L));
+    rows01 = vpadalq_s16(rows01, vmull_s8(vget_low_s8(w), vget_low_s8(lane)));
+    rows23 = vpadalq_s16(rows23, vmull_high_s8(w, lane));
+  }
+  int32x4_t sum() const { return vaddq_s32(start, vpaddq_s32(rows01, rows23)); }
+};
+
+// Rows 4i..4i+3 of a 64-byte vector of the layout.
+inline uint8x16_t GroupQuad(const uint8_t* vec, int i) { return vld1q_u8(vec + 16 * i); }
+inline int8x16_t AsS8(uint8x16_t v) { return vreinterpretq_s8_u8(v); }
+// Four f16 values (four rows') as floats.
+inline float32x4_t QuadF16(const void* p) {
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(static_cast<const uint16_t*>(p))));
+}
+// Four bytes (four rows'), widened to 32-bit lanes.
+inline int32x4_t QuadU8(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(v))))));
+}
+inline int32x4_t QuadS8(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(v)))));
+}
+
+// Eight registers of weights against 32 activation bytes (two registers):
+// weights k = 0..3 meet lanes 0..3 of the first, k = 4..7 those of the second.
+template <bool kDot>
+inline int32x4_t QuadDot32(int32x4_t start, const int8x16_t* w, int8x16_t a0, int8x16_t a1) {
+  QuadDot<kDot> s(start);
+  s.template add<0>(w[0], a0);
+  s.template add<1>(w[1], a0);
+  s.template add<2>(w[2], a0);
+  s.template add<3>(w[3], a0);
+  s.template add<0>(w[4], a1);
+  s.template add<1>(w[5], a1);
+  s.template add<2>(w[6], a1);
+  s.template add<3>(w[7], a1);
+  return s.sum();
+}
+
+// q4_0x16 / q8_0x16 against NT split q8_0 rows. Per block and register of
+// four rows, the weights are unpacked once for all tokens. q4_0's low nibbles
+// are elements 4k.. and its high ones 16 + 4k.., q8_0's vector k elements
+// 4k..: either way, weights k < 4 meet the block's first 16 activation bytes.
+// q8_0's stored q + 128 becomes the signed q again; q4_0's 0..15 take the
+// offset from the precomputed -128 sum a, divided by 16 (a shift: it is a
+// multiple of 16).
+template <int NT, bool kQ4, bool kDot>
+void GroupQx_0x16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  const int8_t* aq[NT];
+  const float* ad[NT];
+  const int32_t* as[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    aq[t] = static_cast<const int8_t*>(act[t]);
+    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  const uint8x16_t lo4 = vdupq_n_u8(0x0F), flip = vdupq_n_u8(0x80);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
+    PrefetchAhead(q, kQ4 ? 256 : 512);
+    for (int i = 0; i < 4; ++i) {
+      int8x16_t w[8];
+      if constexpr (kQ4) {
+        for (int k = 0; k < 4; ++k) {
+          const uint8x16_t v = GroupQuad(q + 64 * k, i);
+          w[k] = AsS8(vandq_u8(v, lo4));
+          w[4 + k] = AsS8(vshrq_n_u8(v, 4));
+        }
+      } else {
+        for (int k = 0; k < 8; ++k) w[k] = AsS8(veorq_u8(GroupQuad(q + 64 * k, i), flip));
+      }
+      const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* a = aq[t] + QK * b;
+        const int32x4_t s = QuadDot32<kDot>(vdupq_n_s32(kQ4 ? as[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16));
+        const float32x4_t dd = vmulq_f32(dw, vdupq_n_f32(ad[t][b]));
+        acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(dd, vcvtq_f32_s32(s)));
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
+// q4_Kx16 against NT q8_K rows: per register of four rows and 64-weight
+// chunk, 8 registers of quants unpacked into the nibbles of two sub-blocks,
+// each meeting its 32 activation bytes, scaled by the rows' scales in
+// integers; the mins meet the activations' 16-element sums, in integers too.
+template <int NT, bool kDot>
+void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  const uint8x16_t lo4 = vdupq_n_u8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    PrefetchAhead(o, q4_Kx16_block_bytes());
+    for (int i = 0; i < 4; ++i) {
+      int32x4_t isc[NT], imin[NT];
+      for (int t = 0; t < NT; ++t) isc[t] = imin[t] = vdupq_n_s32(0);
+      for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high)
+        int8x16_t lo[8], hi[8];
+        for (int k = 0; k < 8; ++k) {
+          const uint8x16_t v = GroupQuad(o + 320 + (c * 8 + k) * 64, i);
+          lo[k] = AsS8(vandq_u8(v, lo4));
+          hi[k] = AsS8(vshrq_n_u8(v, 4));
+        }
+        const uint8_t* sc = o + 64 + 2 * c * 16 + 4 * i;
+        const uint8_t* mins = o + 192 + 2 * c * 16 + 4 * i;
+        const int32x4_t sc_lo = QuadU8(sc), sc_hi = QuadU8(sc + 16), min_lo = QuadU8(mins), min_hi = QuadU8(mins + 16);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 64 * c;
+          const int16_t* bsums = y[t][b].bsums + 4 * c;
+          isc[t] = vmlaq_s32(isc[t], QuadDot32<kDot>(vdupq_n_s32(0), lo, vld1q_s8(a), vld1q_s8(a + 16)), sc_lo);
+          isc[t] = vmlaq_s32(isc[t], QuadDot32<kDot>(vdupq_n_s32(0), hi, vld1q_s8(a + 32), vld1q_s8(a + 48)), sc_hi);
+          imin[t] = vmlaq_n_s32(imin[t], min_lo, bsums[0] + bsums[1]);
+          imin[t] = vmlaq_n_s32(imin[t], min_hi, bsums[2] + bsums[3]);
+        }
+      }
+      const float32x4_t d = QuadF16(o + 8 * i), dmin = QuadF16(o + 32 + 8 * i);
+      for (int t = 0; t < NT; ++t) {
+        const float32x4_t da = vdupq_n_f32(y[t][b].d);
+        const float32x4_t v = vsubq_f32(vmulq_f32(vmulq_f32(d, da), vcvtq_f32_s32(isc[t])),
+                                        vmulq_f32(vmulq_f32(dmin, da), vcvtq_f32_s32(imin[t])));
+        acc[t][i] = vaddq_f32(acc[t][i], v);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
+// The quants q + 32 (0..63) of sub-block 4u + J of a q6_Kx16 super-block,
+// four rows' worth: the low 4 bits from pair 2u + J / 2 (low[4 (J / 2)..]:
+// low or high nibbles), the high 2 from quad u (bits 2J.., moved to 4-5).
+template <int J>
+inline void Q6Quants(const uint8x16_t* low, const uint8x16_t* high, int8x16_t* w) {
+  const uint8x16_t lo4 = vdupq_n_u8(0x0F), hi2 = vdupq_n_u8(0x30);
+  for (int k = 0; k < 4; ++k) {
+    const uint8x16_t l = low[(J / 2) * 4 + k];
+    const uint8x16_t l4 = J % 2 ? vshrq_n_u8(l, 4) : vandq_u8(l, lo4);
+    uint8x16_t h;
+    if constexpr (J == 0) h = vshlq_n_u8(high[k], 4);
+    else if constexpr (J == 1) h = vshlq_n_u8(high[k], 2);
+    else if constexpr (J == 2) h = high[k];
+    else h = vshrq_n_u8(high[k], 2);
+    w[k] = AsS8(vorrq_u8(l4, vandq_u8(h, hi2)));
+  }
+}
+
+// q6_Kx16 against NT q8_K rows: per register of four rows and quad of
+// 16-weight sub-blocks, the quants from the two planes (12 registers) once for
+// all tokens; the 32 sum a comes off in integers before the rows' int8 scales.
+template <int NT, bool kDot>
+void GroupQ6_Kx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    PrefetchAhead(o, q6_Kx16_block_bytes());
+    for (int i = 0; i < 4; ++i) {
+      int32x4_t scaled[NT];
+      for (int t = 0; t < NT; ++t) scaled[t] = vdupq_n_s32(0);
+      for (int u = 0; u < 4; ++u) {  // sub-blocks 4u .. 4u + 3
+        uint8x16_t low[8], high[4];
+        for (int k = 0; k < 8; ++k) low[k] = GroupQuad(o + q6_Kx16_low_offset() + (8 * u + k) * 64, i);
+        for (int k = 0; k < 4; ++k) high[k] = GroupQuad(o + q6_Kx16_high_offset() + (4 * u + k) * 64, i);
+        int8x16_t w[4][4];
+        Q6Quants<0>(low, high, w[0]);
+        Q6Quants<1>(low, high, w[1]);
+        Q6Quants<2>(low, high, w[2]);
+        Q6Quants<3>(low, high, w[3]);
+        int32x4_t sc[4];
+        for (int J = 0; J < 4; ++J) sc[J] = QuadS8(o + 64 + (4 * u + J) * 16 + 4 * i);
+        for (int t = 0; t < NT; ++t)
+          for (int J = 0; J < 4; ++J) {
+            const int j = 4 * u + J;
+            const int8x16_t a = vld1q_s8(y[t][b].qs + 16 * j);
+            QuadDot<kDot> s(vdupq_n_s32(-32 * y[t][b].bsums[j]));
+            s.template add<0>(w[J][0], a);
+            s.template add<1>(w[J][1], a);
+            s.template add<2>(w[J][2], a);
+            s.template add<3>(w[J][3], a);
+            scaled[t] = vmlaq_s32(scaled[t], s.sum(), sc[J]);
+          }
+      }
+      const float32x4_t d = QuadF16(o + 8 * i);
+      for (int t = 0; t < NT; ++t)
+        acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(vmulq_f32(d, vdupq_n_f32(y[t][b].d)), vcvtq_f32_s32(scaled[t])));
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
+// f16x16 against NT f32 rows: per column, the 16 weights widened once and one
+// fused multiply-add per token and register.
+template <int NT>
+void GroupF16x16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  const float* a[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = static_cast<const float*>(act[t]);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
+    float32x4_t w[4];
+    for (int i = 0; i < 4; ++i) w[i] = QuadF16(g + c * 16 + 4 * i);
+    for (int t = 0; t < NT; ++t) {
+      const float32x4_t x = vdupq_n_f32(a[t][c]);
+      for (int i = 0; i < 4; ++i) acc[t][i] = vfmaq_f32(acc[t][i], w[i], x);
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
+template <bool kDot>
+struct GroupNeon {
+  template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_Neon<NT, true, kDot>; };
+  template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_Neon<NT, false, kDot>; };
+  template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_Neon<NT, kDot>; };
+  template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_Neon<NT, kDot>; };
+  template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_Neon<NT>; };
+  // Four tokens a call: their 16 accumulators and a register's 8 weights fill
+  // the 32 registers.
+  static void Fill(KernelSet* ks) {
+    ks->group_q4_0x16 = &ByTokens<Q4_0, 4>;
+    ks->group_q8_0x16 = &ByTokens<Q8_0, 4>;
+    ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
+    ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
+    ks->group_f16x16 = &ByTokens<F16, 4>;
+  }
+};
