@@ -54,11 +54,14 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
   set_source_files_properties(backends/cpu/group_kernels_avxvnni.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
   target_compile_definitions(edgerun_backends PRIVATE EDGERUN_AVX_VNNI=1)
 endif()
-# The NEON group kernels, likewise: plain ARMv8-A, and ARMv8.2-A with the
-# dot-product instructions for the CPUs that report them.
+# The NEON group kernels, likewise: plain ARMv8-A, ARMv8.2-A with the
+# dot-product instructions, and with the int8 matrix multiplies too, each for
+# the CPUs that report them.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
-  target_sources(edgerun_backends PRIVATE backends/cpu/group_kernels_neon.cpp backends/cpu/group_kernels_dotprod.cpp)
+  target_sources(edgerun_backends PRIVATE backends/cpu/group_kernels_neon.cpp backends/cpu/group_kernels_dotprod.cpp
+    backends/cpu/group_kernels_i8mm.cpp)
   set_source_files_properties(backends/cpu/group_kernels_dotprod.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod")
+  set_source_files_properties(backends/cpu/group_kernels_i8mm.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod+i8mm")
   target_compile_definitions(edgerun_backends PRIVATE EDGERUN_NEON_GROUPS=1)
 endif()
 edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES

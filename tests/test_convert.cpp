@@ -174,6 +174,7 @@ TEST_CASE("--rows keeps GGUF's layout; grouped and row files give the same logit
 #elif defined(__aarch64__)
     simds = {"NEON"};
     if (cpu::cpu_has_neon_dotprod()) simds.push_back("NEON_DOTPROD");
+    if (cpu::cpu_has_neon_i8mm()) simds.push_back("NEON_I8MM");
 #endif
     std::vector<float> best;
     for (const std::string& target : simds) {

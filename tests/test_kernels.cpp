@@ -294,13 +294,15 @@ TEST_CASE("the group kernels' instruction sets are chosen from what this CPU rep
   // Every ARMv8 CPU runs the plain NEON ones; sdot only where the kernel says the CPU has it.
   CHECK(has("NEON"));
   CHECK(has("NEON_DOTPROD") == cpu::cpu_has_neon_dotprod());
+  CHECK(has("NEON_I8MM") == cpu::cpu_has_neon_i8mm());
   REQUIRE(best.groups != nullptr);
-  CHECK(std::string(best.groups) == (cpu::cpu_has_neon_dotprod() ? "NEON dotprod" : "NEON"));
+  CHECK(std::string(best.groups) ==
+        (cpu::cpu_has_neon_i8mm() ? "NEON i8mm" : cpu::cpu_has_neon_dotprod() ? "NEON dotprod" : "NEON"));
 #elif defined(__x86_64__)
   CHECK(has("AVX_VNNI") == (cpu::cpu_has_avx_vnni() && has("AVX2")));
   if (has("AVX3_DL")) CHECK(std::string(best.groups ? best.groups : "") == "AVX-512 VNNI");
-  CHECK(!has("NEON_DOTPROD"));
+  CHECK((!has("NEON_DOTPROD") && !has("NEON_I8MM")));
 #else
-  CHECK(!has("NEON_DOTPROD"));
+  CHECK((!has("NEON_DOTPROD") && !has("NEON_I8MM")));
 #endif
 }

@@ -3,7 +3,8 @@
 // Cortex-A76, Neoverse, Apple) and without them (the Pi 4's Cortex-A72).
 // Included inside a namespace once per instruction set (so no include guard):
 // group_kernels_neon.cpp with kDot = false, group_kernels_dotprod.cpp, built
-// for ARMv8.2-A with dotprod, with kDot = true; the includer brings
+// for ARMv8.2-A with dotprod, with kDot = true, and group_kernels_i8mm.cpp,
+// with i8mm too, for its smmla prompt kernels; the includer brings
 // <arm_neon.h>, <cstring>, blocks.h, layouts.h and group_common.h.
 //
 // The layout is the x86 one, read as it is: a 64-byte vector of it (32-bit
@@ -280,6 +281,91 @@ void GroupF16x16_Neon(const void* group, const void* const* act, float* out, int
     for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
 }
 
+#ifdef __ARM_FEATURE_MATMUL_INT8
+// q4_0x16 / q8_0x16 against NT split q8_0 rows with smmla (i8mm), for
+// prompts: one instruction multiplies two rows' 8 weights by two tokens' 8
+// activations (32 products, twice sdot's 16). Vectors 2p and 2p + 1 of four
+// rows zip into rows 4i, 4i + 1 and rows 4i + 2, 4i + 3 with 8 consecutive
+// elements each (8p.., for q4_0's nibbles and q8_0 alike), once per block for
+// all token pairs; an odd last token takes the sdot path.
+template <int NT, bool kQ4>
+void GroupQx_0x16_I8mm(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  const int8_t* aq[NT];
+  const float* ad[NT];
+  const int32_t* as[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    aq[t] = static_cast<const int8_t*>(act[t]);
+    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  const uint8x16_t lo4 = vdupq_n_u8(0x0F), flip = vdupq_n_u8(0x80);
+  auto s32 = [](int8x16_t v) { return vreinterpretq_s32_s8(v); };
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
+    PrefetchAhead(q, kQ4 ? 256 : 512);
+    for (int i = 0; i < 4; ++i) {
+      int8x16_t w[8];
+      if constexpr (kQ4) {
+        for (int k = 0; k < 4; ++k) {
+          const uint8x16_t v = GroupQuad(q + 64 * k, i);
+          w[k] = AsS8(vandq_u8(v, lo4));
+          w[4 + k] = AsS8(vshrq_n_u8(v, 4));
+        }
+      } else {
+        for (int k = 0; k < 8; ++k) w[k] = AsS8(veorq_u8(GroupQuad(q + 64 * k, i), flip));
+      }
+      int8x16_t rows01[4], rows23[4];
+      for (int p = 0; p < 4; ++p) {
+        rows01[p] = vreinterpretq_s8_s32(vzip1q_s32(s32(w[2 * p]), s32(w[2 * p + 1])));
+        rows23[p] = vreinterpretq_s8_s32(vzip2q_s32(s32(w[2 * p]), s32(w[2 * p + 1])));
+      }
+      const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
+      auto finish = [&](int t, int32x4_t s) {
+        const float32x4_t dd = vmulq_f32(dw, vdupq_n_f32(ad[t][b]));
+        acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(dd, vcvtq_f32_s32(s)));
+      };
+      int t = 0;
+      for (; t + 1 < NT; t += 2) {
+        const int8_t* a0 = aq[t] + QK * b;
+        const int8_t* a1 = aq[t + 1] + QK * b;
+        int32x4_t s01 = vdupq_n_s32(0), s23 = vdupq_n_s32(0);  // [r0 t0, r0 t1, r1 t0, r1 t1], rows 2-3 alike
+        for (int p = 0; p < 4; ++p) {
+          const int8x16_t a = vcombine_s8(vld1_s8(a0 + 8 * p), vld1_s8(a1 + 8 * p));
+          s01 = vmmlaq_s32(s01, rows01[p], a);
+          s23 = vmmlaq_s32(s23, rows23[p], a);
+        }
+        const int32x4_t s0 = vuzp1q_s32(s01, s23), s1 = vuzp2q_s32(s01, s23);
+        finish(t, kQ4 ? vaddq_s32(s0, vdupq_n_s32(as[t][b] >> 4)) : s0);
+        finish(t + 1, kQ4 ? vaddq_s32(s1, vdupq_n_s32(as[t + 1][b] >> 4)) : s1);
+      }
+      if (t < NT) {
+        const int8_t* a = aq[t] + QK * b;
+        finish(t, QuadDot32<true>(vdupq_n_s32(kQ4 ? as[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16)));
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
+// With i8mm: q4_0 and q8_0 prompts through smmla, one token (generation) and
+// the other types through sdot.
+struct GroupNeonI8mm {
+  template <int NT> struct Q4_0 {
+    static constexpr GroupFn Run = NT == 1 ? &GroupQx_0x16_Neon<1, true, true> : &GroupQx_0x16_I8mm<NT, true>;
+  };
+  template <int NT> struct Q8_0 {
+    static constexpr GroupFn Run = NT == 1 ? &GroupQx_0x16_Neon<1, false, true> : &GroupQx_0x16_I8mm<NT, false>;
+  };
+  static void Fill(KernelSet* ks);
+};
+#endif
+
 template <bool kDot>
 struct GroupNeon {
   template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_Neon<NT, true, kDot>; };
@@ -297,3 +383,11 @@ struct GroupNeon {
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }
 };
+
+#ifdef __ARM_FEATURE_MATMUL_INT8
+inline void GroupNeonI8mm::Fill(KernelSet* ks) {
+  GroupNeon<true>::Fill(ks);
+  ks->group_q4_0x16 = &ByTokens<Q4_0, 4>;
+  ks->group_q8_0x16 = &ByTokens<Q8_0, 4>;
+}
+#endif

@@ -491,6 +491,15 @@ bool cpu_has_neon_dotprod() {
 #endif
 }
 
+bool cpu_has_neon_i8mm() {
+#if defined(__aarch64__) && defined(__linux__)
+  constexpr unsigned long kHwcap2I8mm = 1ul << 13;  // HWCAP2_I8MM of <asm/hwcap.h>
+  return cpu_has_neon_dotprod() && (getauxval(AT_HWCAP2) & kHwcap2I8mm) != 0;
+#else
+  return false;
+#endif
+}
+
 namespace {
 // The set of the target Highway dispatches to now.
 KernelSet dispatched_kernels() {
@@ -515,15 +524,29 @@ KernelSet with_avx_vnni(KernelSet k) {
 bool is_avx2(const KernelSet& k) { return std::strcmp(k.target, "AVX2") == 0; }
 
 #ifdef EDGERUN_NEON_GROUPS
-// An ARM target's set with the NEON group kernels, with sdot or without.
-KernelSet with_neon_groups(KernelSet k, bool dotprod) {
-  if (dotprod) {
-    fill_neon_dotprod_group_kernels(&k);
-    k.groups = "NEON dotprod";
-    if (std::strcmp(k.target, "NEON") == 0) k.target = "NEON_DOTPROD";
-  } else {
-    fill_neon_group_kernels(&k);
-    k.groups = "NEON";
+// The NEON group kernels' instruction sets, least first.
+enum class NeonGroups { kPlain, kDotprod, kI8mm };
+NeonGroups best_neon_groups() {
+  return cpu_has_neon_i8mm() ? NeonGroups::kI8mm : cpu_has_neon_dotprod() ? NeonGroups::kDotprod : NeonGroups::kPlain;
+}
+// An ARM target's set with the NEON group kernels of one instruction set.
+KernelSet with_neon_groups(KernelSet k, NeonGroups g) {
+  const bool neon = std::strcmp(k.target, "NEON") == 0;
+  switch (g) {
+    case NeonGroups::kI8mm:
+      fill_neon_i8mm_group_kernels(&k);
+      k.groups = "NEON i8mm";
+      if (neon) k.target = "NEON_I8MM";
+      break;
+    case NeonGroups::kDotprod:
+      fill_neon_dotprod_group_kernels(&k);
+      k.groups = "NEON dotprod";
+      if (neon) k.target = "NEON_DOTPROD";
+      break;
+    case NeonGroups::kPlain:
+      fill_neon_group_kernels(&k);
+      k.groups = "NEON";
+      break;
   }
   return k;
 }
@@ -533,7 +556,7 @@ KernelSet with_neon_groups(KernelSet k, bool dotprod) {
 KernelSet best_of_target(const KernelSet& k) {
   if (is_avx2(k) && cpu_has_avx_vnni()) return with_avx_vnni(k);
 #ifdef EDGERUN_NEON_GROUPS
-  return with_neon_groups(k, cpu_has_neon_dotprod());
+  return with_neon_groups(k, best_neon_groups());
 #endif
   return k;
 }
@@ -562,10 +585,12 @@ std::vector<KernelSet> kernels_for_each_target() {
     hwy::SetSupportedTargetsForTest(target);
     const KernelSet k = dispatched_kernels();
     const KernelSet best = best_of_target(k);
-    out.push_back(best);  // the better of two first: AVX_VNNI before AVX2, NEON_DOTPROD before NEON
+    out.push_back(best);  // the best first: AVX_VNNI before AVX2, NEON_I8MM before NEON_DOTPROD before NEON
 #ifdef EDGERUN_NEON_GROUPS
-    if (std::strcmp(k.target, "NEON") == 0 && best.groups && std::strcmp(best.groups, "NEON") != 0)
-      out.push_back(with_neon_groups(k, false));
+    // The NEON target also with each lesser instruction set, so each is tested.
+    if (std::strcmp(k.target, "NEON") == 0)
+      for (int g = static_cast<int>(best_neon_groups()) - 1; g >= 0; --g)
+        out.push_back(with_neon_groups(k, static_cast<NeonGroups>(g)));
 #else
     if (std::strcmp(best.target, k.target) != 0) out.push_back(k);
 #endif

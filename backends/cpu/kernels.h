@@ -86,13 +86,16 @@ void fill_group_kernels(KernelSet* ks);
 bool cpu_has_avx_vnni();
 void fill_avx_vnni_group_kernels(KernelSet* ks);
 // Whether this CPU runs ARM's dot-product instructions (the kernel's
-// HWCAP_ASIMDDP), and the NEON group kernels without and with them
-// (group_kernels_neon.cpp, group_kernels_dotprod.cpp; aarch64 builds only).
-// Every Highway target of an ARM build takes the better of the two; the NEON
-// target with sdot is the pseudo-target "NEON_DOTPROD".
+// HWCAP_ASIMDDP) and int8 matrix multiplies (HWCAP2_I8MM), and the NEON group
+// kernels without them, with sdot, and with sdot and smmla
+// (group_kernels_neon.cpp, _dotprod.cpp, _i8mm.cpp; aarch64 builds only).
+// Every Highway target of an ARM build takes the best of them; the NEON
+// target with them is the pseudo-target "NEON_DOTPROD" or "NEON_I8MM".
 bool cpu_has_neon_dotprod();
+bool cpu_has_neon_i8mm();
 void fill_neon_group_kernels(KernelSet* ks);
 void fill_neon_dotprod_group_kernels(KernelSet* ks);
+void fill_neon_i8mm_group_kernels(KernelSet* ks);
 
 // The best set for this CPU.
 const KernelSet& best_kernels();
