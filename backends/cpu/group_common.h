@@ -19,14 +19,36 @@ namespace edgerun::cpu {
 // contiguous, so the lines ahead are the ones it reads next; past the end
 // they are harmless.
 constexpr size_t kPrefetchAhead = 8192;
-// static: each kernel file keeps its own copy, compiled with its instruction
-// set, rather than one the linker picks from any of them.
-static inline void PrefetchAhead(const void* p, size_t bytes) {
+// In an unnamed namespace, as SplitRows below: each kernel file keeps its own
+// copy, compiled with its instruction set, rather than one the linker picks
+// from any of them (which might use instructions another file's CPU lacks).
+namespace {
+inline void PrefetchAhead(const void* p, size_t bytes) {
   const char* c = static_cast<const char*>(p) + kPrefetchAhead;
   for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
 }
+}  // namespace
 
 using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
+
+// NT activation rows as split_q8_0 (kernels.h) lays them out, for the q4_0 and
+// q8_0 kernels: each token's n quants, then its blocks' scales, then their
+// offset shares (-128 x the sum of the block's quants).
+namespace {
+template <int NT>
+struct SplitRows {
+  const int8_t* q[NT];
+  const float* d[NT];
+  const int32_t* s[NT];
+  SplitRows(const void* const* act, int64_t n) {
+    for (int t = 0; t < NT; ++t) {
+      q[t] = static_cast<const int8_t*>(act[t]);
+      d[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
+      s[t] = reinterpret_cast<const int32_t*>(d[t] + n / 32);
+    }
+  }
+};
+}  // namespace
 
 // K<NT>::Run for NT = 1..N, indexed by NT - 1.
 template <template <int> class K, size_t... I>

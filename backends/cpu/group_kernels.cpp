@@ -52,14 +52,9 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const int8_t* aq[NT];
-  const float* ad[NT];
-  const int32_t* as[NT];
+  const SplitRows<NT> split(act, n);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) {
-    aq[t] = static_cast<const int8_t*>(act[t]);
-    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
     acc[t] = _mm512_setzero_ps();
   }
   const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
@@ -79,12 +74,12 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
       for (int k = 0; k < 8; ++k) wq[k] = _mm512_loadu_si512(q + 64 * k);
     }
     for (int t = 0; t < NT; ++t) {
-      const int8_t* a = aq[t] + QK * b;
+      const int8_t* a = split.q[t] + QK * b;
       // Two chains per half, or vpdpbusd's latency is the limit with few tokens.
       __m512i lo0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], Bcast4(a));
       __m512i lo1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
       // The offset's share, -128 sum a (q4_0: 8 in the 16-fold high sums), seeds a chain.
-      __m512i hi0 = _mm512_dpbusd_epi32(Bcast4(as[t] + b), wq[4], Bcast4(a + 16));
+      __m512i hi0 = _mm512_dpbusd_epi32(Bcast4(split.s[t] + b), wq[4], Bcast4(a + 16));
       __m512i hi1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[5], Bcast4(a + 20));
       lo0 = _mm512_dpbusd_epi32(lo0, wq[2], Bcast4(a + 8));
       lo1 = _mm512_dpbusd_epi32(lo1, wq[3], Bcast4(a + 12));
@@ -93,7 +88,7 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
       __m512i lo = _mm512_add_epi32(lo0, lo1);
       if (kQ4) lo = _mm512_slli_epi32(lo, 4);
       const __m512i s = _mm512_add_epi32(lo, _mm512_add_epi32(hi0, hi1));
-      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(ad[t][b] * unit));
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(split.d[t][b] * unit));
       acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(dd, _mm512_cvtepi32_ps(s)));
     }
   }

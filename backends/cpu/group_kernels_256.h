@@ -49,14 +49,9 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const int8_t* aq[NT];
-  const float* ad[NT];
-  const int32_t* as[NT];
+  const SplitRows<NT> split(act, n);
   __m256 acc[NT][2];
   for (int t = 0; t < NT; ++t) {
-    aq[t] = static_cast<const int8_t*>(act[t]);
-    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
     acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   }
   const __m256i lo4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -84,14 +79,14 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
         }
       }
       for (int t = 0; t < NT; ++t) {
-        const int8_t* a = aq[t] + QK * b;
+        const int8_t* a = split.q[t] + QK * b;
         // The activation bytes of vector k: q4_0's low nibbles are elements
         // 4k.., its high ones 16 + 4k..; q8_0's vector k is elements 4k...
         auto at = [&](int k) { return GroupBcast4(a + (kQ4 ? (k < 4 ? 4 * k : 16 + 4 * (k - 4)) : 4 * k)); };
         __m256i s;
         if constexpr (kVnni) {
           // The offset's share seeds one chain: -128 sum a (q4_0: -8 sum a).
-          __m256i s0 = _mm256_set1_epi32(kQ4 ? as[t][b] / 16 : as[t][b]), s1 = _mm256_setzero_si256();
+          __m256i s0 = _mm256_set1_epi32(kQ4 ? split.s[t][b] / 16 : split.s[t][b]), s1 = _mm256_setzero_si256();
           for (int k = 0; k < 8; k += 2) {
             s0 = _mm256_dpbusd_avx_epi32(s0, wq[k], at(k));
             s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
@@ -100,13 +95,13 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
         } else if constexpr (kQ4) {
           __m256i p = _mm256_maddubs_epi16(wq[0], at(0));
           for (int k = 1; k < 8; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
-          s = _mm256_add_epi32(_mm256_madd_epi16(p, ones16), _mm256_set1_epi32(as[t][b] / 16));
+          s = _mm256_add_epi32(_mm256_madd_epi16(p, ones16), _mm256_set1_epi32(split.s[t][b] / 16));
         } else {
           s = _mm256_setzero_si256();
           for (int k = 0; k < 8; ++k)
             s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[k], _mm256_sign_epi8(at(k), wq[k])), ones16));
         }
-        const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b]));
+        const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(split.d[t][b]));
         acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s)));
       }
     }

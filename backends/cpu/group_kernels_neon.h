@@ -87,6 +87,22 @@ inline int32x4_t QuadDot32(int32x4_t start, const int8x16_t* w, int8x16_t a0, in
   return s.sum();
 }
 
+// Rows 4i..4i+3 of a q4_0x16 / q8_0x16 block as signed bytes: w[k] for
+// k < 4 q4_0's low nibbles of vector k, else the high nibbles of vector k - 4;
+// q8_0's vector k, its stored q + 128 made the signed q again.
+template <bool kQ4>
+inline void QuadQx_0(const uint8_t* q, int i, int8x16_t* w) {
+  if constexpr (kQ4) {
+    for (int k = 0; k < 4; ++k) {
+      const uint8x16_t v = GroupQuad(q + 64 * k, i);
+      w[k] = AsS8(vandq_u8(v, vdupq_n_u8(0x0F)));
+      w[4 + k] = AsS8(vshrq_n_u8(v, 4));
+    }
+  } else {
+    for (int k = 0; k < 8; ++k) w[k] = AsS8(veorq_u8(GroupQuad(q + 64 * k, i), vdupq_n_u8(0x80)));
+  }
+}
+
 // q4_0x16 / q8_0x16 against NT split q8_0 rows. Per block and register of
 // four rows, the weights are unpacked once for all tokens. q4_0's low nibbles
 // are elements 4k.. and its high ones 16 + 4k.., q8_0's vector k elements
@@ -99,36 +115,22 @@ void GroupQx_0x16_Neon(const void* group, const void* const* act, float* out, in
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const int8_t* aq[NT];
-  const float* ad[NT];
-  const int32_t* as[NT];
+  const SplitRows<NT> split(act, n);
   float32x4_t acc[NT][4];
   for (int t = 0; t < NT; ++t) {
-    aq[t] = static_cast<const int8_t*>(act[t]);
-    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
     for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
   }
-  const uint8x16_t lo4 = vdupq_n_u8(0x0F), flip = vdupq_n_u8(0x80);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
     PrefetchAhead(q, kQ4 ? 256 : 512);
     for (int i = 0; i < 4; ++i) {
       int8x16_t w[8];
-      if constexpr (kQ4) {
-        for (int k = 0; k < 4; ++k) {
-          const uint8x16_t v = GroupQuad(q + 64 * k, i);
-          w[k] = AsS8(vandq_u8(v, lo4));
-          w[4 + k] = AsS8(vshrq_n_u8(v, 4));
-        }
-      } else {
-        for (int k = 0; k < 8; ++k) w[k] = AsS8(veorq_u8(GroupQuad(q + 64 * k, i), flip));
-      }
+      QuadQx_0<kQ4>(q, i, w);
       const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
       for (int t = 0; t < NT; ++t) {
-        const int8_t* a = aq[t] + QK * b;
-        const int32x4_t s = QuadDot32<kDot>(vdupq_n_s32(kQ4 ? as[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16));
-        const float32x4_t dd = vmulq_f32(dw, vdupq_n_f32(ad[t][b]));
+        const int8_t* a = split.q[t] + QK * b;
+        const int32x4_t s = QuadDot32<kDot>(vdupq_n_s32(kQ4 ? split.s[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16));
+        const float32x4_t dd = vmulq_f32(dw, vdupq_n_f32(split.d[t][b]));
         acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(dd, vcvtq_f32_s32(s)));
       }
     }
@@ -293,46 +295,31 @@ void GroupQx_0x16_I8mm(const void* group, const void* const* act, float* out, in
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const int8_t* aq[NT];
-  const float* ad[NT];
-  const int32_t* as[NT];
+  const SplitRows<NT> split(act, n);
   float32x4_t acc[NT][4];
   for (int t = 0; t < NT; ++t) {
-    aq[t] = static_cast<const int8_t*>(act[t]);
-    ad[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
-    as[t] = reinterpret_cast<const int32_t*>(ad[t] + nb);
     for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
   }
-  const uint8x16_t lo4 = vdupq_n_u8(0x0F), flip = vdupq_n_u8(0x80);
   auto s32 = [](int8x16_t v) { return vreinterpretq_s32_s8(v); };
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
     PrefetchAhead(q, kQ4 ? 256 : 512);
     for (int i = 0; i < 4; ++i) {
       int8x16_t w[8];
-      if constexpr (kQ4) {
-        for (int k = 0; k < 4; ++k) {
-          const uint8x16_t v = GroupQuad(q + 64 * k, i);
-          w[k] = AsS8(vandq_u8(v, lo4));
-          w[4 + k] = AsS8(vshrq_n_u8(v, 4));
-        }
-      } else {
-        for (int k = 0; k < 8; ++k) w[k] = AsS8(veorq_u8(GroupQuad(q + 64 * k, i), flip));
-      }
+      QuadQx_0<kQ4>(q, i, w);
       int8x16_t rows01[4], rows23[4];
       for (int p = 0; p < 4; ++p) {
         rows01[p] = vreinterpretq_s8_s32(vzip1q_s32(s32(w[2 * p]), s32(w[2 * p + 1])));
         rows23[p] = vreinterpretq_s8_s32(vzip2q_s32(s32(w[2 * p]), s32(w[2 * p + 1])));
       }
       const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
-      auto finish = [&](int t, int32x4_t s) {
-        const float32x4_t dd = vmulq_f32(dw, vdupq_n_f32(ad[t][b]));
-        acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(dd, vcvtq_f32_s32(s)));
+      auto finish = [&dw](float32x4_t& sum, float da, int32x4_t s) {
+        sum = vaddq_f32(sum, vmulq_f32(vmulq_f32(dw, vdupq_n_f32(da)), vcvtq_f32_s32(s)));
       };
       int t = 0;
       for (; t + 1 < NT; t += 2) {
-        const int8_t* a0 = aq[t] + QK * b;
-        const int8_t* a1 = aq[t + 1] + QK * b;
+        const int8_t* a0 = split.q[t] + QK * b;
+        const int8_t* a1 = split.q[t + 1] + QK * b;
         int32x4_t s01 = vdupq_n_s32(0), s23 = vdupq_n_s32(0);  // [r0 t0, r0 t1, r1 t0, r1 t1], rows 2-3 alike
         for (int p = 0; p < 4; ++p) {
           const int8x16_t a = vcombine_s8(vld1_s8(a0 + 8 * p), vld1_s8(a1 + 8 * p));
@@ -340,12 +327,12 @@ void GroupQx_0x16_I8mm(const void* group, const void* const* act, float* out, in
           s23 = vmmlaq_s32(s23, rows23[p], a);
         }
         const int32x4_t s0 = vuzp1q_s32(s01, s23), s1 = vuzp2q_s32(s01, s23);
-        finish(t, kQ4 ? vaddq_s32(s0, vdupq_n_s32(as[t][b] >> 4)) : s0);
-        finish(t + 1, kQ4 ? vaddq_s32(s1, vdupq_n_s32(as[t + 1][b] >> 4)) : s1);
+        finish(acc[t][i], split.d[t][b], kQ4 ? vaddq_s32(s0, vdupq_n_s32(split.s[t][b] >> 4)) : s0);
+        finish(acc[t + 1][i], split.d[t + 1][b], kQ4 ? vaddq_s32(s1, vdupq_n_s32(split.s[t + 1][b] >> 4)) : s1);
       }
       if (t < NT) {
-        const int8_t* a = aq[t] + QK * b;
-        finish(t, QuadDot32<true>(vdupq_n_s32(kQ4 ? as[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16)));
+        const int8_t* a = split.q[t] + QK * b;
+        finish(acc[t][i], split.d[t][b], QuadDot32<true>(vdupq_n_s32(kQ4 ? split.s[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16)));
       }
     }
   }
