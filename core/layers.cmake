@@ -58,11 +58,11 @@ endif()
 # dot-product instructions, and with the int8 matrix multiplies too, each for
 # the CPUs that report them.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
-  target_sources(edgerun_backends PRIVATE backends/cpu/group_kernels_neon.cpp backends/cpu/group_kernels_dotprod.cpp
-    backends/cpu/group_kernels_i8mm.cpp)
-  set_source_files_properties(backends/cpu/group_kernels_dotprod.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod")
-  set_source_files_properties(backends/cpu/group_kernels_i8mm.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod+i8mm")
-  target_compile_definitions(edgerun_backends PRIVATE EDGERUN_NEON_GROUPS=1)
+  target_sources(edgerun_backends PRIVATE backends/cpu/neon_kernels.cpp backends/cpu/neon_dotprod_kernels.cpp
+    backends/cpu/neon_i8mm_kernels.cpp)
+  set_source_files_properties(backends/cpu/neon_dotprod_kernels.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod")
+  set_source_files_properties(backends/cpu/neon_i8mm_kernels.cpp PROPERTIES COMPILE_OPTIONS "-march=armv8.2-a+dotprod+i8mm")
+  target_compile_definitions(edgerun_backends PRIVATE EDGERUN_NEON_KERNELS=1)
 endif()
 edgerun_layer(model CORE common formats tokenizer template model ROOTS quant backends SOURCES
   core/model/arch.cpp core/model/model.cpp core/model/source.cpp core/model/hf_source.cpp core/model/graph.cpp core/model/moe_router.cpp)

@@ -30,6 +30,37 @@ void regroup_x_0(const void* rows, int64_t cols, void* group) {
 }  // namespace
 
 void repack_q4_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q4_0, false>(rows, cols, group); }
+
+namespace {
+// q5_0x16's fifth-bit word of a row's block: bit 8i + j = fifth bit of element 4j + i.
+uint32_t q5_0_fifth_word(const uint8_t* qh) {
+  uint32_t h, word = 0;
+  std::memcpy(&h, qh, 4);
+  for (int e = 0; e < QK; ++e) word |= ((h >> e) & 1u) << (8 * (e % 4) + e / 4);
+  return word;
+}
+uint32_t q5_0_qh(uint32_t word) {
+  uint32_t h = 0;
+  for (int e = 0; e < QK; ++e) h |= ((word >> (8 * (e % 4) + e / 4)) & 1u) << e;
+  return h;
+}
+}  // namespace
+
+void repack_q5_0x16(const void* rows, int64_t cols, void* group) {
+  const int64_t nb = cols / QK;
+  const auto* x = static_cast<const block_q5_0*>(rows);
+  auto* scales = static_cast<uint16_t*>(group);
+  auto* qs = static_cast<uint8_t*>(group) + nb * 32;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int r = 0; r < kGroupRows; ++r) {
+      const block_q5_0& blk = x[r * nb + b];
+      scales[b * kGroupRows + r] = blk.d;
+      uint8_t* q = qs + b * 320;
+      for (int k = 0; k < 4; ++k) std::memcpy(q + k * 64 + r * 4, blk.qs + 4 * k, 4);
+      const uint32_t word = q5_0_fifth_word(blk.qh);
+      std::memcpy(q + 256 + r * 4, &word, 4);
+    }
+}
 void repack_q8_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q8_0, true>(rows, cols, group); }
 
 namespace {
@@ -63,6 +94,19 @@ void dot_q4_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
   });
 }
 
+void dot_q5_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  dot_x_0x16_ref<320>(group, act, cols, out, [](const uint8_t* q, const int8_t* a, int r) {
+    int s = 0;
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t byte = q[k * 64 + r * 4 + j], fifth = q[256 + r * 4 + j];
+        const int lo = (byte & 15) | ((fifth >> k) & 1) << 4, hi = (byte >> 4) | ((fifth >> (4 + k)) & 1) << 4;
+        s += (lo - 16) * a[4 * k + j] + (hi - 16) * a[16 + 4 * k + j];
+      }
+    return s;
+  });
+}
+
 void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out) {
   dot_x_0x16_ref<512>(group, act, cols, out, [](const uint8_t* q, const int8_t* a, int r) {
     int s = 0;
@@ -85,22 +129,32 @@ void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
 }
 }  // namespace
 
-void repack_q4_Kx16(const void* rows, int64_t cols, void* group) {
+namespace {
+// q4_Kx16 and q5_Kx16 (q4_K's layout and q5_K's fifth bits after it).
+template <typename Block, bool kFive>
+void regroup_xk(const void* rows, int64_t cols, void* group) {
   const int64_t nb = cols / QK_K;
-  const auto* x = static_cast<const block_q4_K*>(rows);
+  const auto* x = static_cast<const Block*>(rows);
+  const size_t block_bytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = static_cast<uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    uint8_t* o = static_cast<uint8_t*>(group) + b * block_bytes;
     auto* d = reinterpret_cast<uint16_t*>(o);
     for (int r = 0; r < kGroupRows; ++r) {
-      const block_q4_K& blk = x[r * nb + b];
+      const Block& blk = x[r * nb + b];
       d[r] = blk.d;
       d[16 + r] = blk.dmin;
       for (int j = 0; j < 8; ++j) scale_min_k4(j, blk.scales, o + 64 + j * 16 + r, o + 192 + j * 16 + r);
       for (int c = 0; c < 4; ++c)
         for (int k = 0; k < 8; ++k) std::memcpy(o + 320 + (c * 8 + k) * 64 + r * 4, blk.qs + 32 * c + 4 * k, 4);
+      if constexpr (kFive)
+        for (int k = 0; k < 8; ++k) std::memcpy(o + q5_Kx16_high_offset() + k * 64 + r * 4, blk.qh + 4 * k, 4);
     }
   }
 }
+}  // namespace
+
+void repack_q4_Kx16(const void* rows, int64_t cols, void* group) { regroup_xk<block_q4_K, false>(rows, cols, group); }
+void repack_q5_Kx16(const void* rows, int64_t cols, void* group) { regroup_xk<block_q5_K, true>(rows, cols, group); }
 
 void repack_f16x16(const void* rows, int64_t cols, void* group) {
   const auto* x = static_cast<const uint16_t*>(rows);
@@ -184,13 +238,16 @@ void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
   }
 }
 
-void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+namespace {
+template <bool kFive>
+void dot_xkx16_ref(const void* group, const void* act, int64_t cols, float* out) {
   const int64_t nb = cols / QK_K;
   const auto* y = static_cast<const block_q8_K*>(act);
+  const size_t block_bytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
   for (int r = 0; r < kGroupRows; ++r) {
     float sum = 0;
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+      const uint8_t* o = static_cast<const uint8_t*>(group) + b * block_bytes;
       const auto* d = reinterpret_cast<const uint16_t*>(o);
       int scaled = 0, mins = 0;
       for (int j = 0; j < 8; ++j) {
@@ -198,7 +255,9 @@ void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
         for (int k = 0; k < 8; ++k)
           for (int i = 0; i < 4; ++i) {
             const uint8_t byte = o[320 + ((j / 2) * 8 + k) * 64 + r * 4 + i];
-            s += ((j % 2) ? byte >> 4 : byte & 15) * y[b].qs[32 * j + 4 * k + i];
+            int q = (j % 2) ? byte >> 4 : byte & 15;
+            if (kFive) q |= ((o[q5_Kx16_high_offset() + k * 64 + r * 4 + i] >> j) & 1) << 4;
+            s += q * y[b].qs[32 * j + 4 * k + i];
           }
         scaled += o[64 + j * 16 + r] * s;
         mins += o[192 + j * 16 + r] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
@@ -208,6 +267,10 @@ void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
     out[r] = sum;
   }
 }
+}  // namespace
+
+void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_xkx16_ref<false>(group, act, cols, out); }
+void dot_q5_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_xkx16_ref<true>(group, act, cols, out); }
 
 namespace {
 // The inverses of the regroupings above, for files whose x16 tensors meet a
@@ -229,14 +292,36 @@ void ungroup_x_0(const void* group, int64_t cols, void* rows) {
     }
 }
 
-void ungroup_q4_Kx16(const void* group, int64_t cols, void* rows) {
+void ungroup_q5_0x16(const void* group, int64_t cols, void* rows) {
+  const int64_t nb = cols / QK;
+  auto* x = static_cast<block_q5_0*>(rows);
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int r = 0; r < kGroupRows; ++r) {
+      block_q5_0& blk = x[r * nb + b];
+      blk.d = scales[b * kGroupRows + r];
+      const uint8_t* q = qs + b * 320;
+      for (int k = 0; k < 4; ++k) std::memcpy(blk.qs + 4 * k, q + k * 64 + r * 4, 4);
+      uint32_t word;
+      std::memcpy(&word, q + 256 + r * 4, 4);
+      const uint32_t h = q5_0_qh(word);
+      std::memcpy(blk.qh, &h, 4);
+    }
+}
+
+template <typename Block, bool kFive>
+void ungroup_xk(const void* group, int64_t cols, void* rows) {
   const int64_t nb = cols / QK_K;
-  auto* x = static_cast<block_q4_K*>(rows);
+  auto* x = static_cast<Block*>(rows);
+  const size_t block_bytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * block_bytes;
     const auto* d = reinterpret_cast<const uint16_t*>(o);
     for (int r = 0; r < kGroupRows; ++r) {
-      block_q4_K& blk = x[r * nb + b];
+      Block& blk = x[r * nb + b];
+      if constexpr (kFive)
+        for (int k = 0; k < 8; ++k) std::memcpy(blk.qh + 4 * k, o + q5_Kx16_high_offset() + k * 64 + r * 4, 4);
       blk.d = d[r];
       blk.dmin = d[16 + r];
       uint8_t sc[8], m[8];
@@ -290,13 +375,17 @@ struct X16Layout {
 const X16Layout* x16_layout(DType type) {
   static const X16Layout q4_0{repack_q4_0x16, ungroup_x_0<block_q4_0, false>, q4_0x16_group_bytes, 64};
   static const X16Layout q8_0{repack_q8_0x16, ungroup_x_0<block_q8_0, true>, q8_0x16_group_bytes, 64};
-  static const X16Layout q4_K{repack_q4_Kx16, ungroup_q4_Kx16, q4_Kx16_group_bytes, 256};
+  static const X16Layout q5_0{repack_q5_0x16, ungroup_q5_0x16, q5_0x16_group_bytes, 64};
+  static const X16Layout q4_K{repack_q4_Kx16, ungroup_xk<block_q4_K, false>, q4_Kx16_group_bytes, 256};
+  static const X16Layout q5_K{repack_q5_Kx16, ungroup_xk<block_q5_K, true>, q5_Kx16_group_bytes, 256};
   static const X16Layout q6_K{repack_q6_Kx16, ungroup_q6_Kx16, q6_Kx16_group_bytes, 256};
   static const X16Layout f16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
   switch (type) {
     case DType::Q4_0: return &q4_0;
     case DType::Q8_0: return &q8_0;
+    case DType::Q5_0: return &q5_0;
     case DType::Q4_K: return &q4_K;
+    case DType::Q5_K: return &q5_K;
     case DType::Q6_K: return &q6_K;
     case DType::F16: return &f16;
     default: return nullptr;

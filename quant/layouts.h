@@ -28,8 +28,9 @@ enum : int {
 };
 
 // Whether .erm files store `type` in kLayoutX16 for a [rows, cols] matrix:
-// q4_0, q8_0, q4_K, q6_K and f16, whose groups take the rows' size (q4_K: 3 %
-// more, q6_K 1 %), when rows % 16 == 0 and cols % 64 == 0 (K-quants: % 256).
+// q4_0, q5_0, q8_0, q4_K, q5_K, q6_K and f16, whose groups take the rows' size
+// (q4_K: 3 % more, q5_K 2 %, q6_K 1 %), when rows % 16 == 0 and cols % 64 == 0
+// (K-quants: % 256).
 bool x16_stored(DType type, int64_t rows, int64_t cols);
 // Bytes of a [rows, cols] tensor in kLayoutX16 (when x16_stored or regrouped at load).
 size_t x16_tensor_bytes(DType type, int64_t rows, int64_t cols);
@@ -48,6 +49,17 @@ inline size_t q8_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(col
 void repack_q8_0x16(const void* rows, int64_t cols, void* group);
 void dot_q8_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
 
+// q5_0x16: q4_0x16's scales and nibble vectors with, after each block's 256
+// bytes, 64 bytes of fifth bits: lane r = a 32-bit word of row r whose byte i,
+// bit j is the fifth bit of element 4j + i, the one byte i of lane r holds in
+// nibble vector j (j < 4: low nibbles) or j - 4 (high ones); shifted to bit 4,
+// it is ORed into the nibble. Same size as the rows it holds.
+//   [nb x 16 f16 scales][nb x (256 bytes as q4_0x16's + 64 bytes of fifth bits)]
+inline size_t q5_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 32) * (32 + 320); }
+void repack_q5_0x16(const void* rows, int64_t cols, void* group);
+// With split q8_0 activations, like dot_q4_0x16_ref.
+void dot_q5_0x16_ref(const void* group, const void* act, int64_t cols, float* out);
+
 // q4_Kx16: per 256-weight super-block of the 16 rows: their d and dmin (f16),
 // the 8 sub-block scales and mins decoded from 6 bits ([j][row], bytes), then
 // per 64-weight chunk c 8 vectors: vector k, lane r = row r's qs[32c + 4k..+3]
@@ -56,6 +68,16 @@ constexpr size_t q4_Kx16_block_bytes() { return 64 + 128 + 128 + 2048; }
 inline size_t q4_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q4_Kx16_block_bytes(); }
 void repack_q4_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// q5_Kx16: q4_Kx16's super-block followed by 512 bytes of fifth bits, 8
+// vectors: vector k, lane r = row r's qh[4k..4k+3], so that bit j of byte i is
+// the fifth bit of sub-block j's nibble in byte i of lane r of its chunk's
+// vector k (2 % larger than the rows). Activations: q8_K blocks.
+constexpr size_t q5_Kx16_high_offset() { return q4_Kx16_block_bytes(); }
+constexpr size_t q5_Kx16_block_bytes() { return q4_Kx16_block_bytes() + 512; }
+inline size_t q5_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q5_Kx16_block_bytes(); }
+void repack_q5_Kx16(const void* rows, int64_t cols, void* group);
+void dot_q5_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
 
 // q6_Kx16: per super-block of the 16 rows: their d (f16), 32 pad bytes, the 16
 // sub-block scales ([j][row], int8), then the 6-bit quants (0..63, i.e. q + 32)

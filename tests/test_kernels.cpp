@@ -133,12 +133,17 @@ TEST_CASE("every kernel on every supported target equals the scalar reference", 
       };
       for (const auto& ks : sets) {
         const cpu::DotFn dot = ks.dot(t);
-        // The IQ4 and 5-bit kernels exist for the x86 targets with AVX2; elsewhere the reference runs.
+        // The IQ4, 5-bit, q2_K and q3_K kernels exist on every ARM target and on
+        // the x86 targets with AVX2; x86's SSE4/SSSE3 targets run the reference.
         const std::string target = ks.target;
-        const bool x86_int8 = target == "AVX2" || target == "AVX_VNNI" || target == "AVX3" || target == "AVX3_DL";
-        const bool x86_only = t != DType::Q4_0 && t != DType::Q8_0 && t != DType::Q4_K && t != DType::Q6_K && t != DType::F16 &&
-                              t != DType::BF16 && t != DType::F32;
-        if (!dot && x86_only && !x86_int8) continue;
+#ifdef __aarch64__
+        const bool int8_kernels = true;
+#else
+        const bool int8_kernels = target == "AVX2" || target == "AVX_VNNI" || target == "AVX3" || target == "AVX3_DL";
+#endif
+        const bool int8_only = t != DType::Q4_0 && t != DType::Q8_0 && t != DType::Q4_K && t != DType::Q6_K && t != DType::F16 &&
+                               t != DType::BF16 && t != DType::F32;
+        if (!dot && int8_only && !int8_kernels) continue;
         REQUIRE(dot);
         const float got = dot(w.data(), act_ptrs[0], n);
         INFO(ks.target << " " << dtype_name(t) << " n=" << n << ": " << got << " vs reference " << ref[0]);
@@ -177,37 +182,37 @@ GroupCase make_group_case(DType type) {
   GroupCase g;
   g.type = type;
   const int64_t rows = kGroupRows;
-  if (type == DType::Q4_0 || type == DType::Q8_0) {
-    const bool is_q4 = type == DType::Q4_0;
+  if (type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0) {
     g.cols = 256;
     const QuantOps& qw = quant_ops(type);
     const QuantOps& q8 = quant_ops(DType::Q8_0);
     std::vector<uint8_t> w(dtype_row_bytes(type, g.cols) * rows);
     qw.quantize(test::random_normal(rows * g.cols, 21).data(), w.data(), rows * g.cols);
-    g.group.resize(is_q4 ? q4_0x16_group_bytes(g.cols) : q8_0x16_group_bytes(g.cols));
-    (is_q4 ? repack_q4_0x16 : repack_q8_0x16)(w.data(), g.cols, g.group.data());
+    g.group.resize(x16_tensor_bytes(type, rows, g.cols));
+    rows_to_x16(type, w.data(), rows, g.cols, g.group.data());
+    const auto ref = type == DType::Q4_0 ? dot_q4_0x16_ref : type == DType::Q5_0 ? dot_q5_0x16_ref : dot_q8_0x16_ref;
     for (int t = 0; t < 8; ++t) {
       std::vector<uint8_t> blocks(dtype_row_bytes(DType::Q8_0, g.cols));
       q8.quantize_activation(test::random_normal(g.cols, 30 + t).data(), blocks.data(), g.cols);
       g.acts.emplace_back(cpu::split_q8_0_bytes(g.cols));
       cpu::split_q8_0(blocks.data(), g.acts.back().data(), g.cols);
-      (is_q4 ? dot_q4_0x16_ref : dot_q8_0x16_ref)(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
+      ref(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
       for (int r = 0; r < rows; ++r) g.want[t][r] = qw.vec_dot(w.data() + r * dtype_row_bytes(type, g.cols), blocks.data(), g.cols);
     }
-  } else if (type == DType::Q4_K || type == DType::Q6_K) {
-    const bool is_q4 = type == DType::Q4_K;
+  } else if (type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K) {
     g.cols = 512;
     const QuantOps& qw = quant_ops(type);
     const QuantOps& q8k = quant_ops(DType::Q8_K);
     const size_t row_bytes = dtype_row_bytes(type, g.cols);
     std::vector<uint8_t> w(row_bytes * rows);
     qw.quantize(test::random_normal(rows * g.cols, 41).data(), w.data(), rows * g.cols);
-    g.group.resize(is_q4 ? q4_Kx16_group_bytes(g.cols) : q6_Kx16_group_bytes(g.cols));
-    (is_q4 ? repack_q4_Kx16 : repack_q6_Kx16)(w.data(), g.cols, g.group.data());
+    g.group.resize(x16_tensor_bytes(type, rows, g.cols));
+    rows_to_x16(type, w.data(), rows, g.cols, g.group.data());
+    const auto ref = type == DType::Q4_K ? dot_q4_Kx16_ref : type == DType::Q5_K ? dot_q5_Kx16_ref : dot_q6_Kx16_ref;
     for (int t = 0; t < 8; ++t) {
       g.acts.emplace_back(dtype_row_bytes(DType::Q8_K, g.cols));
       q8k.quantize_activation(test::random_normal(g.cols, 50 + t).data(), g.acts.back().data(), g.cols);
-      (is_q4 ? dot_q4_Kx16_ref : dot_q6_Kx16_ref)(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
+      ref(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
       for (int r = 0; r < rows; ++r) g.want[t][r] = qw.vec_dot(w.data() + r * row_bytes, g.acts.back().data(), g.cols);
     }
   } else {  // F16: the reference sums in double, the kernels in float
@@ -235,13 +240,15 @@ cpu::GroupDotFn group_kernel(const cpu::KernelSet& ks, DType type) {
   switch (type) {
     case DType::Q4_0: return ks.group_q4_0x16;
     case DType::Q8_0: return ks.group_q8_0x16;
+    case DType::Q5_0: return ks.group_q5_0x16;
     case DType::Q4_K: return ks.group_q4_Kx16;
+    case DType::Q5_K: return ks.group_q5_Kx16;
     case DType::Q6_K: return ks.group_q6_Kx16;
     default: return ks.group_f16x16;
   }
 }
 
-const DType kGroupTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16};
+const DType kGroupTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16};
 
 }  // namespace
 

@@ -199,7 +199,8 @@ class CpuExecutor : public Executor {
     if (ops.vec_dot_type != DType::F32) {
       const QuantOps& act_ops = quant_ops(ops.vec_dot_type);
       const size_t block_row = dtype_row_bytes(ops.vec_dot_type, cols);
-      const bool split = dot != ops.vec_dot && KernelSet::takes_split_q8_0(w.type);
+      const bool split = has_groups(w) ? KernelSet::group_takes_split_q8_0(w.type)
+                                       : dot != ops.vec_dot && KernelSet::takes_split_q8_0(w.type);
       act_row = split ? split_q8_0_bytes(cols) : block_row;
       act_.resize(act_row * n);
       blocks_.resize(split ? block_row * n : 0);

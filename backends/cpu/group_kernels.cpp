@@ -2,7 +2,7 @@
 // compiled once per Highway target like kernels.cpp: 512-bit ones for AVX3_DL
 // (AVX-512 VNNI), 256-bit ones (group_kernels_256.h) for AVX2 and AVX3; CPUs
 // with AVX-VNNI get those from group_kernels_avxvnni.cpp, ARM CPUs theirs
-// from group_kernels_neon.cpp (kernels.cpp adds them). On other targets the
+// from neon_kernels.cpp (kernels.cpp adds them). On other targets the
 // KernelSet's group entries stay null and the weights keep their rows.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/group_kernels.cpp"
@@ -95,6 +95,57 @@ void GroupQx_0x16_512(const void* group, const void* const* act, float* out, int
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
+// Bit j of each byte of q5_0x16's / q5_Kx16's fifth-bit vectors (quant/layouts.h)
+// moved to bit 4 (the 32-bit shifts move bits across bytes; the mask drops them).
+inline __m512i FifthBits512(__m512i h, int j) {
+  const __m512i moved = j <= 4 ? _mm512_sll_epi32(h, _mm_cvtsi32_si128(4 - j)) : _mm512_srl_epi32(h, _mm_cvtsi32_si128(j - 4));
+  return _mm512_and_si512(moved, _mm512_set1_epi8(0x10));
+}
+// (v & 0x0F) | fifth, in one instruction.
+inline __m512i NibblePlusFifth(__m512i v, __m512i fifth) {
+  return _mm512_ternarylogic_epi32(v, fifth, _mm512_set1_epi8(0x0F), 0xEC);
+}
+
+// A q5_0x16 group against NT split q8_0 rows: q4_0x16's kernel with each
+// nibble's fifth bit ORed in (values 0..31, both halves shifted down) and the
+// offset 16: -16 sum a, an eighth of the split activations' -128 sum a.
+template <int NT>
+void GroupQ5_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
+  const SplitRows<NT> split(act, n);
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
+    const uint8_t* q = qs + b * 320;
+    PrefetchAhead(q, 320);
+    const __m512i h = _mm512_loadu_si512(q + 256);
+    __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3 (k < 4), 16 + 4(k - 4).. (k >= 4)
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = _mm512_loadu_si512(q + 64 * k);
+      wq[k] = NibblePlusFifth(v, FifthBits512(h, k));
+      wq[4 + k] = NibblePlusFifth(_mm512_srli_epi16(v, 4), FifthBits512(h, 4 + k));
+    }
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* a = split.q[t] + QK * b;
+      __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(split.s[t][b] >> 3), wq[0], Bcast4(a));
+      __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
+      __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[4], Bcast4(a + 16));
+      __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[5], Bcast4(a + 20));
+      s0 = _mm512_dpbusd_epi32(s0, wq[2], Bcast4(a + 8));
+      s1 = _mm512_dpbusd_epi32(s1, wq[3], Bcast4(a + 12));
+      s2 = _mm512_dpbusd_epi32(s2, wq[6], Bcast4(a + 24));
+      s3 = _mm512_dpbusd_epi32(s3, wq[7], Bcast4(a + 28));
+      const __m512i s = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(split.d[t][b]));
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(dd, _mm512_cvtepi32_ps(s)));
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
 // Byte control for the q4_K mins: 32-bit lane g (of 16) takes byte g of a
 // broadcast 16-byte row of mins twice, zero-extended: (m_g, 0, m_g, 0).
 alignas(64) constexpr int8_t kMinPairCtl[64] = {0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128, 4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128, 8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128, 12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128};
@@ -102,8 +153,9 @@ alignas(64) constexpr int8_t kMinPairCtl[64] = {0, -128, 0, -128, 1, -128, 1, -1
 // A q4_Kx16 group against NT q8_K rows (NT <= 4: the unpacked chunk takes 16
 // registers). Per 64-weight chunk the 8 quant vectors are unpacked once for all tokens; each sub-block's 16 row
 // sums (8 vpdpbusd) are scaled by the rows' 6-bit scales in integers; the mins
-// meet the activations' 16-element sums once per super-block.
-template <int NT>
+// meet the activations' 16-element sums once per super-block. kFive: q5_Kx16,
+// each nibble with its fifth bit (both halves then shifted down).
+template <int NT, bool kFive>
 void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
   const int64_t nb = n / QK_K;
   const block_q8_K* y[NT];
@@ -115,17 +167,24 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
   const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
   auto bytes16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
   const __m512i pair_ctl = _mm512_load_si512(kMinPairCtl);
+  constexpr size_t kBlockBytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
-    PrefetchAhead(o, q4_Kx16_block_bytes());
-    __m512i scaled_lo[NT], scaled_hi[NT];  // the high sums come 16 times over
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * kBlockBytes;
+    PrefetchAhead(o, kBlockBytes);
+    __m512i scaled_lo[NT], scaled_hi[NT];  // q4_K's high sums come 16 times over
     for (int t = 0; t < NT; ++t) scaled_lo[t] = scaled_hi[t] = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {
       __m512i lo[8], hi[8];
       for (int k = 0; k < 8; ++k) {
         const __m512i v = _mm512_loadu_si512(o + 320 + (c * 8 + k) * 64);
-        lo[k] = _mm512_and_si512(v, lo4);
-        hi[k] = _mm512_and_si512(v, hi4);  // 16 q
+        if constexpr (kFive) {
+          const __m512i h = _mm512_loadu_si512(o + q5_Kx16_high_offset() + k * 64);
+          lo[k] = NibblePlusFifth(v, FifthBits512(h, 2 * c));
+          hi[k] = NibblePlusFifth(_mm512_srli_epi16(v, 4), FifthBits512(h, 2 * c + 1));
+        } else {
+          lo[k] = _mm512_and_si512(v, lo4);
+          hi[k] = _mm512_and_si512(v, hi4);  // 16 q
+        }
       }
       const __m512i sc_lo = bytes16(o + 64 + (2 * c) * 16), sc_hi = bytes16(o + 64 + (2 * c + 1) * 16);
       for (int t = 0; t < NT; ++t) {
@@ -154,8 +213,8 @@ void GroupQ4_Kx16_512(const void* group, const void* const* act, float* out, int
     for (int t = 0; t < NT; ++t) {
       __m512i mins = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j) mins = _mm512_dpwssd_epi32(mins, min_pairs[j], Bcast4(y[t][b].bsums + 2 * j));
-      // The high sums are exact multiples of 16.
-      const __m512i isc = _mm512_add_epi32(scaled_lo[t], _mm512_srai_epi32(scaled_hi[t], 4));
+      // q4_K's high sums are exact multiples of 16.
+      const __m512i isc = _mm512_add_epi32(scaled_lo[t], kFive ? scaled_hi[t] : _mm512_srai_epi32(scaled_hi[t], 4));
       const __m512 da = _mm512_set1_ps(y[t][b].d);
       const __m512 v = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(d, da), _mm512_cvtepi32_ps(isc)),
                                      _mm512_mul_ps(_mm512_mul_ps(dmin, da), _mm512_cvtepi32_ps(mins)));
@@ -240,7 +299,9 @@ void GroupF16x16_512(const void* group, const void* const* act, float* out, int6
 
 template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, true>; };
 template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, false>; };
-template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT>; };
+template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupQ5_0x16_512<NT>; };
+template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT, false>; };
+template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT, true>; };
 template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_512<NT>; };
 template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_512<NT>; };
 #endif
@@ -250,6 +311,8 @@ void FillGroupKernels(KernelSet* ks) {
   ks->group_q4_0x16 = &ByTokens<Q4_0, kMaxTokens>;
   ks->group_q8_0x16 = &ByTokens<Q8_0, kMaxTokens>;
   ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
+  ks->group_q5_0x16 = &ByTokens<Q5_0, kMaxTokens>;
+  ks->group_q5_Kx16 = &ByTokens<Q5_K, 4>;
   ks->group_q6_Kx16 = &ByTokens<Q6_K, kMaxTokens>;
   ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
   ks->groups = "AVX-512 VNNI";

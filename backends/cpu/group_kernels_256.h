@@ -40,12 +40,24 @@ inline __m256i GroupDp(__m256i acc, __m256i u, __m256i s) {
   else return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
 
+// Bit j of each byte of q5_0x16's / q5_Kx16's fifth-bit vectors (quant/layouts.h)
+// moved to bit 4 (the 32-bit shifts move bits across bytes; the mask drops them).
+inline __m256i GroupFifthBits(__m256i h, int j) {
+  const __m256i moved = j <= 4 ? _mm256_sll_epi32(h, _mm_cvtsi32_si128(4 - j)) : _mm256_srl_epi32(h, _mm_cvtsi32_si128(j - 4));
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
 // q4_0x16 / q8_0x16 against NT split q8_0 rows: per block and half, the
 // weights are unpacked once; per token, the eight 4-byte groups of its block
 // are broadcast against them. q8_0's stored q + 128 meets VNNI as it is, with
 // the -128 sum a offset; without VNNI, the signed q meets a through |q|.
-template <int NT, bool kQ4, bool kVnni>
+// kFive (with kQ4): q5_0x16, q4_0's nibbles with their fifth bits, offset 16.
+template <int NT, bool kQ4, bool kVnni, bool kFive = false>
 void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  static_assert(kQ4 || !kFive, "q5_0 is q4_0's layout with fifth bits");
+  constexpr int kBlockBytes = kFive ? 320 : kQ4 ? 256 : 512;
+  // The offset's share: -128 sum a, divided by 128 / offset.
+  constexpr int kOffsetShift = kFive ? 3 : kQ4 ? 4 : 0;
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
@@ -57,8 +69,8 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
   const __m256i lo4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
-    PrefetchAhead(q, kQ4 ? 256 : 512);
+    const uint8_t* q = qs + b * kBlockBytes;
+    PrefetchAhead(q, kBlockBytes);
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = GroupHalfF16(scales + b * 16 + 8 * h);
       __m256i wq[8];  // vector k multiplies activation bytes at koff[k]
@@ -68,6 +80,10 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
           const __m256i v = GroupLoad(q + 64 * k + 32 * h);
           wq[k] = _mm256_and_si256(v, lo4);
           wq[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+        }
+        if constexpr (kFive) {
+          const __m256i fifth = GroupLoad(q + 256 + 32 * h);
+          for (int k = 0; k < 8; ++k) wq[k] = _mm256_or_si256(wq[k], GroupFifthBits(fifth, k));
         }
       } else {
         for (int k = 0; k < 8; ++k) {
@@ -85,17 +101,22 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
         auto at = [&](int k) { return GroupBcast4(a + (kQ4 ? (k < 4 ? 4 * k : 16 + 4 * (k - 4)) : 4 * k)); };
         __m256i s;
         if constexpr (kVnni) {
-          // The offset's share seeds one chain: -128 sum a (q4_0: -8 sum a).
-          __m256i s0 = _mm256_set1_epi32(kQ4 ? split.s[t][b] / 16 : split.s[t][b]), s1 = _mm256_setzero_si256();
+          // The offset's share seeds one chain: -128 sum a (q4_0: -8 sum a, q5_0: -16 sum a).
+          __m256i s0 = _mm256_set1_epi32(split.s[t][b] >> kOffsetShift), s1 = _mm256_setzero_si256();
           for (int k = 0; k < 8; k += 2) {
             s0 = _mm256_dpbusd_avx_epi32(s0, wq[k], at(k));
             s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
           }
           s = _mm256_add_epi32(s0, s1);
         } else if constexpr (kQ4) {
-          __m256i p = _mm256_maddubs_epi16(wq[0], at(0));
-          for (int k = 1; k < 8; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
-          s = _mm256_add_epi32(_mm256_madd_epi16(p, ones16), _mm256_set1_epi32(split.s[t][b] / 16));
+          // In int16 as far as the bound allows: 8 products of 0..15 (q5_0's 0..31: 4).
+          constexpr int kRun = kFive ? 4 : 8;
+          s = _mm256_set1_epi32(split.s[t][b] >> kOffsetShift);
+          for (int k0 = 0; k0 < 8; k0 += kRun) {
+            __m256i p = _mm256_maddubs_epi16(wq[k0], at(k0));
+            for (int k = k0 + 1; k < k0 + kRun; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones16));
+          }
         } else {
           s = _mm256_setzero_si256();
           for (int k = 0; k < 8; ++k)
@@ -113,8 +134,10 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
 // q4_Kx16 against NT q8_K rows: per sub-block and half, 8 vectors of nibbles
 // against the sub-block's 32 activation bytes, the rows' scales applied in
 // integers; the mins meet the activations' 16-element sums once per super-block.
-template <int NT, bool kVnni>
+// kFive: q5_Kx16, each nibble with its fifth bit.
+template <int NT, bool kVnni, bool kFive = false>
 void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr size_t kBlockBytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
   const int64_t nb = n / QK_K;
   const block_q8_K* y[NT];
   __m256 acc[NT][2];
@@ -124,8 +147,8 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
   }
   const __m256i lo4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
-    PrefetchAhead(o, q4_Kx16_block_bytes());
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * kBlockBytes;
+    PrefetchAhead(o, kBlockBytes);
     for (int h = 0; h < 2; ++h) {
       __m256i isc[NT], imin[NT];
       for (int t = 0; t < NT; ++t) isc[t] = imin[t] = _mm256_setzero_si256();
@@ -134,6 +157,8 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
         for (int k = 0; k < 8; ++k) {
           const __m256i v = GroupLoad(o + 320 + ((j / 2) * 8 + k) * 64 + 32 * h);
           w[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, lo4);
+          if constexpr (kFive)
+            w[k] = _mm256_or_si256(w[k], GroupFifthBits(GroupLoad(o + q5_Kx16_high_offset() + k * 64 + 32 * h), j));
         }
         const __m256i sc = GroupRowsU8(o + 64 + j * 16 + 8 * h);
         const __m256i mins = GroupPair16(GroupRowsU8(o + 192 + j * 16 + 8 * h));
@@ -149,9 +174,13 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
             isc[t] = _mm256_add_epi32(isc[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
             imin[t] = _mm256_dpwssd_avx_epi32(imin[t], mins, bsum_pair);
           } else {
-            __m256i p = _mm256_maddubs_epi16(w[0], GroupBcast4(a));
-            for (int k = 1; k < 8; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
-            isc[t] = _mm256_add_epi32(isc[t], _mm256_madd_epi16(p, GroupPair16(sc)));
+            // In int16 as far as the bound allows: 8 products of 0..15 (q5_K's 0..31: 4).
+            constexpr int kRun = kFive ? 4 : 8;
+            for (int k0 = 0; k0 < 8; k0 += kRun) {
+              __m256i p = _mm256_maddubs_epi16(w[k0], GroupBcast4(a + 4 * k0));
+              for (int k = k0 + 1; k < k0 + kRun; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
+              isc[t] = _mm256_add_epi32(isc[t], _mm256_madd_epi16(p, GroupPair16(sc)));
+            }
             imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mins, bsum_pair));
           }
         }
@@ -261,7 +290,9 @@ template <bool kVnni>
 struct Group256 {
   template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, true, kVnni>; };
   template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, false, kVnni>; };
+  template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, true, kVnni, true>; };
   template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni>; };
+  template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni, true>; };
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_256<NT, kVnni>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_256<NT>; };
   // Four tokens a call: with two halves each, more accumulators than 16 registers hold.
@@ -269,6 +300,8 @@ struct Group256 {
     ks->group_q4_0x16 = &ByTokens<Q4_0, 4>;
     ks->group_q8_0x16 = &ByTokens<Q8_0, 4>;
     ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
+    ks->group_q5_0x16 = &ByTokens<Q5_0, 4>;
+    ks->group_q5_Kx16 = &ByTokens<Q5_K, 4>;
     ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }

@@ -2,8 +2,8 @@
 // ARM: with the dot-product instructions (sdot: the Raspberry Pi 5's
 // Cortex-A76, Neoverse, Apple) and without them (the Pi 4's Cortex-A72).
 // Included inside a namespace once per instruction set (so no include guard):
-// group_kernels_neon.cpp with kDot = false, group_kernels_dotprod.cpp, built
-// for ARMv8.2-A with dotprod, with kDot = true, and group_kernels_i8mm.cpp,
+// neon_kernels.cpp with kDot = false, neon_dotprod_kernels.cpp, built
+// for ARMv8.2-A with dotprod, with kDot = true, and neon_i8mm_kernels.cpp,
 // with i8mm too, for its smmla prompt kernels; the includer brings
 // <arm_neon.h>, <cstring>, blocks.h, layouts.h and group_common.h.
 //
@@ -90,13 +90,25 @@ inline int32x4_t QuadDot32(int32x4_t start, const int8x16_t* w, int8x16_t a0, in
 // Rows 4i..4i+3 of a q4_0x16 / q8_0x16 block as signed bytes: w[k] for
 // k < 4 q4_0's low nibbles of vector k, else the high nibbles of vector k - 4;
 // q8_0's vector k, its stored q + 128 made the signed q again.
-template <bool kQ4>
+// Bit j of each byte of a q5_0x16 / q5_Kx16 fifth-bit register as 0x10.
+inline uint8x16_t QuadFifth(uint8x16_t h, int j) {
+  return vandq_u8(vtstq_u8(h, vdupq_n_u8(static_cast<uint8_t>(1u << j))), vdupq_n_u8(0x10));
+}
+
+// kFive (with kQ4): q5_0x16, each nibble with its fifth bit from the block's last 64 bytes.
+template <bool kQ4, bool kFive = false>
 inline void QuadQx_0(const uint8_t* q, int i, int8x16_t* w) {
   if constexpr (kQ4) {
+    const uint8x16_t fifth = kFive ? GroupQuad(q + 256, i) : vdupq_n_u8(0);
     for (int k = 0; k < 4; ++k) {
       const uint8x16_t v = GroupQuad(q + 64 * k, i);
-      w[k] = AsS8(vandq_u8(v, vdupq_n_u8(0x0F)));
-      w[4 + k] = AsS8(vshrq_n_u8(v, 4));
+      uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
+      if constexpr (kFive) {
+        lo = vorrq_u8(lo, QuadFifth(fifth, k));
+        hi = vorrq_u8(hi, QuadFifth(fifth, 4 + k));
+      }
+      w[k] = AsS8(lo);
+      w[4 + k] = AsS8(hi);
     }
   } else {
     for (int k = 0; k < 8; ++k) w[k] = AsS8(veorq_u8(GroupQuad(q + 64 * k, i), vdupq_n_u8(0x80)));
@@ -109,9 +121,10 @@ inline void QuadQx_0(const uint8_t* q, int i, int8x16_t* w) {
 // 4k..: either way, weights k < 4 meet the block's first 16 activation bytes.
 // q8_0's stored q + 128 becomes the signed q again; q4_0's 0..15 take the
 // offset from the precomputed -128 sum a, divided by 16 (a shift: it is a
-// multiple of 16).
-template <int NT, bool kQ4, bool kDot>
+// multiple of 16); q5_0's 0..31 (kFive) by 8.
+template <int NT, bool kQ4, bool kDot, bool kFive = false>
 void GroupQx_0x16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr int kBlockBytes = kFive ? 320 : kQ4 ? 256 : 512;
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
   const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
@@ -121,15 +134,16 @@ void GroupQx_0x16_Neon(const void* group, const void* const* act, float* out, in
     for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
   }
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* q = qs + b * (kQ4 ? 256 : 512);
-    PrefetchAhead(q, kQ4 ? 256 : 512);
+    const uint8_t* q = qs + b * kBlockBytes;
+    PrefetchAhead(q, kBlockBytes);
     for (int i = 0; i < 4; ++i) {
       int8x16_t w[8];
-      QuadQx_0<kQ4>(q, i, w);
+      QuadQx_0<kQ4, kFive>(q, i, w);
       const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = split.q[t] + QK * b;
-        const int32x4_t s = QuadDot32<kDot>(vdupq_n_s32(kQ4 ? split.s[t][b] >> 4 : 0), w, vld1q_s8(a), vld1q_s8(a + 16));
+        const int32_t offset = kQ4 ? split.s[t][b] >> (kFive ? 3 : 4) : 0;
+        const int32x4_t s = QuadDot32<kDot>(vdupq_n_s32(offset), w, vld1q_s8(a), vld1q_s8(a + 16));
         const float32x4_t dd = vmulq_f32(dw, vdupq_n_f32(split.d[t][b]));
         acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(dd, vcvtq_f32_s32(s)));
       }
@@ -143,8 +157,10 @@ void GroupQx_0x16_Neon(const void* group, const void* const* act, float* out, in
 // chunk, 8 registers of quants unpacked into the nibbles of two sub-blocks,
 // each meeting its 32 activation bytes, scaled by the rows' scales in
 // integers; the mins meet the activations' 16-element sums, in integers too.
-template <int NT, bool kDot>
+// kFive: q5_Kx16, each nibble with its fifth bit.
+template <int NT, bool kDot, bool kFive = false>
 void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr size_t kBlockBytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
   const int64_t nb = n / QK_K;
   const block_q8_K* y[NT];
   float32x4_t acc[NT][4];
@@ -154,8 +170,8 @@ void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, in
   }
   const uint8x16_t lo4 = vdupq_n_u8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q4_Kx16_block_bytes();
-    PrefetchAhead(o, q4_Kx16_block_bytes());
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * kBlockBytes;
+    PrefetchAhead(o, kBlockBytes);
     for (int i = 0; i < 4; ++i) {
       int32x4_t isc[NT], imin[NT];
       for (int t = 0; t < NT; ++t) isc[t] = imin[t] = vdupq_n_s32(0);
@@ -163,8 +179,14 @@ void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, in
         int8x16_t lo[8], hi[8];
         for (int k = 0; k < 8; ++k) {
           const uint8x16_t v = GroupQuad(o + 320 + (c * 8 + k) * 64, i);
-          lo[k] = AsS8(vandq_u8(v, lo4));
-          hi[k] = AsS8(vshrq_n_u8(v, 4));
+          uint8x16_t l = vandq_u8(v, lo4), h = vshrq_n_u8(v, 4);
+          if constexpr (kFive) {
+            const uint8x16_t fifth = GroupQuad(o + q5_Kx16_high_offset() + k * 64, i);
+            l = vorrq_u8(l, QuadFifth(fifth, 2 * c));
+            h = vorrq_u8(h, QuadFifth(fifth, 2 * c + 1));
+          }
+          lo[k] = AsS8(l);
+          hi[k] = AsS8(h);
         }
         const uint8_t* sc = o + 64 + 2 * c * 16 + 4 * i;
         const uint8_t* mins = o + 192 + 2 * c * 16 + 4 * i;
@@ -357,7 +379,9 @@ template <bool kDot>
 struct GroupNeon {
   template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_Neon<NT, true, kDot>; };
   template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_Neon<NT, false, kDot>; };
+  template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupQx_0x16_Neon<NT, true, kDot, true>; };
   template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_Neon<NT, kDot>; };
+  template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_Neon<NT, kDot, true>; };
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_Neon<NT, kDot>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_Neon<NT>; };
   // Four tokens a call: their 16 accumulators and a register's 8 weights fill
@@ -366,6 +390,8 @@ struct GroupNeon {
     ks->group_q4_0x16 = &ByTokens<Q4_0, 4>;
     ks->group_q8_0x16 = &ByTokens<Q8_0, 4>;
     ks->group_q4_Kx16 = &ByTokens<Q4_K, 4>;
+    ks->group_q5_0x16 = &ByTokens<Q5_0, 4>;
+    ks->group_q5_Kx16 = &ByTokens<Q5_K, 4>;
     ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }

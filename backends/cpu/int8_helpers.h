@@ -48,16 +48,7 @@ HWY_INLINE __m256i unpack_nibbles(const uint8_t* p) {
 HWY_INLINE float h2f(uint16_t h) { return fp16_to_float(h); }
 #endif
 
-// The one order every quantized dot product is summed in, on every target and
-// backend (docs/NUMERICS.md): a block's integer sum I (exact), its value
-// (d_weight * d_act) * I, and the block values added one after another from
-// the first block, each operation rounded to float (never fused). The Vulkan
-// shaders compute the same, so their logits equal these to the bit.
-HWY_INLINE float add_block(float sum, float dd, int32_t i) { return sum + dd * static_cast<float>(i); }
-// K-quants: (d * d_act) * I - (dmin * d_act) * Imin.
-HWY_INLINE float add_block_k(float sum, float d, float dmin, float da, int32_t i, int32_t imin) {
-  return sum + ((d * da) * static_cast<float>(i) - (dmin * da) * static_cast<float>(imin));
-}
+// add_block and add_block_k: block_order.h, which the includer brings.
 
 // Split q8_0 activations: quants, then float scales, then per block -128 x
 // the sum of its quants (kernels.h).

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "blocks.h"
+#include "cpu/block_order.h"
 #include "cpu/kernels.h"
 #include "fp16.h"
 

@@ -18,6 +18,7 @@
 
 #include "settings.h"
 #include "blocks.h"
+#include "cpu/block_order.h"
 #include "common/error.h"
 #include "exact_math.h"
 #include "cpu/kernels.h"
@@ -523,28 +524,28 @@ KernelSet with_avx_vnni(KernelSet k) {
 }
 bool is_avx2(const KernelSet& k) { return std::strcmp(k.target, "AVX2") == 0; }
 
-#ifdef EDGERUN_NEON_GROUPS
-// The NEON group kernels' instruction sets, least first.
-enum class NeonGroups { kPlain, kDotprod, kI8mm };
-NeonGroups best_neon_groups() {
-  return cpu_has_neon_i8mm() ? NeonGroups::kI8mm : cpu_has_neon_dotprod() ? NeonGroups::kDotprod : NeonGroups::kPlain;
+#ifdef EDGERUN_NEON_KERNELS
+// The NEON kernels' instruction sets, least first.
+enum class NeonIsa { kPlain, kDotprod, kI8mm };
+NeonIsa best_neon_isa() {
+  return cpu_has_neon_i8mm() ? NeonIsa::kI8mm : cpu_has_neon_dotprod() ? NeonIsa::kDotprod : NeonIsa::kPlain;
 }
-// An ARM target's set with the NEON group kernels of one instruction set.
-KernelSet with_neon_groups(KernelSet k, NeonGroups g) {
+// An ARM target's set with the NEON kernels of one instruction set.
+KernelSet with_neon_kernels(KernelSet k, NeonIsa g) {
   const bool neon = std::strcmp(k.target, "NEON") == 0;
   switch (g) {
-    case NeonGroups::kI8mm:
-      fill_neon_i8mm_group_kernels(&k);
+    case NeonIsa::kI8mm:
+      fill_neon_i8mm_kernels(&k);
       k.groups = "NEON i8mm";
       if (neon) k.target = "NEON_I8MM";
       break;
-    case NeonGroups::kDotprod:
-      fill_neon_dotprod_group_kernels(&k);
+    case NeonIsa::kDotprod:
+      fill_neon_dotprod_kernels(&k);
       k.groups = "NEON dotprod";
       if (neon) k.target = "NEON_DOTPROD";
       break;
-    case NeonGroups::kPlain:
-      fill_neon_group_kernels(&k);
+    case NeonIsa::kPlain:
+      fill_neon_kernels(&k);
       k.groups = "NEON";
       break;
   }
@@ -555,8 +556,8 @@ KernelSet with_neon_groups(KernelSet k, NeonGroups g) {
 // The best set of one Highway target on this CPU.
 KernelSet best_of_target(const KernelSet& k) {
   if (is_avx2(k) && cpu_has_avx_vnni()) return with_avx_vnni(k);
-#ifdef EDGERUN_NEON_GROUPS
-  return with_neon_groups(k, best_neon_groups());
+#ifdef EDGERUN_NEON_KERNELS
+  return with_neon_kernels(k, best_neon_isa());
 #endif
   return k;
 }
@@ -586,11 +587,11 @@ std::vector<KernelSet> kernels_for_each_target() {
     const KernelSet k = dispatched_kernels();
     const KernelSet best = best_of_target(k);
     out.push_back(best);  // the best first: AVX_VNNI before AVX2, NEON_I8MM before NEON_DOTPROD before NEON
-#ifdef EDGERUN_NEON_GROUPS
+#ifdef EDGERUN_NEON_KERNELS
     // The NEON target also with each lesser instruction set, so each is tested.
     if (std::strcmp(k.target, "NEON") == 0)
-      for (int g = static_cast<int>(best_neon_groups()) - 1; g >= 0; --g)
-        out.push_back(with_neon_groups(k, static_cast<NeonGroups>(g)));
+      for (int g = static_cast<int>(best_neon_isa()) - 1; g >= 0; --g)
+        out.push_back(with_neon_kernels(k, static_cast<NeonIsa>(g)));
 #else
     if (std::strcmp(best.target, k.target) != 0) out.push_back(k);
 #endif

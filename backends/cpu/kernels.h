@@ -53,6 +53,8 @@ struct KernelSet {
   // ARMv8 CPU (NEON, with sdot where it has it); else null.
   GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,
              group_f16x16 = nullptr;
+  GroupDotFn group_q5_0x16 = nullptr;  // split q8_0
+  GroupDotFn group_q5_Kx16 = nullptr;  // q8_K
   const char* groups = nullptr;  // the group kernels' instructions, e.g. "NEON dotprod" (null: none)
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
@@ -70,6 +72,8 @@ struct KernelSet {
   DotNFn dotn(DType t) const;  // nullptr: call dot() per token
   // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.
   static bool takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q8_0; }
+  // The same for the group kernels.
+  static bool group_takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q5_0 || t == DType::Q8_0; }
 };
 
 // Set the entries of the current Highway target kept in the other kernel files:
@@ -86,16 +90,17 @@ void fill_group_kernels(KernelSet* ks);
 bool cpu_has_avx_vnni();
 void fill_avx_vnni_group_kernels(KernelSet* ks);
 // Whether this CPU runs ARM's dot-product instructions (the kernel's
-// HWCAP_ASIMDDP) and int8 matrix multiplies (HWCAP2_I8MM), and the NEON group
-// kernels without them, with sdot, and with sdot and smmla
-// (group_kernels_neon.cpp, _dotprod.cpp, _i8mm.cpp; aarch64 builds only).
+// HWCAP_ASIMDDP) and int8 matrix multiplies (HWCAP2_I8MM), and the NEON
+// kernels (the group entries and the row entries of the types that have no
+// groups) without them, with sdot, and with sdot and smmla
+// (neon_kernels.cpp, neon_dotprod_kernels.cpp, neon_i8mm_kernels.cpp; aarch64 builds only).
 // Every Highway target of an ARM build takes the best of them; the NEON
 // target with them is the pseudo-target "NEON_DOTPROD" or "NEON_I8MM".
 bool cpu_has_neon_dotprod();
 bool cpu_has_neon_i8mm();
-void fill_neon_group_kernels(KernelSet* ks);
-void fill_neon_dotprod_group_kernels(KernelSet* ks);
-void fill_neon_i8mm_group_kernels(KernelSet* ks);
+void fill_neon_kernels(KernelSet* ks);
+void fill_neon_dotprod_kernels(KernelSet* ks);
+void fill_neon_i8mm_kernels(KernelSet* ks);
 
 // The best set for this CPU.
 const KernelSet& best_kernels();

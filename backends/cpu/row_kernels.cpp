@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "blocks.h"
+#include "cpu/block_order.h"
 #include "cpu/kernels.h"
 #include "fp16.h"
 #include "quant_impl.h"
@@ -106,7 +107,7 @@ void DotNQx_1(const void* w, const void* const* act, int nt, float* out, int64_t
     for (int t = 0; t < nt; ++t) {
       const auto* y = static_cast<const block_q8_1*>(act[t]) + b;
       const int32_t i = hsum_i32x8(dot_u8s8(v, load32(y->qs)));
-      sum[t] = sum[t] + ((dw * h2f(y->d)) * static_cast<float>(i) + mw * h2f(y->s));
+      sum[t] = add_block_min(sum[t], dw * h2f(y->d), i, mw * h2f(y->s));
     }
   }
   for (int t = 0; t < nt; ++t) out[t] = sum[t];

@@ -27,8 +27,9 @@ if(EDGERUN_HAVE_VULKAN)
     "attention_f16|attention.comp|-DKV_F16" "attention_f16_sg|attention.comp|-DKV_F16 -DUSE_SUBGROUPS"
     "round_act_q8_0|round_act.comp|" "round_act_q8_k|round_act.comp|-DQ8_K"
     "round_act_q8_0_packed|round_act.comp|-DPACKED" "round_act_q8_k_packed|round_act.comp|-DQ8_K -DPACKED"
+    "round_act_q8_1|round_act.comp|-DQ8_1" "round_act_q8_1_packed|round_act.comp|-DQ8_1 -DPACKED"
     "add|eltwise.comp|-DOP_ADD" "swiglu|eltwise.comp|-DOP_SWIGLU" "copy|eltwise.comp|-DOP_COPY")
-  foreach(t F32 F16 Q8_0 Q4_0 Q5_0 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)
+  foreach(t F32 F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)
     string(TOLOWER ${t} _tl)
     list(APPEND _variants "get_rows_${_tl}|get_rows.comp|-DTYPE_${t}")
   endforeach()
@@ -38,7 +39,7 @@ if(EDGERUN_HAVE_VULKAN)
     list(APPEND _variants "matvec_${_tl}|matvec.comp|-DTYPE_${t}" "matvec_${_tl}_sg|matvec.comp|-DTYPE_${t} -DUSE_SUBGROUPS"
          "matmul_${_tl}|matmul.comp|-DTYPE_${t}")
   endforeach()
-  foreach(t Q8_0 Q4_0 Q5_0 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)
+  foreach(t Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)
     string(TOLOWER ${t} _tl)
     list(APPEND _variants "qmatmul_${_tl}|qmatmul.comp|-DTYPE_${t}")
   endforeach()

@@ -313,7 +313,8 @@ void VkExecutor::matmul(const Weight& wt, const Weight* bias, const Buffer& x, i
       if (!rounded_ || rounded_->size < total) rounded_ = alloc(total);
       Push rp;
       rp.u[0] = u32(total / block);
-      const std::string shader = std::string(act == DType::Q8_K ? "round_act_q8_k" : "round_act_q8_0") + (quantized ? "_packed" : "");
+      const char* base = act == DType::Q8_K ? "round_act_q8_k" : act == DType::Q8_1 ? "round_act_q8_1" : "round_act_q8_0";
+      const std::string shader = std::string(base) + (quantized ? "_packed" : "");
       dispatch_rows(shader.c_str(), {arg(x, 0, total), arg(*rounded_, 0, total)}, rp, total / block);
       rounded_of_ = {&x, total, act, quantized};
     }

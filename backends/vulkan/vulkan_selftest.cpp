@@ -108,8 +108,8 @@ std::string self_test(VkBackend& be) {
   const int64_t rows = 70, cols = 512;
   const int NT = 40;
   const std::vector<float> x = rng.vec(NT * cols);
-  for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::IQ4_NL, DType::Q2_K, DType::Q3_K,
-                  DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL,
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
     const auto data = encode(t, rng.vec(rows * cols), rows, cols);
     const auto bias = rng.vec(rows);
     auto w = be.upload({"self-test", t, rows, cols, data.data()});

@@ -32,6 +32,7 @@ DType storage_type(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: case DType::IQ4_NL:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
+    case DType::Q4_1: case DType::Q5_1:
       return t;
     case DType::BF16: return DType::F32;  // f16 cannot hold bf16's range
     default: return DType::F16;
@@ -45,6 +46,8 @@ const char* shader_suffix(DType s) {
     case DType::Q8_0: return "q8_0";
     case DType::Q4_0: return "q4_0";
     case DType::Q5_0: return "q5_0";
+    case DType::Q4_1: return "q4_1";
+    case DType::Q5_1: return "q5_1";
     case DType::IQ4_NL: return "iq4_nl";
     case DType::Q2_K: return "q2_k";
     case DType::Q3_K: return "q3_k";

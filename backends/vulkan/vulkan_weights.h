@@ -2,9 +2,9 @@
 // IQ4_NL, Q3_K and Q6_K are 34, 18, 22, 18, 110 and 210 bytes long; the
 // shaders read 32-bit words only (no 8- or 16-bit storage feature needed), so
 // such a block is padded to a whole number of words on upload, a leading f16
-// scale in a word of its own (a trailing one gains 2 zero bytes). Q2_K, Q4_K,
-// Q5_K and IQ4_XS blocks are whole words as they are. Types no shader reads
-// (q4_1, q5_1) are dequantized on upload: to f16, or to f32 for bf16.
+// scale in a word of its own (a trailing one gains 2 zero bytes). Q4_1, Q5_1,
+// Q2_K, Q4_K, Q5_K and IQ4_XS blocks are whole words as they are. bf16 rows
+// are widened to f32 on upload (f16 cannot hold bf16's range).
 #pragma once
 
 #include <cstddef>

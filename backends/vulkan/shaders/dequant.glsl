@@ -3,7 +3,8 @@
 // its own). The shaders read words only, so no 8- or 16-bit storage feature is
 // needed. Each type defines:
 //   QK  elements per block, BW  words per block, GS  elements per group (8, or 4 for f32/f16),
-//   dequant8(block word, j, a, b): elements GS*j.. of the block, as floats (b unused when GS is 4).
+//   dequant8(block word, j, a, b): elements GS*j.. of the block, as floats (b unused when GS is 4);
+// and ACT_Q8_1 where the activations are q8_1 blocks (their quant sums too: q4_1, q5_1).
 // W must be declared by the includer as `uint W[]`.
 
 vec4 s8x4(uint w) {  // four signed bytes
@@ -138,6 +139,34 @@ void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
   const uint w = b + 2 + 2 * (j & 1u), sh = (j >> 1) * 4u, h = W[b + 1] >> (8u * (j & 1u) + 16u * (j >> 1));
   precise vec4 a = (vec4(iu8x4(((W[w] >> sh) & 0x0F0F0F0Fu) | spread4(h))) - 16.0) * d;
   precise vec4 c = (vec4(iu8x4(((W[w + 1] >> sh) & 0x0F0F0F0Fu) | spread4(h >> 4))) - 16.0) * d;
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_Q4_1)
+// GGUF's block as is: [f16 d, f16 m][16 bytes of nibbles as q4_0]; x = q d + m.
+#define QK 32
+#define BW 5
+#define ACT_Q8_1
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const vec2 dm = unpackHalf2x16(W[b]);
+  const uint w = b + 1 + 2 * (j & 1u), sh = (j >> 1) * 4u;
+  precise vec4 a = nib4(W[w] >> sh) * dm.x + dm.y;
+  precise vec4 c = nib4(W[w + 1] >> sh) * dm.x + dm.y;
+  x = a;
+  y = c;
+}
+
+#elif defined(TYPE_Q5_1)
+// GGUF's block as is: [f16 d, f16 m][32 fifth bits as q5_0's][16 bytes of nibbles]; x = q d + m.
+#define QK 32
+#define BW 6
+#define ACT_Q8_1
+void dequant8(uint b, uint j, out vec4 x, out vec4 y) {
+  const vec2 dm = unpackHalf2x16(W[b]);
+  const uint w = b + 2 + 2 * (j & 1u), sh = (j >> 1) * 4u, h = W[b + 1] >> (8u * (j & 1u) + 16u * (j >> 1));
+  precise vec4 a = vec4(iu8x4(((W[w] >> sh) & 0x0F0F0F0Fu) | spread4(h))) * dm.x + dm.y;
+  precise vec4 c = vec4(iu8x4(((W[w + 1] >> sh) & 0x0F0F0F0Fu) | spread4(h >> 4))) * dm.x + dm.y;
   x = a;
   y = c;
 }

@@ -23,8 +23,9 @@ int dot4(ivec4 a, ivec4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.
 int sum4(ivec4 a) { return a.x + a.y + a.z + a.w; }
 
 // The value of weight block wb (word offset) against the activation block
-// whose quants start at word ab, with scale da.
-float block_value(uint wb, uint ab, float da) {
+// whose quants start at word ab, with scale da (and, for q8_1 activations,
+// sa: da times the sum of the block's quants, rounded to f16).
+float block_value(uint wb, uint ab, float da, float sa) {
 #if defined(TYPE_Q8_0)
   int i = 0;
   [[unroll]] for (uint k = 0; k < 8; ++k) i += dot4(i8x4(W[wb + 1 + k]), i8x4(A[ab + k]));
@@ -75,6 +76,26 @@ float block_value(uint wb, uint ab, float da) {
       }
     }
   precise float v = (unpackHalf2x16(W[wb + 52]).x * da) * float(isum);
+  return v;
+#elif defined(TYPE_Q4_1)
+  int i = 0;  // as q4_0's, without the offset: the min meets the activations' sum
+  [[unroll]] for (uint k = 0; k < 4; ++k) {
+    const uint w = W[wb + 1 + k];
+    i += dot4(iu8x4(w & 0x0F0F0F0Fu), i8x4(A[ab + k])) + dot4(iu8x4((w >> 4) & 0x0F0F0F0Fu), i8x4(A[ab + 4 + k]));
+  }
+  const vec2 dm = unpackHalf2x16(W[wb]);
+  precise float v = (dm.x * da) * float(i) + dm.y * sa;
+  return v;
+#elif defined(TYPE_Q5_1)
+  int i = 0;
+  const uint qh = W[wb + 1];
+  [[unroll]] for (uint k = 0; k < 4; ++k) {
+    const uint w = W[wb + 2 + k];
+    const uint lo = (w & 0x0F0F0F0Fu) | spread4(qh >> (4u * k)), hi = ((w >> 4) & 0x0F0F0F0Fu) | spread4(qh >> (16u + 4u * k));
+    i += dot4(iu8x4(lo), i8x4(A[ab + k])) + dot4(iu8x4(hi), i8x4(A[ab + 4 + k]));
+  }
+  const vec2 dm = unpackHalf2x16(W[wb]);
+  precise float v = (dm.x * da) * float(i) + dm.y * sa;
   return v;
 #elif defined(TYPE_Q5_0)
   int i = 0;  // as q4_0, the fifth bit of element e in bit e of word 1
@@ -165,9 +186,14 @@ void main() {
     const uint b = b0 + s;
     if (live && b < nb)
       for (uint t = 0; t < tn; ++t) {
-        const uint tok = pc.u6 + t0 + t;
+        const uint tok = pc.u6 + t0 + t, scale = pc.o1 + pc.u7 + tok * nb + b;
+#ifdef ACT_Q8_1
+        const float sa = uintBitsToFloat(A[scale + pc.u7 / 8]);  // after all the blocks' scales
+#else
+        const float sa = 0.0;
+#endif
         vals_[(r * 8 + s) * 8 + t] = block_value(row * nb * BW + b * BW, pc.o1 + tok * (cols / 4) + b * (QK / 4),
-                                                 uintBitsToFloat(A[pc.o1 + pc.u7 + tok * nb + b]));
+                                                 uintBitsToFloat(A[scale]), sa);
       }
     barrier();
     if (live && s < tn)

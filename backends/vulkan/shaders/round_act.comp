@@ -4,8 +4,9 @@
 // amax/127 stored as f16, ties to even) or, with Q8_K, blocks of 256 (scale
 // from the signed largest value, kept in f32). Out, with PACKED: all the
 // quants, four to a word, then one float scale per block (qmatmul.comp reads
-// them); without: each value rounded, as a float (for the weight types the
-// GPU holds as floats). One workgroup per block, four values per invocation.
+// them), and for Q8_1 (quant/ref_legacy.cpp quantize_q8_1, what q4_1 and
+// q5_1 meet) then each block's f16 d x (sum of its quants); without: each
+// value rounded, as a float. One workgroup per block, four values per invocation.
 #include "common.glsl"
 #include "exact_math.glsl"
 layout(binding = 0) readonly buffer In { float x[]; };
@@ -44,6 +45,16 @@ void main() {
     q = ivec4(min(vec4(127.0), roundEven(s)));
     d = div_rn(1.0, iscale);
   }
+#elif defined(Q8_1)
+  // quantize_q8_1: scale d = amax / 127, values x (1 / d) rounded half away
+  // from zero; the block's sum s = d * (sum of its quants), rounded to f16.
+  const float d32 = div_rn(amax, 127.0), id = d32 != 0.0 ? div_rn(1.0, d32) : 0.0;
+  precise vec4 s = v * id;
+  const vec4 whole = trunc(s);
+  const ivec4 q = ivec4(whole + mix(vec4(0.0), sign(s), greaterThanEqual(abs(s - whole), vec4(0.5))));
+  const float qsum = wg_sum(mine ? float(q.x + q.y + q.z + q.w) : 0.0);
+  precise float sd = qsum * d32;
+  const float d = unpackHalf2x16(f32_to_f16(d32)).x, sum_d = unpackHalf2x16(f32_to_f16(sd)).x;
 #else
   const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
   precise vec4 s = v * id;
@@ -52,6 +63,9 @@ void main() {
 #endif
 #ifdef PACKED
   if (lid == 0) y[so] = floatBitsToUint(d);
+#ifdef Q8_1
+  if (lid == 0) y[so + pc.u0] = floatBitsToUint(sum_d);  // after every block's scale
+#endif
   if (mine) y[qo] = uint(q.x & 255) | (uint(q.y & 255) << 8) | (uint(q.z & 255) << 16) | (uint(q.w & 255) << 24);
 #else
   precise vec4 r = vec4(q) * d;
