@@ -273,6 +273,95 @@ void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
 void dot_q5_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_xkx16_ref<true>(group, act, cols, out); }
 
 namespace {
+// q3_K's 6-bit scale of 16-element group g, offset by 32.
+int q3_K_scale(const block_q3_K& blk, int g) {
+  const int low = g < 8 ? blk.scales[g] & 0x0F : blk.scales[g - 8] >> 4;
+  const int high = (blk.scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+  return (low | (high << 4)) - 32;
+}
+}  // namespace
+
+void repack_q3_Kx16(const void* rows, int64_t cols, void* group) {
+  const int64_t nb = cols / QK_K;
+  const auto* x = static_cast<const block_q3_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = static_cast<uint8_t*>(group) + b * q3_Kx16_block_bytes();
+    std::memset(o, 0, 64);
+    auto* d = reinterpret_cast<uint16_t*>(o);
+    for (int r = 0; r < kGroupRows; ++r) {
+      const block_q3_K& blk = x[r * nb + b];
+      d[r] = blk.d;
+      for (int g = 0; g < 16; ++g) o[64 + g * 16 + r] = static_cast<uint8_t>(static_cast<int8_t>(q3_K_scale(blk, g)));
+      for (int h = 0; h < 2; ++h)
+        for (int k = 0; k < 8; ++k) std::memcpy(o + q3_Kx16_quants_offset() + (h * 8 + k) * 64 + r * 4, blk.qs + 32 * h + 4 * k, 4);
+      for (int k = 0; k < 8; ++k) std::memcpy(o + q3_Kx16_high_offset() + k * 64 + r * 4, blk.hmask + 4 * k, 4);
+    }
+  }
+}
+
+void dot_q3_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const int64_t nb = cols / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* o = static_cast<const uint8_t*>(group) + b * q3_Kx16_block_bytes();
+      int isum = 0;
+      for (int e = 0; e < QK_K; ++e) {
+        const int h = e / 128, s = (e % 128) / 32, l = e % 32, k = l / 4, i = l % 4;
+        const int q2 = (o[q3_Kx16_quants_offset() + (h * 8 + k) * 64 + r * 4 + i] >> (2 * s)) & 3;
+        const int hbit = (o[q3_Kx16_high_offset() + k * 64 + r * 4 + i] >> (4 * h + s)) & 1;
+        isum += static_cast<int8_t>(o[64 + (e / 16) * 16 + r]) * (q2 + 4 * hbit - 4) * y[b].qs[e];
+      }
+      sum += (fp16_to_float(reinterpret_cast<const uint16_t*>(o)[r]) * y[b].d) * static_cast<float>(isum);
+    }
+    out[r] = sum;
+  }
+}
+
+void repack_iq4_xsx16(const void* rows, int64_t cols, void* group) {
+  const int64_t nb = cols / QK_K;
+  const auto* x = static_cast<const block_iq4_xs*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = static_cast<uint8_t*>(group) + b * iq4_xsx16_block_bytes();
+    std::memset(o, 0, 64);
+    auto* d = reinterpret_cast<uint16_t*>(o);
+    for (int r = 0; r < kGroupRows; ++r) {
+      const block_iq4_xs& blk = x[r * nb + b];
+      d[r] = blk.d;
+      for (int ib = 0; ib < 8; ++ib) {
+        o[64 + ib * 16 + r] = static_cast<uint8_t>(static_cast<int8_t>(iq4_xs_scale(blk, ib)));
+        for (int k = 0; k < 4; ++k)
+          std::memcpy(o + iq4_xsx16_quants_offset() + (ib * 4 + k) * 64 + r * 4, blk.qs + 16 * ib + 4 * k, 4);
+      }
+    }
+  }
+}
+
+void dot_iq4_xsx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const int64_t nb = cols / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* o = static_cast<const uint8_t*>(group) + b * iq4_xsx16_block_bytes();
+      int scaled = 0;
+      for (int ib = 0; ib < 8; ++ib) {
+        int s = 0;
+        for (int k = 0; k < 4; ++k)
+          for (int i = 0; i < 4; ++i) {
+            const uint8_t byte = o[iq4_xsx16_quants_offset() + (ib * 4 + k) * 64 + r * 4 + i];
+            s += kIQ4Values[byte & 15] * y[b].qs[32 * ib + 4 * k + i] + kIQ4Values[byte >> 4] * y[b].qs[32 * ib + 16 + 4 * k + i];
+          }
+        scaled += static_cast<int8_t>(o[64 + ib * 16 + r]) * s;
+      }
+      sum += (fp16_to_float(reinterpret_cast<const uint16_t*>(o)[r]) * y[b].d) * static_cast<float>(scaled);
+    }
+    out[r] = sum;
+  }
+}
+
+namespace {
 // The inverses of the regroupings above, for files whose x16 tensors meet a
 // CPU or backend without the group kernels.
 template <typename Block, bool kFlip>
@@ -358,6 +447,49 @@ void ungroup_q6_Kx16(const void* group, int64_t cols, void* rows) {
   }
 }
 
+void ungroup_q3_Kx16(const void* group, int64_t cols, void* rows) {
+  const int64_t nb = cols / QK_K;
+  auto* x = static_cast<block_q3_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q3_Kx16_block_bytes();
+    for (int r = 0; r < kGroupRows; ++r) {
+      block_q3_K& blk = x[r * nb + b];
+      std::memcpy(&blk.d, o + 2 * r, 2);
+      std::memset(blk.scales, 0, sizeof blk.scales);
+      for (int g = 0; g < 16; ++g) {  // q3_K_scale's inverse
+        const int v = static_cast<int8_t>(o[64 + g * 16 + r]) + 32;
+        if (g < 8) blk.scales[g] = static_cast<uint8_t>(blk.scales[g] | (v & 0x0F));
+        else blk.scales[g - 8] = static_cast<uint8_t>(blk.scales[g - 8] | (v & 0x0F) << 4);
+        blk.scales[8 + g % 4] = static_cast<uint8_t>(blk.scales[8 + g % 4] | (v >> 4) << (2 * (g / 4)));
+      }
+      for (int h = 0; h < 2; ++h)
+        for (int k = 0; k < 8; ++k) std::memcpy(blk.qs + 32 * h + 4 * k, o + q3_Kx16_quants_offset() + (h * 8 + k) * 64 + r * 4, 4);
+      for (int k = 0; k < 8; ++k) std::memcpy(blk.hmask + 4 * k, o + q3_Kx16_high_offset() + k * 64 + r * 4, 4);
+    }
+  }
+}
+
+void ungroup_iq4_xsx16(const void* group, int64_t cols, void* rows) {
+  const int64_t nb = cols / QK_K;
+  auto* x = static_cast<block_iq4_xs*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * iq4_xsx16_block_bytes();
+    for (int r = 0; r < kGroupRows; ++r) {
+      block_iq4_xs& blk = x[r * nb + b];
+      std::memcpy(&blk.d, o + 2 * r, 2);
+      blk.scales_h = 0;
+      std::memset(blk.scales_l, 0, sizeof blk.scales_l);
+      for (int ib = 0; ib < 8; ++ib) {
+        const int ls = static_cast<int8_t>(o[64 + ib * 16 + r]) + 32;  // iq4_xs_scale's inverse
+        blk.scales_l[ib / 2] = static_cast<uint8_t>(blk.scales_l[ib / 2] | (ls & 15) << (4 * (ib % 2)));
+        blk.scales_h = static_cast<uint16_t>(blk.scales_h | (ls >> 4) << (2 * ib));
+        for (int k = 0; k < 4; ++k)
+          std::memcpy(blk.qs + 16 * ib + 4 * k, o + iq4_xsx16_quants_offset() + (ib * 4 + k) * 64 + r * 4, 4);
+      }
+    }
+  }
+}
+
 void ungroup_f16x16(const void* group, int64_t cols, void* rows) {
   const auto* g = static_cast<const uint16_t*>(group);
   auto* x = static_cast<uint16_t*>(rows);
@@ -379,6 +511,8 @@ const X16Layout* x16_layout(DType type) {
   static const X16Layout q4_K{repack_q4_Kx16, ungroup_xk<block_q4_K, false>, q4_Kx16_group_bytes, 256};
   static const X16Layout q5_K{repack_q5_Kx16, ungroup_xk<block_q5_K, true>, q5_Kx16_group_bytes, 256};
   static const X16Layout q6_K{repack_q6_Kx16, ungroup_q6_Kx16, q6_Kx16_group_bytes, 256};
+  static const X16Layout q3_K{repack_q3_Kx16, ungroup_q3_Kx16, q3_Kx16_group_bytes, 256};
+  static const X16Layout iq4_xs{repack_iq4_xsx16, ungroup_iq4_xsx16, iq4_xsx16_group_bytes, 256};
   static const X16Layout f16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
   switch (type) {
     case DType::Q4_0: return &q4_0;
@@ -387,6 +521,8 @@ const X16Layout* x16_layout(DType type) {
     case DType::Q4_K: return &q4_K;
     case DType::Q5_K: return &q5_K;
     case DType::Q6_K: return &q6_K;
+    case DType::Q3_K: return &q3_K;
+    case DType::IQ4_XS: return &iq4_xs;
     case DType::F16: return &f16;
     default: return nullptr;
   }

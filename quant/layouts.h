@@ -28,9 +28,9 @@ enum : int {
 };
 
 // Whether .erm files store `type` in kLayoutX16 for a [rows, cols] matrix:
-// q4_0, q5_0, q8_0, q4_K, q5_K, q6_K and f16, whose groups take the rows' size
-// (q4_K: 3 % more, q5_K 2 %, q6_K 1 %), when rows % 16 == 0 and cols % 64 == 0
-// (K-quants: % 256).
+// q4_0, q5_0, q8_0, q3_K, q4_K, q5_K, q6_K, iq4_xs and f16, whose groups take
+// about the rows' size (q3_K: 5.5 % more, q4_K and iq4_xs 3 %, q5_K 2 %, q6_K
+// 1 %), when rows % 16 == 0 and cols % 64 == 0 (K-quants and iq4_xs: % 256).
 bool x16_stored(DType type, int64_t rows, int64_t cols);
 // Bytes of a [rows, cols] tensor in kLayoutX16 (when x16_stored or regrouped at load).
 size_t x16_tensor_bytes(DType type, int64_t rows, int64_t cols);
@@ -78,6 +78,30 @@ constexpr size_t q5_Kx16_block_bytes() { return q4_Kx16_block_bytes() + 512; }
 inline size_t q5_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q5_Kx16_block_bytes(); }
 void repack_q5_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q5_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// q3_Kx16: per super-block of the 16 rows: their d (f16), 32 pad bytes, the
+// 16 scales of 16 weights (sc - 32, int8, [g][row]), then the 2-bit quants:
+// half h, vector k, lane r = row r's qs[32 h + 4k..+3] (bits 2s.. of byte i:
+// element 128 h + 32 s + 4k + i), then the high bits: vector k, lane r = row
+// r's hmask[4k..+3] (bit 4h + s of byte i: the same element's). 5.5 % larger
+// than the rows. Activations: q8_K blocks.
+constexpr size_t q3_Kx16_quants_offset() { return 64 + 256; }
+constexpr size_t q3_Kx16_high_offset() { return q3_Kx16_quants_offset() + 1024; }
+constexpr size_t q3_Kx16_block_bytes() { return q3_Kx16_high_offset() + 512; }
+inline size_t q3_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q3_Kx16_block_bytes(); }
+void repack_q3_Kx16(const void* rows, int64_t cols, void* group);
+void dot_q3_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// iq4_xsx16: per super-block of the 16 rows: their d (f16), 32 pad bytes,
+// the 8 sub-block scales (ls - 32, int8, [ib][row]), then per 32-weight
+// sub-block ib q4_0x16's 4 vectors of codebook indices: vector k, lane r =
+// row r's qs[16 ib + 4k..+3] (low nibbles: elements 4k.., high: 16 + 4k..).
+// 3 % larger than the rows. Activations: q8_K blocks.
+constexpr size_t iq4_xsx16_quants_offset() { return 64 + 128; }
+constexpr size_t iq4_xsx16_block_bytes() { return iq4_xsx16_quants_offset() + 2048; }
+inline size_t iq4_xsx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * iq4_xsx16_block_bytes(); }
+void repack_iq4_xsx16(const void* rows, int64_t cols, void* group);
+void dot_iq4_xsx16_ref(const void* group, const void* act, int64_t cols, float* out);
 
 // q6_Kx16: per super-block of the 16 rows: their d (f16), 32 pad bytes, the 16
 // sub-block scales ([j][row], int8), then the 6-bit quants (0..63, i.e. q + 32)

@@ -277,6 +277,115 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
+// Bit `from` of each byte moved to bit `to`, the rest cleared (32-bit shifts; the mask drops what crosses bytes).
+inline __m512i ByteBit512(__m512i v, int from, int to) {
+  const __m512i moved = from <= to ? _mm512_sll_epi32(v, _mm_cvtsi32_si128(to - from)) : _mm512_srl_epi32(v, _mm_cvtsi32_si128(from - to));
+  return _mm512_and_si512(moved, _mm512_set1_epi8(static_cast<char>(1 << to)));
+}
+
+// A q3_Kx16 group against NT q8_K rows: per 32-weight sub-block (half h,
+// shift s) 8 vectors of q2 + 4 hbit (0..7, the 4 off through the
+// activations' 16-element sums, which seed the chains), two 16-weight groups
+// of 4 vpdpbusd each, scaled by the rows' int8 scales in integers.
+template <int NT>
+void GroupQ3_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m2 = _mm512_set1_epi8(3);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q3_Kx16_block_bytes();
+    PrefetchAhead(o, q3_Kx16_block_bytes());
+    __m512i scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h)
+      for (int sh = 0; sh < 4; ++sh) {
+        __m512i w[8];
+        for (int k = 0; k < 8; ++k) {
+          const __m512i q = _mm512_loadu_si512(o + q3_Kx16_quants_offset() + (h * 8 + k) * 64);
+          const __m512i hb = ByteBit512(_mm512_loadu_si512(o + q3_Kx16_high_offset() + k * 64), 4 * h + sh, 2);
+          w[k] = _mm512_ternarylogic_epi32(_mm512_srl_epi16(q, _mm_cvtsi32_si128(2 * sh)), hb, m2, 0xEC);  // (q & 3) | hb
+        }
+        const int g = 8 * h + 2 * sh;  // the first of the sub-block's two 16-weight groups
+        const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + g * 16)));
+        const __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + (g + 1) * 16)));
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 16 * g;
+          __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-4 * y[t][b].bsums[g]), w[0], Bcast4(a));
+          __m512i s1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-4 * y[t][b].bsums[g + 1]), w[4], Bcast4(a + 16));
+          __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], Bcast4(a + 4));
+          __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], Bcast4(a + 20));
+          s0 = _mm512_dpbusd_epi32(s0, w[2], Bcast4(a + 8));
+          s1 = _mm512_dpbusd_epi32(s1, w[6], Bcast4(a + 24));
+          s2 = _mm512_dpbusd_epi32(s2, w[3], Bcast4(a + 12));
+          s3 = _mm512_dpbusd_epi32(s3, w[7], Bcast4(a + 28));
+          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s2), sc0));
+          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(_mm512_add_epi32(s1, s3), sc1));
+        }
+      }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(y[t][b].d)), _mm512_cvtepi32_ps(scaled[t])));
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+// An iq4_xsx16 group against NT q8_K rows: per 32-weight sub-block, the 16
+// rows' codebook indices become weights in one byte shuffle each (the codebook
+// + 128: the unsigned bytes vpdpbusd wants; the 128 comes off through the
+// activations' sums), 8 vpdpbusd give the 16 rows' sums, scaled in integers.
+template <int NT>
+void GroupIQ4_XSx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  uint8_t codebook[16];
+  for (int i = 0; i < 16; ++i) codebook[i] = static_cast<uint8_t>(kIQ4Values[i] + 128);
+  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codebook)));
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * iq4_xsx16_block_bytes();
+    PrefetchAhead(o, iq4_xsx16_block_bytes());
+    __m512i scaled[NT];
+    for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_si512();
+    for (int ib = 0; ib < 8; ++ib) {
+      __m512i w[8];  // vector k meets activation bytes 4k.. (k < 4), 16 + 4(k - 4).. (k >= 4)
+      for (int k = 0; k < 4; ++k) {
+        const __m512i v = _mm512_loadu_si512(o + iq4_xsx16_quants_offset() + (ib * 4 + k) * 64);
+        w[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(v, lo4));
+        w[4 + k] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4));
+      }
+      const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + ib * 16)));
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* a = y[t][b].qs + 32 * ib;
+        const int32_t offset = -128 * (y[t][b].bsums[2 * ib] + y[t][b].bsums[2 * ib + 1]);
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(offset), w[0], Bcast4(a));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], Bcast4(a + 4));
+        __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], Bcast4(a + 16));
+        __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], Bcast4(a + 20));
+        s0 = _mm512_dpbusd_epi32(s0, w[2], Bcast4(a + 8));
+        s1 = _mm512_dpbusd_epi32(s1, w[3], Bcast4(a + 12));
+        s2 = _mm512_dpbusd_epi32(s2, w[6], Bcast4(a + 24));
+        s3 = _mm512_dpbusd_epi32(s3, w[7], Bcast4(a + 28));
+        const __m512i s = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
+        scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(s, sc));
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(y[t][b].d)), _mm512_cvtepi32_ps(scaled[t])));
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
 // An f16x16 group against NT f32 rows: per column, the 16 rows' weights
 // converted once and one FMA per token (the activation broadcast from memory).
 template <int NT>
@@ -303,6 +412,8 @@ template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupQ5_0x16_512
 template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT, false>; };
 template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT, true>; };
 template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_512<NT>; };
+template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_512<NT>; };
+template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_512<NT>; };
 template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_512<NT>; };
 #endif
 
@@ -314,6 +425,8 @@ void FillGroupKernels(KernelSet* ks) {
   ks->group_q5_0x16 = &ByTokens<Q5_0, kMaxTokens>;
   ks->group_q5_Kx16 = &ByTokens<Q5_K, 4>;
   ks->group_q6_Kx16 = &ByTokens<Q6_K, kMaxTokens>;
+  ks->group_iq4_xsx16 = &ByTokens<IQ4_XS, kMaxTokens>;
+  ks->group_q3_Kx16 = &ByTokens<Q3_K, kMaxTokens>;
   ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
   ks->groups = "AVX-512 VNNI";
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2

@@ -262,6 +262,131 @@ void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
 }
 
+// q3_Kx16 against NT q8_K rows: per 32-weight sub-block and half, 8 vectors
+// of q2 + 4 hbit (0..7); the 4 comes off through the activations' 16-element
+// sums, scaled like the products (with VNNI the sums seed the chains).
+template <int NT, bool kVnni>
+void GroupQ3_Kx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  const __m256i m2 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q3_Kx16_block_bytes();
+    PrefetchAhead(o, q3_Kx16_block_bytes());
+    for (int half = 0; half < 2; ++half) {
+      __m256i scaled[NT], off[NT];
+      for (int t = 0; t < NT; ++t) scaled[t] = off[t] = _mm256_setzero_si256();
+      for (int h = 0; h < 2; ++h)
+        for (int sh = 0; sh < 4; ++sh) {
+          __m256i w[8];
+          for (int k = 0; k < 8; ++k) {
+            const __m256i q = GroupLoad(o + q3_Kx16_quants_offset() + (h * 8 + k) * 64 + 32 * half);
+            const __m256i hm = GroupLoad(o + q3_Kx16_high_offset() + k * 64 + 32 * half);
+            const int from = 4 * h + sh;  // the high bit, to bit 2
+            const __m256i hb = from >= 2 ? _mm256_srl_epi32(hm, _mm_cvtsi32_si128(from - 2)) : _mm256_sll_epi32(hm, _mm_cvtsi32_si128(2 - from));
+            w[k] = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * sh)), m2), _mm256_and_si256(hb, four));
+          }
+          const int g = 8 * h + 2 * sh;
+          const __m256i sc0 = GroupRowsI8(o + 64 + g * 16 + 8 * half), sc1 = GroupRowsI8(o + 64 + (g + 1) * 16 + 8 * half);
+          for (int t = 0; t < NT; ++t) {
+            const int8_t* a = y[t][b].qs + 16 * g;
+            if constexpr (kVnni) {
+              __m256i s0 = _mm256_set1_epi32(-4 * y[t][b].bsums[g]), s1 = _mm256_set1_epi32(-4 * y[t][b].bsums[g + 1]);
+              for (int k = 0; k < 4; ++k) {
+                s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
+                s1 = _mm256_dpbusd_avx_epi32(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
+              }
+              scaled[t] = _mm256_add_epi32(scaled[t], _mm256_add_epi32(_mm256_mullo_epi32(s0, sc0), _mm256_mullo_epi32(s1, sc1)));
+            } else {  // four products of 0..7 add up in int16
+              __m256i p0 = _mm256_maddubs_epi16(w[0], GroupBcast4(a)), p1 = _mm256_maddubs_epi16(w[4], GroupBcast4(a + 16));
+              for (int k = 1; k < 4; ++k) {
+                p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
+                p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w[4 + k], GroupBcast4(a + 16 + 4 * k)));
+              }
+              const __m256i sc0_16 = GroupPair16(sc0), sc1_16 = GroupPair16(sc1);
+              scaled[t] = _mm256_add_epi32(scaled[t], _mm256_add_epi32(_mm256_madd_epi16(p0, sc0_16), _mm256_madd_epi16(p1, sc1_16)));
+              // sc x the groups' activation sums, for the offset 4: (sc, sc) . (bsum, 0).
+              off[t] = _mm256_add_epi32(off[t], _mm256_madd_epi16(sc0_16, _mm256_set1_epi32(static_cast<uint16_t>(y[t][b].bsums[g]))));
+              off[t] = _mm256_add_epi32(off[t], _mm256_madd_epi16(sc1_16, _mm256_set1_epi32(static_cast<uint16_t>(y[t][b].bsums[g + 1]))));
+            }
+          }
+        }
+      const __m256 d = GroupHalfF16(o + 16 * half);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i total = _mm256_sub_epi32(scaled[t], _mm256_slli_epi32(off[t], 2));
+        acc[t][half] = _mm256_add_ps(acc[t][half], _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(y[t][b].d)), _mm256_cvtepi32_ps(total)));
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+// iq4_xsx16 against NT q8_K rows: per 32-weight sub-block and half, the
+// codebook indices become weights in one byte shuffle each; with VNNI the
+// codebook + 128 (unsigned, the 128 off through the activations' sums),
+// without it the signed weights through |w| x (a with w's sign), whose pair
+// sums fit int16 (|w|, |a| <= 127). Scaled in integers per sub-block.
+template <int NT, bool kVnni>
+void GroupIQ4_XSx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  uint8_t codebook[16];
+  for (int i = 0; i < 16; ++i) codebook[i] = static_cast<uint8_t>(kIQ4Values[i] + (kVnni ? 128 : 0));
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codebook)));
+  const __m256i lo4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * iq4_xsx16_block_bytes();
+    PrefetchAhead(o, iq4_xsx16_block_bytes());
+    for (int h = 0; h < 2; ++h) {
+      __m256i scaled[NT];
+      for (int t = 0; t < NT; ++t) scaled[t] = _mm256_setzero_si256();
+      for (int ib = 0; ib < 8; ++ib) {
+        __m256i w[8];  // vector k meets activation bytes 4k.. (k < 4), 16 + 4(k - 4).. (k >= 4)
+        for (int k = 0; k < 4; ++k) {
+          const __m256i v = GroupLoad(o + iq4_xsx16_quants_offset() + (ib * 4 + k) * 64 + 32 * h);
+          w[k] = _mm256_shuffle_epi8(table, _mm256_and_si256(v, lo4));
+          w[4 + k] = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4));
+        }
+        const __m256i sc = GroupRowsI8(o + 64 + ib * 16 + 8 * h);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 32 * ib;
+          auto at = [&](int k) { return GroupBcast4(a + (k < 4 ? 4 * k : 16 + 4 * (k - 4))); };
+          if constexpr (kVnni) {
+            __m256i s0 = _mm256_set1_epi32(-128 * (y[t][b].bsums[2 * ib] + y[t][b].bsums[2 * ib + 1])), s1 = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k += 2) {
+              s0 = _mm256_dpbusd_avx_epi32(s0, w[k], at(k));
+              s1 = _mm256_dpbusd_avx_epi32(s1, w[k + 1], at(k + 1));
+            }
+            scaled[t] = _mm256_add_epi32(scaled[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
+          } else {
+            const __m256i sc16 = GroupPair16(sc);
+            for (int k = 0; k < 8; ++k) {
+              const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w[k]), _mm256_sign_epi8(at(k), w[k]));
+              scaled[t] = _mm256_add_epi32(scaled[t], _mm256_madd_epi16(p, sc16));
+            }
+          }
+        }
+      }
+      const __m256 d = GroupHalfF16(o + 16 * h);
+      for (int t = 0; t < NT; ++t)
+        acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(y[t][b].d)), _mm256_cvtepi32_ps(scaled[t])));
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
 // f16x16 against NT f32 rows: per column, the 16 weights widened once and one
 // FMA per token and half (the order of dot_f16x16_ref).
 template <int NT>
@@ -294,6 +419,8 @@ struct Group256 {
   template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni>; };
   template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni, true>; };
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_256<NT, kVnni>; };
+  template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_256<NT, kVnni>; };
+  template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_256<NT, kVnni>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_256<NT>; };
   // Four tokens a call: with two halves each, more accumulators than 16 registers hold.
   static void Fill(KernelSet* ks) {
@@ -303,6 +430,8 @@ struct Group256 {
     ks->group_q5_0x16 = &ByTokens<Q5_0, 4>;
     ks->group_q5_Kx16 = &ByTokens<Q5_K, 4>;
     ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
+    ks->group_iq4_xsx16 = &ByTokens<IQ4_XS, 4>;
+    ks->group_q3_Kx16 = &ByTokens<Q3_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }
 };

@@ -213,6 +213,102 @@ void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, in
     for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
 }
 
+// q3_Kx16 against NT q8_K rows: per register of four rows and 32-weight
+// sub-block (half h, shift s), 8 registers of q2 + 4 hbit (0..7), two
+// 16-weight groups whose sums start at -4 x their activation sums, scaled by
+// the rows' int8 scales in integers.
+template <int NT, bool kDot>
+void GroupQ3_Kx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q3_Kx16_block_bytes();
+    PrefetchAhead(o, q3_Kx16_block_bytes());
+    for (int i = 0; i < 4; ++i) {
+      int32x4_t isc[NT];
+      for (int t = 0; t < NT; ++t) isc[t] = vdupq_n_s32(0);
+      for (int h = 0; h < 2; ++h)
+        for (int sh = 0; sh < 4; ++sh) {
+          int8x16_t w[8];
+          for (int k = 0; k < 8; ++k) {
+            const uint8x16_t q = GroupQuad(o + q3_Kx16_quants_offset() + (h * 8 + k) * 64, i);
+            const uint8x16_t hm = GroupQuad(o + q3_Kx16_high_offset() + k * 64, i);
+            const uint8x16_t q2 = vandq_u8(vshlq_u8(q, vdupq_n_s8(static_cast<int8_t>(-2 * sh))), vdupq_n_u8(3));
+            const uint8x16_t hb = vandq_u8(vtstq_u8(hm, vdupq_n_u8(static_cast<uint8_t>(1u << (4 * h + sh)))), vdupq_n_u8(4));
+            w[k] = AsS8(vorrq_u8(q2, hb));
+          }
+          const int g = 8 * h + 2 * sh;
+          const int32x4_t sc0 = QuadS8(o + 64 + g * 16 + 4 * i), sc1 = QuadS8(o + 64 + (g + 1) * 16 + 4 * i);
+          for (int t = 0; t < NT; ++t) {
+            const int8_t* a = y[t][b].qs + 16 * g;
+            const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+            QuadDot<kDot> s0(vdupq_n_s32(-4 * y[t][b].bsums[g])), s1(vdupq_n_s32(-4 * y[t][b].bsums[g + 1]));
+            s0.template add<0>(w[0], a0);
+            s0.template add<1>(w[1], a0);
+            s0.template add<2>(w[2], a0);
+            s0.template add<3>(w[3], a0);
+            s1.template add<0>(w[4], a1);
+            s1.template add<1>(w[5], a1);
+            s1.template add<2>(w[6], a1);
+            s1.template add<3>(w[7], a1);
+            isc[t] = vmlaq_s32(vmlaq_s32(isc[t], s0.sum(), sc0), s1.sum(), sc1);
+          }
+        }
+      const float32x4_t d = QuadF16(o + 8 * i);
+      for (int t = 0; t < NT; ++t)
+        acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(vmulq_f32(d, vdupq_n_f32(y[t][b].d)), vcvtq_f32_s32(isc[t])));
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
+// iq4_xsx16 against NT q8_K rows: per register of four rows and 32-weight
+// sub-block, the codebook indices become signed weights in one table lookup
+// each, meet the sub-block's 32 activation bytes, and are scaled in integers.
+template <int NT, bool kDot>
+void GroupIQ4_XSx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  const int8x16_t table = vld1q_s8(kIQ4Values);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * iq4_xsx16_block_bytes();
+    PrefetchAhead(o, iq4_xsx16_block_bytes());
+    for (int i = 0; i < 4; ++i) {
+      int32x4_t isc[NT];
+      for (int t = 0; t < NT; ++t) isc[t] = vdupq_n_s32(0);
+      for (int ib = 0; ib < 8; ++ib) {
+        int8x16_t w[8];
+        for (int k = 0; k < 4; ++k) {
+          const uint8x16_t v = GroupQuad(o + iq4_xsx16_quants_offset() + (ib * 4 + k) * 64, i);
+          w[k] = vqtbl1q_s8(table, vandq_u8(v, vdupq_n_u8(0x0F)));
+          w[4 + k] = vqtbl1q_s8(table, vshrq_n_u8(v, 4));
+        }
+        const int32x4_t sc = QuadS8(o + 64 + ib * 16 + 4 * i);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 32 * ib;
+          isc[t] = vmlaq_s32(isc[t], QuadDot32<kDot>(vdupq_n_s32(0), w, vld1q_s8(a), vld1q_s8(a + 16)), sc);
+        }
+      }
+      const float32x4_t d = QuadF16(o + 8 * i);
+      for (int t = 0; t < NT; ++t)
+        acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(vmulq_f32(d, vdupq_n_f32(y[t][b].d)), vcvtq_f32_s32(isc[t])));
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
 // The quants q + 32 (0..63) of sub-block 4u + J of a q6_Kx16 super-block,
 // four rows' worth: the low 4 bits from pair 2u + J / 2 (low[4 (J / 2)..]:
 // low or high nibbles), the high 2 from quad u (bits 2J.., moved to 4-5).
@@ -383,6 +479,8 @@ struct GroupNeon {
   template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_Neon<NT, kDot>; };
   template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_Neon<NT, kDot, true>; };
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_Neon<NT, kDot>; };
+  template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_Neon<NT, kDot>; };
+  template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_Neon<NT, kDot>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_Neon<NT>; };
   // Four tokens a call: their 16 accumulators and a register's 8 weights fill
   // the 32 registers.
@@ -393,6 +491,8 @@ struct GroupNeon {
     ks->group_q5_0x16 = &ByTokens<Q5_0, 4>;
     ks->group_q5_Kx16 = &ByTokens<Q5_K, 4>;
     ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
+    ks->group_iq4_xsx16 = &ByTokens<IQ4_XS, 4>;
+    ks->group_q3_Kx16 = &ByTokens<Q3_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }
 };
