@@ -272,6 +272,44 @@ void dot_xkx16_ref(const void* group, const void* act, int64_t cols, float* out)
 void dot_q4_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_xkx16_ref<false>(group, act, cols, out); }
 void dot_q5_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_xkx16_ref<true>(group, act, cols, out); }
 
+void repack_q2_Kx16(const void* rows, int64_t cols, void* group) {
+  const int64_t nb = cols / QK_K;
+  const auto* x = static_cast<const block_q2_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = static_cast<uint8_t*>(group) + b * q2_Kx16_block_bytes();
+    auto* d = reinterpret_cast<uint16_t*>(o);
+    for (int r = 0; r < kGroupRows; ++r) {
+      const block_q2_K& blk = x[r * nb + b];
+      d[r] = blk.d;
+      d[16 + r] = blk.dmin;
+      for (int g = 0; g < 16; ++g) o[64 + g * 16 + r] = blk.scales[g];
+      for (int h = 0; h < 2; ++h)
+        for (int k = 0; k < 8; ++k) std::memcpy(o + q2_Kx16_quants_offset() + (h * 8 + k) * 64 + r * 4, blk.qs + 32 * h + 4 * k, 4);
+    }
+  }
+}
+
+void dot_q2_Kx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const int64_t nb = cols / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* o = static_cast<const uint8_t*>(group) + b * q2_Kx16_block_bytes();
+      const auto* d = reinterpret_cast<const uint16_t*>(o);
+      int isum = 0, imin = 0;
+      for (int e = 0; e < QK_K; ++e) {
+        const int h = e / 128, s = (e % 128) / 32, l = e % 32;
+        const int q = (o[q2_Kx16_quants_offset() + (h * 8 + l / 4) * 64 + r * 4 + l % 4] >> (2 * s)) & 3;
+        isum += (o[64 + (e / 16) * 16 + r] & 15) * q * y[b].qs[e];
+      }
+      for (int g = 0; g < 16; ++g) imin += (o[64 + g * 16 + r] >> 4) * y[b].bsums[g];
+      sum += (fp16_to_float(d[r]) * y[b].d) * static_cast<float>(isum) - (fp16_to_float(d[16 + r]) * y[b].d) * static_cast<float>(imin);
+    }
+    out[r] = sum;
+  }
+}
+
 namespace {
 // q3_K's 6-bit scale of 16-element group g, offset by 32.
 int q3_K_scale(const block_q3_K& blk, int g) {
@@ -447,6 +485,22 @@ void ungroup_q6_Kx16(const void* group, int64_t cols, void* rows) {
   }
 }
 
+void ungroup_q2_Kx16(const void* group, int64_t cols, void* rows) {
+  const int64_t nb = cols / QK_K;
+  auto* x = static_cast<block_q2_K*>(rows);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q2_Kx16_block_bytes();
+    for (int r = 0; r < kGroupRows; ++r) {
+      block_q2_K& blk = x[r * nb + b];
+      std::memcpy(&blk.d, o + 2 * r, 2);
+      std::memcpy(&blk.dmin, o + 32 + 2 * r, 2);
+      for (int g = 0; g < 16; ++g) blk.scales[g] = o[64 + g * 16 + r];
+      for (int h = 0; h < 2; ++h)
+        for (int k = 0; k < 8; ++k) std::memcpy(blk.qs + 32 * h + 4 * k, o + q2_Kx16_quants_offset() + (h * 8 + k) * 64 + r * 4, 4);
+    }
+  }
+}
+
 void ungroup_q3_Kx16(const void* group, int64_t cols, void* rows) {
   const int64_t nb = cols / QK_K;
   auto* x = static_cast<block_q3_K*>(rows);
@@ -511,6 +565,7 @@ const X16Layout* x16_layout(DType type) {
   static const X16Layout q4_K{repack_q4_Kx16, ungroup_xk<block_q4_K, false>, q4_Kx16_group_bytes, 256};
   static const X16Layout q5_K{repack_q5_Kx16, ungroup_xk<block_q5_K, true>, q5_Kx16_group_bytes, 256};
   static const X16Layout q6_K{repack_q6_Kx16, ungroup_q6_Kx16, q6_Kx16_group_bytes, 256};
+  static const X16Layout q2_K{repack_q2_Kx16, ungroup_q2_Kx16, q2_Kx16_group_bytes, 256};
   static const X16Layout q3_K{repack_q3_Kx16, ungroup_q3_Kx16, q3_Kx16_group_bytes, 256};
   static const X16Layout iq4_xs{repack_iq4_xsx16, ungroup_iq4_xsx16, iq4_xsx16_group_bytes, 256};
   static const X16Layout f16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
@@ -521,6 +576,7 @@ const X16Layout* x16_layout(DType type) {
     case DType::Q4_K: return &q4_K;
     case DType::Q5_K: return &q5_K;
     case DType::Q6_K: return &q6_K;
+    case DType::Q2_K: return &q2_K;
     case DType::Q3_K: return &q3_K;
     case DType::IQ4_XS: return &iq4_xs;
     case DType::F16: return &f16;

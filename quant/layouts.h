@@ -28,8 +28,8 @@ enum : int {
 };
 
 // Whether .erm files store `type` in kLayoutX16 for a [rows, cols] matrix:
-// q4_0, q5_0, q8_0, q3_K, q4_K, q5_K, q6_K, iq4_xs and f16, whose groups take
-// about the rows' size (q3_K: 5.5 % more, q4_K and iq4_xs 3 %, q5_K 2 %, q6_K
+// q4_0, q5_0, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs and f16, whose groups
+// take about the rows' size (q3_K: 5.5 % more, q4_K and iq4_xs 3 %, q5_K 2 %, q6_K
 // 1 %), when rows % 16 == 0 and cols % 64 == 0 (K-quants and iq4_xs: % 256).
 bool x16_stored(DType type, int64_t rows, int64_t cols);
 // Bytes of a [rows, cols] tensor in kLayoutX16 (when x16_stored or regrouped at load).
@@ -78,6 +78,17 @@ constexpr size_t q5_Kx16_block_bytes() { return q4_Kx16_block_bytes() + 512; }
 inline size_t q5_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q5_Kx16_block_bytes(); }
 void repack_q5_Kx16(const void* rows, int64_t cols, void* group);
 void dot_q5_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// q2_Kx16: per super-block of the 16 rows: their d and dmin (f16), the 16
+// scale bytes of 16 weights as GGUF packs them (scale in the low nibble, min
+// in the high one; [g][row]), then the 2-bit quants as q3_Kx16's: half h,
+// vector k, lane r = row r's qs[32 h + 4k..+3]. The rows' size exactly.
+// Activations: q8_K blocks.
+constexpr size_t q2_Kx16_quants_offset() { return 64 + 256; }
+constexpr size_t q2_Kx16_block_bytes() { return q2_Kx16_quants_offset() + 1024; }
+inline size_t q2_Kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 256) * q2_Kx16_block_bytes(); }
+void repack_q2_Kx16(const void* rows, int64_t cols, void* group);
+void dot_q2_Kx16_ref(const void* group, const void* act, int64_t cols, float* out);
 
 // q3_Kx16: per super-block of the 16 rows: their d (f16), 32 pad bytes, the
 // 16 scales of 16 weights (sc - 32, int8, [g][row]), then the 2-bit quants:

@@ -199,8 +199,8 @@ GroupCase make_group_case(DType type) {
       ref(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
       for (int r = 0; r < rows; ++r) g.want[t][r] = qw.vec_dot(w.data() + r * dtype_row_bytes(type, g.cols), blocks.data(), g.cols);
     }
-  } else if (type == DType::Q3_K || type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K ||
-             type == DType::IQ4_XS) {
+  } else if (type == DType::Q2_K || type == DType::Q3_K || type == DType::Q4_K || type == DType::Q5_K ||
+             type == DType::Q6_K || type == DType::IQ4_XS) {
     g.cols = 512;
     const QuantOps& qw = quant_ops(type);
     const QuantOps& q8k = quant_ops(DType::Q8_K);
@@ -213,6 +213,7 @@ GroupCase make_group_case(DType type) {
                      : type == DType::Q5_K ? dot_q5_Kx16_ref
                      : type == DType::Q6_K ? dot_q6_Kx16_ref
                      : type == DType::Q3_K ? dot_q3_Kx16_ref
+                     : type == DType::Q2_K ? dot_q2_Kx16_ref
                                            : dot_iq4_xsx16_ref;
     for (int t = 0; t < 8; ++t) {
       g.acts.emplace_back(dtype_row_bytes(DType::Q8_K, g.cols));
@@ -251,12 +252,13 @@ cpu::GroupDotFn group_kernel(const cpu::KernelSet& ks, DType type) {
     case DType::Q6_K: return ks.group_q6_Kx16;
     case DType::IQ4_XS: return ks.group_iq4_xsx16;
     case DType::Q3_K: return ks.group_q3_Kx16;
+    case DType::Q2_K: return ks.group_q2_Kx16;
     default: return ks.group_f16x16;
   }
 }
 
-const DType kGroupTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q3_K,   DType::Q4_K,
-                             DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::F16};
+const DType kGroupTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q2_K,   DType::Q3_K,
+                             DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::F16};
 
 }  // namespace
 

@@ -197,6 +197,34 @@ TEST_CASE("vulkan: stories260K greedy text equals the cpu's, one token at a time
   CHECK(text[1] == text[0]);
 }
 
+// Rows that are not whole 256-weight super-blocks (stories260K: width 64,
+// feed-forward 172) make a Q4_K_M file mostly q5_0 (with q8_0, and f16 where
+// rows do not fit 32-weight blocks): the mix a small model's Q4_K_M download
+// has. Its quantized products must be the cpu's to the bit, so the logits
+// differ only by the f16 products' float order, and the argmax nowhere.
+TEST_CASE("vulkan: a Q4_K_M model of widths that K-quants cannot take (q5_0 fallbacks) gives the cpu's logits",
+          "[vulkan]") {
+  const int dev = device();
+  const std::string path = test::temp_path("stories-mixed.erm");
+  ConvertOptions o;
+  o.quant = "q4_k_m";
+  o.overwrite = true;
+  convert_model(test::stories_gguf(), path, o);
+  const auto info = test::run_cli("info '" + path + "'");
+  INFO(info.out);
+  REQUIRE(info.code == 0);
+  CHECK(info.out.find("q5_0 x") != std::string::npos);
+  CHECK(info.out.find("q4_k") == std::string::npos);
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 1) % 512);
+  const auto cpu = logits(path, LoadOptions{"cpu"}, ids);
+  const auto gpu = logits(path, LoadOptions{"vulkan", dev}, ids);
+  const Agreement a = compare(cpu, gpu, 512);
+  INFO("argmax " << a.agree << "/" << a.n << ", max diff " << a.max_diff << " (largest logit " << a.max_logit << ")");
+  check_same(a, true);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("vulkan: --gpu-layers splits layers between the GPU and the cpu", "[vulkan]") {
   const int dev = device();
   const std::string dir = test::fixtures() + "/models/tiny-qwen2";  // tied head: the embedding goes to both sides

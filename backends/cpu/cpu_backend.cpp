@@ -17,6 +17,7 @@ GroupDotFn group_kernel(DType t) {
     case DType::Q8_0: return ks.group_q8_0x16;
     case DType::Q5_0: return ks.group_q5_0x16;
     case DType::Q4_K: return ks.group_q4_Kx16;
+    case DType::Q2_K: return ks.group_q2_Kx16;
     case DType::Q3_K: return ks.group_q3_Kx16;
     case DType::Q5_K: return ks.group_q5_Kx16;
     case DType::IQ4_XS: return ks.group_iq4_xsx16;

@@ -334,6 +334,65 @@ void GroupQ3_Kx16_512(const void* group, const void* const* act, float* out, int
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
+// A q2_Kx16 group against NT q8_K rows: per 32-weight sub-block 8 vectors of
+// 2-bit quants, two 16-weight groups of 4 vpdpbusd each scaled by the rows'
+// 4-bit scales in integers; the 4-bit mins meet the activations' 16-element
+// sums once per super-block.
+template <int NT>
+void GroupQ2_Kx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m2 = _mm512_set1_epi8(3), lo4 = _mm512_set1_epi32(15);
+  auto scale_bytes = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q2_Kx16_block_bytes();
+    PrefetchAhead(o, q2_Kx16_block_bytes());
+    __m512i isc[NT], imin[NT];
+    for (int t = 0; t < NT; ++t) isc[t] = imin[t] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h)
+      for (int sh = 0; sh < 4; ++sh) {
+        __m512i w[8];
+        for (int k = 0; k < 8; ++k)
+          w[k] = _mm512_and_si512(_mm512_srl_epi16(_mm512_loadu_si512(o + q2_Kx16_quants_offset() + (h * 8 + k) * 64),
+                                                   _mm_cvtsi32_si128(2 * sh)), m2);
+        const int g = 8 * h + 2 * sh;
+        const __m512i sc0 = _mm512_and_si512(scale_bytes(o + 64 + g * 16), lo4);
+        const __m512i sc1 = _mm512_and_si512(scale_bytes(o + 64 + (g + 1) * 16), lo4);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 16 * g;
+          __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], Bcast4(a));
+          __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], Bcast4(a + 16));
+          __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], Bcast4(a + 4));
+          __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], Bcast4(a + 20));
+          s0 = _mm512_dpbusd_epi32(s0, w[2], Bcast4(a + 8));
+          s1 = _mm512_dpbusd_epi32(s1, w[6], Bcast4(a + 24));
+          s2 = _mm512_dpbusd_epi32(s2, w[3], Bcast4(a + 12));
+          s3 = _mm512_dpbusd_epi32(s3, w[7], Bcast4(a + 28));
+          isc[t] = _mm512_add_epi32(isc[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s2), sc0));
+          isc[t] = _mm512_add_epi32(isc[t], _mm512_mullo_epi32(_mm512_add_epi32(s1, s3), sc1));
+        }
+      }
+    for (int g = 0; g < 16; ++g) {
+      const __m512i m = _mm512_srli_epi32(scale_bytes(o + 64 + g * 16), 4);
+      for (int t = 0; t < NT; ++t) imin[t] = _mm512_add_epi32(imin[t], _mm512_mullo_epi32(m, _mm512_set1_epi32(y[t][b].bsums[g])));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 32)));
+    for (int t = 0; t < NT; ++t) {
+      const __m512 da = _mm512_set1_ps(y[t][b].d);
+      const __m512 v = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(d, da), _mm512_cvtepi32_ps(isc[t])),
+                                     _mm512_mul_ps(_mm512_mul_ps(dmin, da), _mm512_cvtepi32_ps(imin[t])));
+      acc[t] = _mm512_add_ps(acc[t], v);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
 // An iq4_xsx16 group against NT q8_K rows: per 32-weight sub-block, the 16
 // rows' codebook indices become weights in one byte shuffle each (the codebook
 // + 128: the unsigned bytes vpdpbusd wants; the 128 comes off through the
@@ -414,6 +473,7 @@ template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512
 template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_512<NT>; };
 template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_512<NT>; };
 template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_512<NT>; };
+template <int NT> struct Q2_K { static constexpr GroupFn Run = &GroupQ2_Kx16_512<NT>; };
 template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_512<NT>; };
 #endif
 
@@ -427,6 +487,7 @@ void FillGroupKernels(KernelSet* ks) {
   ks->group_q6_Kx16 = &ByTokens<Q6_K, kMaxTokens>;
   ks->group_iq4_xsx16 = &ByTokens<IQ4_XS, kMaxTokens>;
   ks->group_q3_Kx16 = &ByTokens<Q3_K, kMaxTokens>;
+  ks->group_q2_Kx16 = &ByTokens<Q2_K, kMaxTokens>;
   ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
   ks->groups = "AVX-512 VNNI";
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2

@@ -327,6 +327,72 @@ void GroupQ3_Kx16_256(const void* group, const void* const* act, float* out, int
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
 }
 
+// q2_Kx16 against NT q8_K rows: per 32-weight sub-block and half, 8 vectors
+// of 2-bit quants, two 16-weight groups scaled by the rows' 4-bit scales in
+// integers; the 4-bit mins meet the activations' 16-element sums.
+template <int NT, bool kVnni>
+void GroupQ2_Kx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  const __m256i m2 = _mm256_set1_epi8(3), lo4 = _mm256_set1_epi32(15);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q2_Kx16_block_bytes();
+    PrefetchAhead(o, q2_Kx16_block_bytes());
+    for (int half = 0; half < 2; ++half) {
+      __m256i isc[NT], imin[NT];
+      for (int t = 0; t < NT; ++t) isc[t] = imin[t] = _mm256_setzero_si256();
+      for (int h = 0; h < 2; ++h)
+        for (int sh = 0; sh < 4; ++sh) {
+          __m256i w[8];
+          for (int k = 0; k < 8; ++k)
+            w[k] = _mm256_and_si256(_mm256_srl_epi16(GroupLoad(o + q2_Kx16_quants_offset() + (h * 8 + k) * 64 + 32 * half),
+                                                     _mm_cvtsi32_si128(2 * sh)), m2);
+          const int g = 8 * h + 2 * sh;
+          const __m256i sc0 = _mm256_and_si256(GroupRowsU8(o + 64 + g * 16 + 8 * half), lo4);
+          const __m256i sc1 = _mm256_and_si256(GroupRowsU8(o + 64 + (g + 1) * 16 + 8 * half), lo4);
+          for (int t = 0; t < NT; ++t) {
+            const int8_t* a = y[t][b].qs + 16 * g;
+            if constexpr (kVnni) {
+              __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+              for (int k = 0; k < 4; ++k) {
+                s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
+                s1 = _mm256_dpbusd_avx_epi32(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
+              }
+              isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_mullo_epi32(s0, sc0), _mm256_mullo_epi32(s1, sc1)));
+            } else {  // four products of 0..3 add up in int16
+              __m256i p0 = _mm256_maddubs_epi16(w[0], GroupBcast4(a)), p1 = _mm256_maddubs_epi16(w[4], GroupBcast4(a + 16));
+              for (int k = 1; k < 4; ++k) {
+                p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
+                p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w[4 + k], GroupBcast4(a + 16 + 4 * k)));
+              }
+              isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_madd_epi16(p0, GroupPair16(sc0)),
+                                                                 _mm256_madd_epi16(p1, GroupPair16(sc1))));
+            }
+          }
+        }
+      for (int g = 0; g < 16; ++g) {  // min x the group's activation sum: (m, m) . (bsum, 0)
+        const __m256i m16 = GroupPair16(_mm256_srli_epi32(GroupRowsU8(o + 64 + g * 16 + 8 * half), 4));
+        for (int t = 0; t < NT; ++t)
+          imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(m16, _mm256_set1_epi32(static_cast<uint16_t>(y[t][b].bsums[g]))));
+      }
+      const __m256 d = GroupHalfF16(o + 16 * half), dmin = GroupHalfF16(o + 32 + 16 * half);
+      for (int t = 0; t < NT; ++t) {
+        const __m256 da = _mm256_set1_ps(y[t][b].d);
+        const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(isc[t])),
+                                       _mm256_mul_ps(_mm256_mul_ps(dmin, da), _mm256_cvtepi32_ps(imin[t])));
+        acc[t][half] = _mm256_add_ps(acc[t][half], v);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
 // iq4_xsx16 against NT q8_K rows: per 32-weight sub-block and half, the
 // codebook indices become weights in one byte shuffle each; with VNNI the
 // codebook + 128 (unsigned, the 128 off through the activations' sums),
@@ -421,6 +487,7 @@ struct Group256 {
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_256<NT, kVnni>; };
   template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_256<NT, kVnni>; };
   template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_256<NT, kVnni>; };
+  template <int NT> struct Q2_K { static constexpr GroupFn Run = &GroupQ2_Kx16_256<NT, kVnni>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_256<NT>; };
   // Four tokens a call: with two halves each, more accumulators than 16 registers hold.
   static void Fill(KernelSet* ks) {
@@ -432,6 +499,7 @@ struct Group256 {
     ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
     ks->group_iq4_xsx16 = &ByTokens<IQ4_XS, 4>;
     ks->group_q3_Kx16 = &ByTokens<Q3_K, 4>;
+    ks->group_q2_Kx16 = &ByTokens<Q2_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }
 };

@@ -213,6 +213,67 @@ void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, in
     for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
 }
 
+// q2_Kx16 against NT q8_K rows: per register of four rows and 32-weight
+// sub-block, 8 registers of 2-bit quants, two 16-weight groups scaled by the
+// rows' 4-bit scales in integers; the 4-bit mins meet the activations' sums.
+template <int NT, bool kDot>
+void GroupQ2_Kx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const block_q8_K* y[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = static_cast<const block_q8_K*>(act[t]);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  const int32x4_t lo4 = vdupq_n_s32(15);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q2_Kx16_block_bytes();
+    PrefetchAhead(o, q2_Kx16_block_bytes());
+    for (int i = 0; i < 4; ++i) {
+      int32x4_t isc[NT], imin[NT];
+      for (int t = 0; t < NT; ++t) isc[t] = imin[t] = vdupq_n_s32(0);
+      for (int h = 0; h < 2; ++h)
+        for (int sh = 0; sh < 4; ++sh) {
+          int8x16_t w[8];
+          for (int k = 0; k < 8; ++k) {
+            const uint8x16_t q = GroupQuad(o + q2_Kx16_quants_offset() + (h * 8 + k) * 64, i);
+            w[k] = AsS8(vandq_u8(vshlq_u8(q, vdupq_n_s8(static_cast<int8_t>(-2 * sh))), vdupq_n_u8(3)));
+          }
+          const int g = 8 * h + 2 * sh;
+          const int32x4_t sc0 = vandq_s32(QuadU8(o + 64 + g * 16 + 4 * i), lo4);
+          const int32x4_t sc1 = vandq_s32(QuadU8(o + 64 + (g + 1) * 16 + 4 * i), lo4);
+          for (int t = 0; t < NT; ++t) {
+            const int8_t* a = y[t][b].qs + 16 * g;
+            const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+            QuadDot<kDot> s0(vdupq_n_s32(0)), s1(vdupq_n_s32(0));
+            s0.template add<0>(w[0], a0);
+            s0.template add<1>(w[1], a0);
+            s0.template add<2>(w[2], a0);
+            s0.template add<3>(w[3], a0);
+            s1.template add<0>(w[4], a1);
+            s1.template add<1>(w[5], a1);
+            s1.template add<2>(w[6], a1);
+            s1.template add<3>(w[7], a1);
+            isc[t] = vmlaq_s32(vmlaq_s32(isc[t], s0.sum(), sc0), s1.sum(), sc1);
+          }
+        }
+      for (int g = 0; g < 16; ++g) {
+        const int32x4_t m = vshrq_n_s32(QuadU8(o + 64 + g * 16 + 4 * i), 4);
+        for (int t = 0; t < NT; ++t) imin[t] = vmlaq_n_s32(imin[t], m, y[t][b].bsums[g]);
+      }
+      const float32x4_t d = QuadF16(o + 8 * i), dmin = QuadF16(o + 32 + 8 * i);
+      for (int t = 0; t < NT; ++t) {
+        const float32x4_t da = vdupq_n_f32(y[t][b].d);
+        const float32x4_t v = vsubq_f32(vmulq_f32(vmulq_f32(d, da), vcvtq_f32_s32(isc[t])),
+                                        vmulq_f32(vmulq_f32(dmin, da), vcvtq_f32_s32(imin[t])));
+        acc[t][i] = vaddq_f32(acc[t][i], v);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
 // q3_Kx16 against NT q8_K rows: per register of four rows and 32-weight
 // sub-block (half h, shift s), 8 registers of q2 + 4 hbit (0..7), two
 // 16-weight groups whose sums start at -4 x their activation sums, scaled by
@@ -481,6 +542,7 @@ struct GroupNeon {
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_Neon<NT, kDot>; };
   template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_Neon<NT, kDot>; };
   template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_Neon<NT, kDot>; };
+  template <int NT> struct Q2_K { static constexpr GroupFn Run = &GroupQ2_Kx16_Neon<NT, kDot>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_Neon<NT>; };
   // Four tokens a call: their 16 accumulators and a register's 8 weights fill
   // the 32 registers.
@@ -493,6 +555,7 @@ struct GroupNeon {
     ks->group_q6_Kx16 = &ByTokens<Q6_K, 4>;
     ks->group_iq4_xsx16 = &ByTokens<IQ4_XS, 4>;
     ks->group_q3_Kx16 = &ByTokens<Q3_K, 4>;
+    ks->group_q2_Kx16 = &ByTokens<Q2_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
   }
 };

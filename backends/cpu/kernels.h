@@ -54,7 +54,8 @@ struct KernelSet {
   GroupDotFn group_q4_0x16 = nullptr, group_q8_0x16 = nullptr, group_q4_Kx16 = nullptr, group_q6_Kx16 = nullptr,
              group_f16x16 = nullptr;
   GroupDotFn group_q5_0x16 = nullptr;  // split q8_0
-  GroupDotFn group_q3_Kx16 = nullptr, group_q5_Kx16 = nullptr, group_iq4_xsx16 = nullptr;  // q8_K
+  GroupDotFn group_q2_Kx16 = nullptr, group_q3_Kx16 = nullptr, group_q5_Kx16 = nullptr,
+             group_iq4_xsx16 = nullptr;  // q8_K
   const char* groups = nullptr;  // the group kernels' instructions, e.g. "NEON dotprod" (null: none)
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
