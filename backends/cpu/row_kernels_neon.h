@@ -252,6 +252,7 @@ void DotNIQ4XS_Neon(const void* w, const void* const* act, int nt, float* out, i
   for (int t = 0; t < nt; ++t) out[t] = sum[t];
 }
 
+// int8_helpers.h's OneToken, for the files compiled apart from Highway's targets.
 template <void (*kDotN)(const void*, const void* const*, int, float*, int64_t)>
 float OneTokenNeon(const void* w, const void* a, int64_t n) {
   float r;
