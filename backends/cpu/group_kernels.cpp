@@ -283,6 +283,22 @@ inline __m512i ByteBit512(__m512i v, int from, int to) {
   return _mm512_and_si512(moved, _mm512_set1_epi8(static_cast<char>(1 << to)));
 }
 
+// q2_K's and q3_K's 32-weight sub-block against its activations: the sums of
+// its two 16-weight groups (w[0..3] with a[0..15], w[4..7] with a[16..31]),
+// each chain started at its seed; two chains per group hide vpdpbusd's latency.
+inline void TwoGroupSums512(const __m512i* w, const int8_t* a, int32_t seed0, int32_t seed1, __m512i* g0, __m512i* g1) {
+  __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(seed0), w[0], Bcast4(a));
+  __m512i s1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(seed1), w[4], Bcast4(a + 16));
+  __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], Bcast4(a + 4));
+  __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], Bcast4(a + 20));
+  s0 = _mm512_dpbusd_epi32(s0, w[2], Bcast4(a + 8));
+  s1 = _mm512_dpbusd_epi32(s1, w[6], Bcast4(a + 24));
+  s2 = _mm512_dpbusd_epi32(s2, w[3], Bcast4(a + 12));
+  s3 = _mm512_dpbusd_epi32(s3, w[7], Bcast4(a + 28));
+  *g0 = _mm512_add_epi32(s0, s2);
+  *g1 = _mm512_add_epi32(s1, s3);
+}
+
 // A q3_Kx16 group against NT q8_K rows: per 32-weight sub-block (half h,
 // shift s) 8 vectors of q2 + 4 hbit (0..7, the 4 off through the
 // activations' 16-element sums, which seed the chains), two 16-weight groups
@@ -314,17 +330,10 @@ void GroupQ3_Kx16_512(const void* group, const void* const* act, float* out, int
         const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + g * 16)));
         const __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + (g + 1) * 16)));
         for (int t = 0; t < NT; ++t) {
-          const int8_t* a = y[t][b].qs + 16 * g;
-          __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-4 * y[t][b].bsums[g]), w[0], Bcast4(a));
-          __m512i s1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-4 * y[t][b].bsums[g + 1]), w[4], Bcast4(a + 16));
-          __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], Bcast4(a + 4));
-          __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], Bcast4(a + 20));
-          s0 = _mm512_dpbusd_epi32(s0, w[2], Bcast4(a + 8));
-          s1 = _mm512_dpbusd_epi32(s1, w[6], Bcast4(a + 24));
-          s2 = _mm512_dpbusd_epi32(s2, w[3], Bcast4(a + 12));
-          s3 = _mm512_dpbusd_epi32(s3, w[7], Bcast4(a + 28));
-          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s2), sc0));
-          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(_mm512_add_epi32(s1, s3), sc1));
+          __m512i s0, s1;
+          TwoGroupSums512(w, y[t][b].qs + 16 * g, -4 * y[t][b].bsums[g], -4 * y[t][b].bsums[g + 1], &s0, &s1);
+          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(s0, sc0));
+          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(s1, sc1));
         }
       }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
@@ -364,17 +373,10 @@ void GroupQ2_Kx16_512(const void* group, const void* const* act, float* out, int
         const __m512i sc0 = _mm512_and_si512(scale_bytes(o + 64 + g * 16), lo4);
         const __m512i sc1 = _mm512_and_si512(scale_bytes(o + 64 + (g + 1) * 16), lo4);
         for (int t = 0; t < NT; ++t) {
-          const int8_t* a = y[t][b].qs + 16 * g;
-          __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], Bcast4(a));
-          __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], Bcast4(a + 16));
-          __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], Bcast4(a + 4));
-          __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], Bcast4(a + 20));
-          s0 = _mm512_dpbusd_epi32(s0, w[2], Bcast4(a + 8));
-          s1 = _mm512_dpbusd_epi32(s1, w[6], Bcast4(a + 24));
-          s2 = _mm512_dpbusd_epi32(s2, w[3], Bcast4(a + 12));
-          s3 = _mm512_dpbusd_epi32(s3, w[7], Bcast4(a + 28));
-          isc[t] = _mm512_add_epi32(isc[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s2), sc0));
-          isc[t] = _mm512_add_epi32(isc[t], _mm512_mullo_epi32(_mm512_add_epi32(s1, s3), sc1));
+          __m512i s0, s1;
+          TwoGroupSums512(w, y[t][b].qs + 16 * g, 0, 0, &s0, &s1);
+          isc[t] = _mm512_add_epi32(isc[t], _mm512_mullo_epi32(s0, sc0));
+          isc[t] = _mm512_add_epi32(isc[t], _mm512_mullo_epi32(s1, sc1));
         }
       }
     for (int g = 0; g < 16; ++g) {

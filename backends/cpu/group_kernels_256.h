@@ -262,6 +262,31 @@ void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
 }
 
+// q2_K's and q3_K's 32-weight sub-block (values 0..7) against its
+// activations, as the sums of its two 16-weight groups (w[0..3] with
+// a[0..15], w[4..7] with a[16..31]): with VNNI in int32, each chain started at
+// its seed; without, as int16 pair sums (four products of 0..7 fit int16).
+// (A template, as GroupDp: only the VNNI file instantiates it, with kVnni.)
+template <bool kVnni>
+inline void GroupTwoSumsVnni(const __m256i* w, const int8_t* a, int32_t seed0, int32_t seed1, __m256i* g0, __m256i* g1) {
+  static_assert(kVnni, "the VEX vpdpbusd");
+  __m256i s0 = _mm256_set1_epi32(seed0), s1 = _mm256_set1_epi32(seed1);
+  for (int k = 0; k < 4; ++k) {
+    s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
+    s1 = _mm256_dpbusd_avx_epi32(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
+  }
+  *g0 = s0;
+  *g1 = s1;
+}
+inline void GroupTwoPairSums(const __m256i* w, const int8_t* a, __m256i* p0, __m256i* p1) {
+  *p0 = _mm256_maddubs_epi16(w[0], GroupBcast4(a));
+  *p1 = _mm256_maddubs_epi16(w[4], GroupBcast4(a + 16));
+  for (int k = 1; k < 4; ++k) {
+    *p0 = _mm256_add_epi16(*p0, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
+    *p1 = _mm256_add_epi16(*p1, _mm256_maddubs_epi16(w[4 + k], GroupBcast4(a + 16 + 4 * k)));
+  }
+}
+
 // q3_Kx16 against NT q8_K rows: per 32-weight sub-block and half, 8 vectors
 // of q2 + 4 hbit (0..7); the 4 comes off through the activations' 16-element
 // sums, scaled like the products (with VNNI the sums seed the chains).
@@ -296,18 +321,12 @@ void GroupQ3_Kx16_256(const void* group, const void* const* act, float* out, int
           for (int t = 0; t < NT; ++t) {
             const int8_t* a = y[t][b].qs + 16 * g;
             if constexpr (kVnni) {
-              __m256i s0 = _mm256_set1_epi32(-4 * y[t][b].bsums[g]), s1 = _mm256_set1_epi32(-4 * y[t][b].bsums[g + 1]);
-              for (int k = 0; k < 4; ++k) {
-                s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
-                s1 = _mm256_dpbusd_avx_epi32(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
-              }
+              __m256i s0, s1;
+              GroupTwoSumsVnni<kVnni>(w, a, -4 * y[t][b].bsums[g], -4 * y[t][b].bsums[g + 1], &s0, &s1);
               scaled[t] = _mm256_add_epi32(scaled[t], _mm256_add_epi32(_mm256_mullo_epi32(s0, sc0), _mm256_mullo_epi32(s1, sc1)));
-            } else {  // four products of 0..7 add up in int16
-              __m256i p0 = _mm256_maddubs_epi16(w[0], GroupBcast4(a)), p1 = _mm256_maddubs_epi16(w[4], GroupBcast4(a + 16));
-              for (int k = 1; k < 4; ++k) {
-                p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
-                p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w[4 + k], GroupBcast4(a + 16 + 4 * k)));
-              }
+            } else {
+              __m256i p0, p1;
+              GroupTwoPairSums(w, a, &p0, &p1);
               const __m256i sc0_16 = GroupPair16(sc0), sc1_16 = GroupPair16(sc1);
               scaled[t] = _mm256_add_epi32(scaled[t], _mm256_add_epi32(_mm256_madd_epi16(p0, sc0_16), _mm256_madd_epi16(p1, sc1_16)));
               // sc x the groups' activation sums, for the offset 4: (sc, sc) . (bsum, 0).
@@ -358,18 +377,12 @@ void GroupQ2_Kx16_256(const void* group, const void* const* act, float* out, int
           for (int t = 0; t < NT; ++t) {
             const int8_t* a = y[t][b].qs + 16 * g;
             if constexpr (kVnni) {
-              __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-              for (int k = 0; k < 4; ++k) {
-                s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
-                s1 = _mm256_dpbusd_avx_epi32(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
-              }
+              __m256i s0, s1;
+              GroupTwoSumsVnni<kVnni>(w, a, 0, 0, &s0, &s1);
               isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_mullo_epi32(s0, sc0), _mm256_mullo_epi32(s1, sc1)));
-            } else {  // four products of 0..3 add up in int16
-              __m256i p0 = _mm256_maddubs_epi16(w[0], GroupBcast4(a)), p1 = _mm256_maddubs_epi16(w[4], GroupBcast4(a + 16));
-              for (int k = 1; k < 4; ++k) {
-                p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w[k], GroupBcast4(a + 4 * k)));
-                p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w[4 + k], GroupBcast4(a + 16 + 4 * k)));
-              }
+            } else {
+              __m256i p0, p1;
+              GroupTwoPairSums(w, a, &p0, &p1);
               isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_madd_epi16(p0, GroupPair16(sc0)),
                                                                  _mm256_madd_epi16(p1, GroupPair16(sc1))));
             }

@@ -213,6 +213,26 @@ void GroupQ4_Kx16_Neon(const void* group, const void* const* act, float* out, in
     for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
 }
 
+// q2_K's and q3_K's 32-weight sub-block against its activations, four rows'
+// worth: the sums of its two 16-weight groups (w[0..3] with a[0..15], w[4..7]
+// with a[16..31]), each started at its seed.
+template <bool kDot>
+inline void QuadTwoGroupSums(const int8x16_t* w, const int8_t* a, int32_t seed0, int32_t seed1, int32x4_t* g0,
+                             int32x4_t* g1) {
+  const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+  QuadDot<kDot> s0(vdupq_n_s32(seed0)), s1(vdupq_n_s32(seed1));
+  s0.template add<0>(w[0], a0);
+  s0.template add<1>(w[1], a0);
+  s0.template add<2>(w[2], a0);
+  s0.template add<3>(w[3], a0);
+  s1.template add<0>(w[4], a1);
+  s1.template add<1>(w[5], a1);
+  s1.template add<2>(w[6], a1);
+  s1.template add<3>(w[7], a1);
+  *g0 = s0.sum();
+  *g1 = s1.sum();
+}
+
 // q2_Kx16 against NT q8_K rows: per register of four rows and 32-weight
 // sub-block, 8 registers of 2-bit quants, two 16-weight groups scaled by the
 // rows' 4-bit scales in integers; the 4-bit mins meet the activations' sums.
@@ -243,18 +263,9 @@ void GroupQ2_Kx16_Neon(const void* group, const void* const* act, float* out, in
           const int32x4_t sc0 = vandq_s32(QuadU8(o + 64 + g * 16 + 4 * i), lo4);
           const int32x4_t sc1 = vandq_s32(QuadU8(o + 64 + (g + 1) * 16 + 4 * i), lo4);
           for (int t = 0; t < NT; ++t) {
-            const int8_t* a = y[t][b].qs + 16 * g;
-            const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
-            QuadDot<kDot> s0(vdupq_n_s32(0)), s1(vdupq_n_s32(0));
-            s0.template add<0>(w[0], a0);
-            s0.template add<1>(w[1], a0);
-            s0.template add<2>(w[2], a0);
-            s0.template add<3>(w[3], a0);
-            s1.template add<0>(w[4], a1);
-            s1.template add<1>(w[5], a1);
-            s1.template add<2>(w[6], a1);
-            s1.template add<3>(w[7], a1);
-            isc[t] = vmlaq_s32(vmlaq_s32(isc[t], s0.sum(), sc0), s1.sum(), sc1);
+            int32x4_t s0, s1;
+            QuadTwoGroupSums<kDot>(w, y[t][b].qs + 16 * g, 0, 0, &s0, &s1);
+            isc[t] = vmlaq_s32(vmlaq_s32(isc[t], s0, sc0), s1, sc1);
           }
         }
       for (int g = 0; g < 16; ++g) {
@@ -306,18 +317,9 @@ void GroupQ3_Kx16_Neon(const void* group, const void* const* act, float* out, in
           const int g = 8 * h + 2 * sh;
           const int32x4_t sc0 = QuadS8(o + 64 + g * 16 + 4 * i), sc1 = QuadS8(o + 64 + (g + 1) * 16 + 4 * i);
           for (int t = 0; t < NT; ++t) {
-            const int8_t* a = y[t][b].qs + 16 * g;
-            const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
-            QuadDot<kDot> s0(vdupq_n_s32(-4 * y[t][b].bsums[g])), s1(vdupq_n_s32(-4 * y[t][b].bsums[g + 1]));
-            s0.template add<0>(w[0], a0);
-            s0.template add<1>(w[1], a0);
-            s0.template add<2>(w[2], a0);
-            s0.template add<3>(w[3], a0);
-            s1.template add<0>(w[4], a1);
-            s1.template add<1>(w[5], a1);
-            s1.template add<2>(w[6], a1);
-            s1.template add<3>(w[7], a1);
-            isc[t] = vmlaq_s32(vmlaq_s32(isc[t], s0.sum(), sc0), s1.sum(), sc1);
+            int32x4_t s0, s1;
+            QuadTwoGroupSums<kDot>(w, y[t][b].qs + 16 * g, -4 * y[t][b].bsums[g], -4 * y[t][b].bsums[g + 1], &s0, &s1);
+            isc[t] = vmlaq_s32(vmlaq_s32(isc[t], s0, sc0), s1, sc1);
           }
         }
       const float32x4_t d = QuadF16(o + 8 * i);
