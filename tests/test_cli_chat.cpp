@@ -215,6 +215,16 @@ class Tmux {
   std::string sock_;
 };
 
+// A screen test: the input prompt is drawn on a line after `marker`. Keys sent
+// before it are echoed by the terminal ahead of the prompt, so a test that
+// types early, or looks for its own words, would match too soon.
+auto prompt_after(const std::string& marker) {
+  return [marker](const std::string& s) {
+    const size_t at = s.find(marker);
+    return at != std::string::npos && s.find("\n>", at + marker.size()) != std::string::npos;
+  };
+}
+
 size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;
   for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
@@ -236,7 +246,7 @@ TEST_CASE("chat in a real terminal: Ctrl-C stops an answer, the next turn works,
   const std::string err = test::temp_path("tmux_err");
   const std::string cmd = cli + " chat -m " + kLlama + " --temp 0 -c 8192 -n 3000 --ignore-eos -v 2>" + err + "; echo EXIT=$? > " + done;
   REQUIRE(tmux.sh("new-session -d -s t -x 150 -y 40 " + quote(cmd)) == 0);
-  REQUIRE(tmux.wait_for([](const std::string& s) { return s.find("/help for commands") != std::string::npos; }));
+  REQUIRE(tmux.wait_for(prompt_after("/help for commands")));
   tmux.sh("send-keys -t t 'Hello there' Enter");
   // Some of the answer on screen, then Ctrl-C.
   REQUIRE(tmux.wait_for([](const std::string& s) { return s.find("Hello there") != std::string::npos && s.size() > 400; }));
@@ -277,12 +287,9 @@ TEST_CASE("chat in a real terminal: reasoning dimmed, Ctrl-C at the prompt leave
   const std::string cmd = std::string(EDGERUN_CLI) + " chat -m " + kQwen2 + " --chat-template-file " + r1 +
                           " --temp 0 -n 12 --reasoning-budget 4 2>/dev/null; echo EXIT=$? > " + done;
   REQUIRE(tmux.sh("new-session -d -s t -x 150 -y 40 " + quote(cmd)) == 0);
-  REQUIRE(tmux.wait_for([](const std::string& s) { return s.find("/help for commands") != std::string::npos; }));
+  REQUIRE(tmux.wait_for(prompt_after("/help for commands")));
   tmux.sh("send-keys -t t 'Why?' Enter");
-  REQUIRE(tmux.wait_for([](const std::string& s) {
-    const size_t at = s.find("Why?");
-    return at != std::string::npos && s.find("\n>", at) != std::string::npos;
-  }));
+  REQUIRE(tmux.wait_for(prompt_after("> Why?")));
   // The reasoning in dim (SGR 2), no header lines on a terminal.
   const std::string painted = tmux.screen(true);
   CHECK_THAT(painted, Catch::Contains("\x1b[2m"));
