@@ -62,6 +62,91 @@ void repack_q5_0x16(const void* rows, int64_t cols, void* group) {
     }
 }
 void repack_q8_0x16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_q8_0, true>(rows, cols, group); }
+void repack_iq4_nlx16(const void* rows, int64_t cols, void* group) { regroup_x_0<block_iq4_nl, false>(rows, cols, group); }
+
+namespace {
+// q4_1 and q5_1 blocks: q4_0x16's / q5_0x16's group with the rows' mins after their scales.
+template <typename Block, bool kFive>
+void regroup_x_1(const void* rows, int64_t cols, void* group) {
+  constexpr int kBlockBytes = kFive ? 320 : 256;
+  const int64_t nb = cols / QK;
+  const auto* x = static_cast<const Block*>(rows);
+  auto* scales = static_cast<uint16_t*>(group);
+  auto* mins = scales + nb * kGroupRows;
+  auto* qs = static_cast<uint8_t*>(group) + nb * 64;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int r = 0; r < kGroupRows; ++r) {
+      const Block& blk = x[r * nb + b];
+      scales[b * kGroupRows + r] = blk.d;
+      mins[b * kGroupRows + r] = blk.m;
+      uint8_t* q = qs + b * kBlockBytes;
+      for (int k = 0; k < 4; ++k) std::memcpy(q + k * 64 + r * 4, blk.qs + 4 * k, 4);
+      if constexpr (kFive) {
+        const uint32_t word = q5_0_fifth_word(blk.qh);
+        std::memcpy(q + 256 + r * 4, &word, 4);
+      }
+    }
+}
+template <typename Block, bool kFive>
+void ungroup_x_1(const void* group, int64_t cols, void* rows) {
+  constexpr int kBlockBytes = kFive ? 320 : 256;
+  const int64_t nb = cols / QK;
+  auto* x = static_cast<Block*>(rows);
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* mins = scales + nb * kGroupRows;
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 64;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int r = 0; r < kGroupRows; ++r) {
+      Block& blk = x[r * nb + b];
+      blk.d = scales[b * kGroupRows + r];
+      blk.m = mins[b * kGroupRows + r];
+      const uint8_t* q = qs + b * kBlockBytes;
+      for (int k = 0; k < 4; ++k) std::memcpy(blk.qs + 4 * k, q + k * 64 + r * 4, 4);
+      if constexpr (kFive) {
+        uint32_t word;
+        std::memcpy(&word, q + 256 + r * 4, 4);
+        const uint32_t h = q5_0_qh(word);
+        std::memcpy(blk.qh, &h, 4);
+      }
+    }
+}
+// The q4_1x16 / q5_1x16 reference: per block, (d d_a) I + m s_a, added in block order (add_block_min's order).
+template <bool kFive>
+void dot_x_1x16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  constexpr int kBlockBytes = kFive ? 320 : 256;
+  const int64_t nb = cols / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* mins = scales + nb * kGroupRows;
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * 64;
+  const auto* y = static_cast<const block_q8_1*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* q = qs + b * kBlockBytes;
+      int s = 0;
+      for (int k = 0; k < 4; ++k)
+        for (int j = 0; j < 4; ++j) {
+          const uint8_t byte = q[k * 64 + r * 4 + j];
+          int lo = byte & 15, hi = byte >> 4;
+          if (kFive) {
+            const uint8_t fifth = q[256 + r * 4 + j];
+            lo |= ((fifth >> k) & 1) << 4;
+            hi |= ((fifth >> (4 + k)) & 1) << 4;
+          }
+          s += lo * y[b].qs[4 * k + j] + hi * y[b].qs[16 + 4 * k + j];
+        }
+      const float dd = fp16_to_float(scales[b * kGroupRows + r]) * fp16_to_float(y[b].d);
+      sum += dd * static_cast<float>(s) + fp16_to_float(mins[b * kGroupRows + r]) * fp16_to_float(y[b].s);
+    }
+    out[r] = sum;
+  }
+}
+}  // namespace
+
+void repack_q4_1x16(const void* rows, int64_t cols, void* group) { regroup_x_1<block_q4_1, false>(rows, cols, group); }
+void repack_q5_1x16(const void* rows, int64_t cols, void* group) { regroup_x_1<block_q5_1, true>(rows, cols, group); }
+void dot_q4_1x16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_x_1x16_ref<false>(group, act, cols, out); }
+void dot_q5_1x16_ref(const void* group, const void* act, int64_t cols, float* out) { dot_x_1x16_ref<true>(group, act, cols, out); }
 
 namespace {
 // The q4_0x16 and q8_0x16 references differ only in a block's integer sum:
@@ -102,6 +187,18 @@ void dot_q5_0x16_ref(const void* group, const void* act, int64_t cols, float* ou
         const uint8_t byte = q[k * 64 + r * 4 + j], fifth = q[256 + r * 4 + j];
         const int lo = (byte & 15) | ((fifth >> k) & 1) << 4, hi = (byte >> 4) | ((fifth >> (4 + k)) & 1) << 4;
         s += (lo - 16) * a[4 * k + j] + (hi - 16) * a[16 + 4 * k + j];
+      }
+    return s;
+  });
+}
+
+void dot_iq4_nlx16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  dot_x_0x16_ref<256>(group, act, cols, out, [](const uint8_t* q, const int8_t* a, int r) {
+    int s = 0;
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t byte = q[k * 64 + r * 4 + j];
+        s += kIQ4Values[byte & 15] * a[4 * k + j] + kIQ4Values[byte >> 4] * a[16 + 4 * k + j];
       }
     return s;
   });
@@ -169,6 +266,16 @@ void dot_f16x16_ref(const void* group, const void* act, int64_t cols, float* out
   for (int r = 0; r < kGroupRows; ++r) {
     double s = 0;
     for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(fp16_to_float(g[c * kGroupRows + r])) * a[c];
+    out[r] = static_cast<float>(s);
+  }
+}
+
+void dot_bf16x16_ref(const void* group, const void* act, int64_t cols, float* out) {
+  const auto* g = static_cast<const uint16_t*>(group);
+  const auto* a = static_cast<const float*>(act);
+  for (int r = 0; r < kGroupRows; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(bf16_to_float(g[c * kGroupRows + r])) * a[c];
     out[r] = static_cast<float>(s);
   }
 }
@@ -569,6 +676,11 @@ const X16Layout* x16_layout(DType type) {
   static const X16Layout q3_K{repack_q3_Kx16, ungroup_q3_Kx16, q3_Kx16_group_bytes, 256};
   static const X16Layout iq4_xs{repack_iq4_xsx16, ungroup_iq4_xsx16, iq4_xsx16_group_bytes, 256};
   static const X16Layout f16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
+  // bf16x16 is f16x16's column order: the same moves of 16-bit values.
+  static const X16Layout bf16{repack_f16x16, ungroup_f16x16, f16x16_group_bytes, 64};
+  static const X16Layout q4_1{repack_q4_1x16, ungroup_x_1<block_q4_1, false>, q4_1x16_group_bytes, 64};
+  static const X16Layout q5_1{repack_q5_1x16, ungroup_x_1<block_q5_1, true>, q5_1x16_group_bytes, 64};
+  static const X16Layout iq4_nl{repack_iq4_nlx16, ungroup_x_0<block_iq4_nl, false>, q4_0x16_group_bytes, 64};
   switch (type) {
     case DType::Q4_0: return &q4_0;
     case DType::Q8_0: return &q8_0;
@@ -580,6 +692,10 @@ const X16Layout* x16_layout(DType type) {
     case DType::Q3_K: return &q3_K;
     case DType::IQ4_XS: return &iq4_xs;
     case DType::F16: return &f16;
+    case DType::BF16: return &bf16;
+    case DType::Q4_1: return &q4_1;
+    case DType::Q5_1: return &q5_1;
+    case DType::IQ4_NL: return &iq4_nl;
     default: return nullptr;
   }
 }

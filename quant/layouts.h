@@ -28,8 +28,8 @@ enum : int {
 };
 
 // Whether .erm files store `type` in kLayoutX16 for a [rows, cols] matrix:
-// q4_0, q5_0, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs and f16, whose groups
-// take about the rows' size (q3_K: 5.5 % more, q4_K and iq4_xs 3 %, q5_K 2 %, q6_K
+// q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs,
+// f16 and bf16, whose groups take about the rows' size (q3_K: 5.5 % more, q4_K and iq4_xs 3 %, q5_K 2 %, q6_K
 // 1 %), when rows % 16 == 0 and cols % 64 == 0 (K-quants and iq4_xs: % 256).
 bool x16_stored(DType type, int64_t rows, int64_t cols);
 // Bytes of a [rows, cols] tensor in kLayoutX16 (when x16_stored or regrouped at load).
@@ -133,6 +133,24 @@ void dot_q6_Kx16_ref(const void* group, const void* act, int64_t cols, float* ou
 inline size_t f16x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols) * 32; }
 void repack_f16x16(const void* rows, int64_t cols, void* group);
 void dot_f16x16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// q4_1x16 / q5_1x16: q4_0x16's / q5_0x16's group with the rows' mins after
+// their scales: [nb x 16 f16 d][nb x 16 f16 m][nb x 256 bytes as q4_0x16's
+// (q5_1: 320 as q5_0x16's)]. Same size as the rows. Activations: q8_1 blocks.
+inline size_t q4_1x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 32) * (64 + 256); }
+inline size_t q5_1x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / 32) * (64 + 320); }
+void repack_q4_1x16(const void* rows, int64_t cols, void* group);
+void repack_q5_1x16(const void* rows, int64_t cols, void* group);
+void dot_q4_1x16_ref(const void* group, const void* act, int64_t cols, float* out);
+void dot_q5_1x16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// iq4_nlx16: q4_0x16's layout, the nibbles being indices into kIQ4Values.
+// Activations: split q8_0, like q4_0x16.
+void repack_iq4_nlx16(const void* rows, int64_t cols, void* group);
+void dot_iq4_nlx16_ref(const void* group, const void* act, int64_t cols, float* out);
+
+// bf16x16: f16x16's layout of bf16 values. Activations: f32.
+void dot_bf16x16_ref(const void* group, const void* act, int64_t cols, float* out);
 
 // The scalar reference of a group's dot products with split q8_0 activations
 // (cpu/kernels.h): out[r] for the group's 16 rows. Kernels are tested against it.

@@ -182,7 +182,7 @@ GroupCase make_group_case(DType type) {
   GroupCase g;
   g.type = type;
   const int64_t rows = kGroupRows;
-  if (type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0) {
+  if (type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::IQ4_NL) {
     g.cols = 256;
     const QuantOps& qw = quant_ops(type);
     const QuantOps& q8 = quant_ops(DType::Q8_0);
@@ -190,7 +190,10 @@ GroupCase make_group_case(DType type) {
     qw.quantize(test::random_normal(rows * g.cols, 21).data(), w.data(), rows * g.cols);
     g.group.resize(x16_tensor_bytes(type, rows, g.cols));
     rows_to_x16(type, w.data(), rows, g.cols, g.group.data());
-    const auto ref = type == DType::Q4_0 ? dot_q4_0x16_ref : type == DType::Q5_0 ? dot_q5_0x16_ref : dot_q8_0x16_ref;
+    const auto ref = type == DType::Q4_0   ? dot_q4_0x16_ref
+                     : type == DType::Q5_0 ? dot_q5_0x16_ref
+                     : type == DType::Q8_0 ? dot_q8_0x16_ref
+                                           : dot_iq4_nlx16_ref;
     for (int t = 0; t < 8; ++t) {
       std::vector<uint8_t> blocks(dtype_row_bytes(DType::Q8_0, g.cols));
       q8.quantize_activation(test::random_normal(g.cols, 30 + t).data(), blocks.data(), g.cols);
@@ -198,6 +201,21 @@ GroupCase make_group_case(DType type) {
       cpu::split_q8_0(blocks.data(), g.acts.back().data(), g.cols);
       ref(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
       for (int r = 0; r < rows; ++r) g.want[t][r] = qw.vec_dot(w.data() + r * dtype_row_bytes(type, g.cols), blocks.data(), g.cols);
+    }
+  } else if (type == DType::Q4_1 || type == DType::Q5_1) {  // against q8_1 blocks
+    g.cols = 256;
+    const QuantOps& qw = quant_ops(type);
+    const QuantOps& q81 = quant_ops(qw.vec_dot_type);
+    const size_t row_bytes = dtype_row_bytes(type, g.cols);
+    std::vector<uint8_t> w(row_bytes * rows);
+    qw.quantize(test::random_normal(rows * g.cols, 23).data(), w.data(), rows * g.cols);
+    g.group.resize(x16_tensor_bytes(type, rows, g.cols));
+    rows_to_x16(type, w.data(), rows, g.cols, g.group.data());
+    for (int t = 0; t < 8; ++t) {
+      g.acts.emplace_back(dtype_row_bytes(qw.vec_dot_type, g.cols));
+      q81.quantize_activation(test::random_normal(g.cols, 35 + t).data(), g.acts.back().data(), g.cols);
+      (type == DType::Q4_1 ? dot_q4_1x16_ref : dot_q5_1x16_ref)(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
+      for (int r = 0; r < rows; ++r) g.want[t][r] = qw.vec_dot(w.data() + r * row_bytes, g.acts.back().data(), g.cols);
     }
   } else if (type == DType::Q2_K || type == DType::Q3_K || type == DType::Q4_K || type == DType::Q5_K ||
              type == DType::Q6_K || type == DType::IQ4_XS) {
@@ -221,20 +239,24 @@ GroupCase make_group_case(DType type) {
       ref(g.group.data(), g.acts.back().data(), g.cols, g.ref[t]);
       for (int r = 0; r < rows; ++r) g.want[t][r] = qw.vec_dot(w.data() + r * row_bytes, g.acts.back().data(), g.cols);
     }
-  } else {  // F16: the reference sums in double, the kernels in float
-    g.cols = 200;
+  } else {  // F16, BF16: the reference sums in double, the kernels in float
+    const bool bf16 = type == DType::BF16;
+    g.cols = 203;  // not a multiple of the kernels' column chains: their tails run too
     const auto wf = test::random_normal(rows * g.cols, 61);
     std::vector<uint16_t> w(rows * g.cols);
-    for (size_t i = 0; i < w.size(); ++i) w[i] = float_to_fp16(wf[i]);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = bf16 ? float_to_bf16(wf[i]) : float_to_fp16(wf[i]);
     g.group.resize(f16x16_group_bytes(g.cols));
     repack_f16x16(w.data(), g.cols, g.group.data());
     for (int t = 0; t < 8; ++t) {
       const auto a = test::random_normal(g.cols, 70 + t);
       g.acts.emplace_back(reinterpret_cast<const uint8_t*>(a.data()), reinterpret_cast<const uint8_t*>(a.data() + a.size()));
-      dot_f16x16_ref(g.group.data(), a.data(), g.cols, g.ref[t]);
+      (bf16 ? dot_bf16x16_ref : dot_f16x16_ref)(g.group.data(), a.data(), g.cols, g.ref[t]);
       for (int r = 0; r < rows; ++r) {
         double sum = 0;
-        for (int64_t c = 0; c < g.cols; ++c) sum += static_cast<double>(fp16_to_float(w[r * g.cols + c])) * a[c];
+        for (int64_t c = 0; c < g.cols; ++c) {
+          const uint16_t v = w[r * g.cols + c];
+          sum += static_cast<double>(bf16 ? bf16_to_float(v) : fp16_to_float(v)) * a[c];
+        }
         g.want[t][r] = static_cast<float>(sum);
       }
     }
@@ -253,12 +275,16 @@ cpu::GroupDotFn group_kernel(const cpu::KernelSet& ks, DType type) {
     case DType::IQ4_XS: return ks.group_iq4_xsx16;
     case DType::Q3_K: return ks.group_q3_Kx16;
     case DType::Q2_K: return ks.group_q2_Kx16;
+    case DType::Q4_1: return ks.group_q4_1x16;
+    case DType::Q5_1: return ks.group_q5_1x16;
+    case DType::IQ4_NL: return ks.group_iq4_nlx16;
+    case DType::BF16: return ks.group_bf16x16;
     default: return ks.group_f16x16;
   }
 }
 
-const DType kGroupTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q2_K,   DType::Q3_K,
-                             DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::F16};
+const DType kGroupTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0,   DType::Q5_1,   DType::Q8_0, DType::Q2_K, DType::Q3_K,
+                             DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::F16, DType::BF16};
 
 }  // namespace
 
@@ -268,7 +294,7 @@ TEST_CASE("16-row group layouts: the scalar reference of each equals the row ref
     for (int t = 0; t < 8; ++t)
       for (int r = 0; r < kGroupRows; ++r) {
         INFO(dtype_name(type) << " token " << t << " row " << r);
-        if (type == DType::F16) CHECK(g.ref[t][r] == Approx(g.want[t][r]).epsilon(1e-6).margin(1e-5));
+        if (type == DType::F16 || type == DType::BF16) CHECK(g.ref[t][r] == Approx(g.want[t][r]).epsilon(1e-6).margin(1e-5));
         else CHECK(g.ref[t][r] == g.want[t][r]);
       }
   }
@@ -292,7 +318,8 @@ TEST_CASE("16-row group kernels on every target that has them equal the row refe
         for (int t = 0; t < nt; ++t)
           for (int r = 0; r < kGroupRows; ++r) {
             INFO(dtype_name(type) << " " << ks.target << " nt=" << nt << " token " << t << " row " << r);
-            if (type == DType::F16) CHECK(out[t * kGroupRows + r] == Approx(g.want[t][r]).epsilon(1e-5).margin(1e-4));
+            if (type == DType::F16 || type == DType::BF16)
+              CHECK(out[t * kGroupRows + r] == Approx(g.want[t][r]).epsilon(1e-5).margin(1e-4));
             else CHECK(out[t * kGroupRows + r] == g.want[t][r]);
           }
       }

@@ -164,8 +164,8 @@ TEST_CASE("quantized GGUF fixtures agree with llama.cpp's logits", "[quant]") {
 TEST_CASE("16-row group layouts hold exactly the rows' bytes, and only where they fit", "[quant]") {
   std::mt19937 rng(7);
   const int64_t rows = 32, cols = 512;
-  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
-                  DType::IQ4_XS, DType::F16}) {
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                  DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::F16, DType::BF16}) {
     INFO(dtype_name(t));
     REQUIRE(x16_stored(t, rows, cols));
     // Any bytes: every field of these blocks (6-bit scale packing included)
@@ -180,7 +180,7 @@ TEST_CASE("16-row group layouts hold exactly the rows' bytes, and only where the
     x16_to_rows(t, groups.data(), rows, cols, back.data());
     CHECK(back == src);
   }
-  CHECK_FALSE(x16_stored(DType::Q4_1, rows, cols));  // no group kernel, no layout
+  CHECK_FALSE(x16_stored(DType::Q8_K, rows, cols));  // activations only: no group kernel, no layout
   CHECK_FALSE(x16_stored(DType::Q4_0, 24, cols));    // not whole groups of 16 rows
   CHECK_FALSE(x16_stored(DType::Q4_K, rows, 320));   // not whole super-blocks
   CHECK_FALSE(x16_stored(DType::F32, rows, cols));

@@ -23,6 +23,10 @@ GroupDotFn group_kernel(DType t) {
     case DType::IQ4_XS: return ks.group_iq4_xsx16;
     case DType::Q6_K: return ks.group_q6_Kx16;
     case DType::F16: return ks.group_f16x16;
+    case DType::BF16: return ks.group_bf16x16;
+    case DType::IQ4_NL: return ks.group_iq4_nlx16;
+    case DType::Q4_1: return ks.group_q4_1x16;
+    case DType::Q5_1: return ks.group_q5_1x16;
     default: return nullptr;
   }
 }
@@ -43,10 +47,9 @@ void regroup_if_it_pays(CpuWeight& w) {
   w.group_bytes = x16_tensor_bytes(w.type, kGroupRows, w.cols);
   const size_t bytes = static_cast<size_t>(w.rows / kGroupRows) * w.group_bytes;
   // Whole 2 MiB huge pages where the kernel gives them: a token streams
-  // through every weight, and with 4 KiB pages the TLB misses cost a third
-  // of the bandwidth one core gets. That is why groups stored in the file are
-  // copied too, not read where they are mapped (q4_0, tg at one thread: 13.8
-  // tokens/s from the mapping, 19.6 from huge pages).
+  // through every weight, and with 4 KiB pages the TLB misses cost much of
+  // the bandwidth one core gets. That is why groups stored in the file are
+  // copied too, not read where they are mapped (docs/PERFORMANCE.md measures both).
   // Only the whole huge pages are asked for: rounding every weight up to
   // 2 MiB would add ~100 MiB of memory to a 1.5B model.
   constexpr size_t kHuge = size_t{2} << 20;

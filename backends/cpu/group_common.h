@@ -31,17 +31,21 @@ inline void PrefetchAhead(const void* p, size_t bytes) {
 
 using GroupFn = void (*)(const void*, const void* const*, float*, int64_t);
 
+// The 32-weight block types whose group kernels unpack the quants whole (both
+// nibble halves, or through a codebook), one kernel per instruction set.
+enum class Nibbles { kQ5_0, kIQ4_NL, kQ4_1, kQ5_1 };
+
 // NT activation rows as split_q8_0 (kernels.h) lays them out, for the q4_0 and
 // q8_0 kernels: each token's n quants, then its blocks' scales, then their
 // offset shares (-128 x the sum of the block's quants).
 namespace {
 template <int NT>
 struct SplitRows {
-  const int8_t* q[NT];
-  const float* d[NT];
-  const int32_t* s[NT];
-  SplitRows(const void* const* act, int64_t n) {
-    for (int t = 0; t < NT; ++t) {
+  const int8_t* q[NT] = {};
+  const float* d[NT] = {};
+  const int32_t* s[NT] = {};
+  SplitRows(const void* const* act, int64_t n) {  // act null: none (a kernel of q8_1 or q8_K rows)
+    for (int t = 0; t < NT && act; ++t) {
       q[t] = static_cast<const int8_t*>(act[t]);
       d[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act[t]) + n);
       s[t] = reinterpret_cast<const int32_t*>(d[t] + n / 32);
@@ -49,6 +53,15 @@ struct SplitRows {
   }
 };
 }  // namespace
+
+// How many accumulators per token the f16x16 kernels keep, columns taken in
+// turn (summed at the end; float weights are summed in each kernel's own
+// order, docs/NUMERICS.md): with few tokens one chain per token would wait on
+// each FMA's latency rather than use the FMA units' throughput.
+template <int NT>
+constexpr int f16_chains() {
+  return NT == 1 ? 4 : NT <= 3 ? 2 : 1;
+}
 
 // K<NT>::Run for NT = 1..N, indexed by NT - 1.
 template <template <int> class K, size_t... I>

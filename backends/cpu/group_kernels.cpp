@@ -106,31 +106,57 @@ inline __m512i NibblePlusFifth(__m512i v, __m512i fifth) {
   return _mm512_ternarylogic_epi32(v, fifth, _mm512_set1_epi8(0x0F), 0xEC);
 }
 
-// A q5_0x16 group against NT split q8_0 rows: q4_0x16's kernel with each
-// nibble's fifth bit ORed in (values 0..31, both halves shifted down) and the
-// offset 16: -16 sum a, an eighth of the split activations' -128 sum a.
-template <int NT>
-void GroupQ5_0x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+// The 32-weight block types whose quants are unpacked whole (both nibble
+// halves to 0..15 or 0..31, or through a codebook): q5_0 (q4_0x16's nibbles
+// with their fifth bits, offset 16: -16 sum a, an eighth of the split
+// activations' -128 sum a), iq4_nl (kIQ4Values + 128 through vpshufb, offset
+// 128: the split activations' -128 sum a as it is), and q4_1 / q5_1 (no
+// offset: their mins meet the q8_1 activations' s = d_a sum a in the float
+// step, (d d_a) I + m s_a).
+template <int NT, Nibbles kKind>
+void GroupNibblesx16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr bool kFive = kKind == Nibbles::kQ5_0 || kKind == Nibbles::kQ5_1;
+  constexpr bool kMin = kKind == Nibbles::kQ4_1 || kKind == Nibbles::kQ5_1;
+  constexpr int kBlockBytes = kFive ? 320 : 256;
   const int64_t nb = n / QK;
   const auto* scales = static_cast<const uint16_t*>(group);
-  const auto* qs = static_cast<const uint8_t*>(group) + nb * 32;
-  const SplitRows<NT> split(act, n);
+  const auto* mins = scales + nb * 16;
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * (kMin ? 64 : 32);
+  const SplitRows<NT> split(kMin ? nullptr : act, n);  // q8_1 blocks instead
+  const block_q8_1* y[NT];
   __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int t = 0; t < NT; ++t) {
+    y[t] = kMin ? static_cast<const block_q8_1*>(act[t]) : nullptr;
+    acc[t] = _mm512_setzero_ps();
+  }
+  uint8_t codebook[16];
+  for (int i = 0; i < 16; ++i) codebook[i] = static_cast<uint8_t>(kIQ4Values[i] + 128);
+  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codebook)));
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 16)));
-    const uint8_t* q = qs + b * 320;
-    PrefetchAhead(q, 320);
-    const __m512i h = _mm512_loadu_si512(q + 256);
+    const uint8_t* q = qs + b * kBlockBytes;
+    PrefetchAhead(q, kBlockBytes);
     __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3 (k < 4), 16 + 4(k - 4).. (k >= 4)
     for (int k = 0; k < 4; ++k) {
       const __m512i v = _mm512_loadu_si512(q + 64 * k);
-      wq[k] = NibblePlusFifth(v, FifthBits512(h, k));
-      wq[4 + k] = NibblePlusFifth(_mm512_srli_epi16(v, 4), FifthBits512(h, 4 + k));
+      if constexpr (kFive) {
+        const __m512i h = _mm512_loadu_si512(q + 256);
+        wq[k] = NibblePlusFifth(v, FifthBits512(h, k));
+        wq[4 + k] = NibblePlusFifth(_mm512_srli_epi16(v, 4), FifthBits512(h, 4 + k));
+      } else {
+        wq[k] = _mm512_and_si512(v, lo4);
+        wq[4 + k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+        if constexpr (kKind == Nibbles::kIQ4_NL) {
+          wq[k] = _mm512_shuffle_epi8(table, wq[k]);
+          wq[4 + k] = _mm512_shuffle_epi8(table, wq[4 + k]);
+        }
+      }
     }
     for (int t = 0; t < NT; ++t) {
-      const int8_t* a = split.q[t] + QK * b;
-      __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(split.s[t][b] >> 3), wq[0], Bcast4(a));
+      const int8_t* a = kMin ? y[t][b].qs : split.q[t] + QK * b;
+      const int32_t seed = kMin ? 0 : split.s[t][b] >> (kKind == Nibbles::kQ5_0 ? 3 : 0);
+      __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(seed), wq[0], Bcast4(a));
       __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
       __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[4], Bcast4(a + 16));
       __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[5], Bcast4(a + 20));
@@ -138,9 +164,15 @@ void GroupQ5_0x16_512(const void* group, const void* const* act, float* out, int
       s1 = _mm512_dpbusd_epi32(s1, wq[3], Bcast4(a + 12));
       s2 = _mm512_dpbusd_epi32(s2, wq[6], Bcast4(a + 24));
       s3 = _mm512_dpbusd_epi32(s3, wq[7], Bcast4(a + 28));
-      const __m512i s = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
-      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(split.d[t][b]));
-      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(dd, _mm512_cvtepi32_ps(s)));
+      const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
+      if constexpr (kMin) {
+        const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins + b * 16)));
+        const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(y[t][b].d)));
+        const __m512 ms = _mm512_mul_ps(mw, _mm512_set1_ps(_cvtsh_ss(y[t][b].s)));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_add_ps(_mm512_mul_ps(dd, s), ms));
+      } else {
+        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(split.d[t][b])), s));
+      }
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
@@ -242,6 +274,8 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
     PrefetchAhead(o, q6_Kx16_block_bytes());
     __m512i scaled[NT];
     for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_si512();
+    // Unrolled: the shifts and offsets that depend on j become constants.
+    #pragma GCC unroll 16
     for (int j = 0; j < 16; ++j) {
       // The sub-block's 6-bit quants from its two planes (quant/layouts.h):
       // low nibble of pair j/2, bits 2(j%4).. of quad j/4, moved to bits 4-5.
@@ -257,16 +291,17 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
           case 2: h2 = hi; break;
           default: h2 = _mm512_srli_epi16(hi, 2); break;
         }
-        wq[k] = _mm512_or_si512(l4, _mm512_and_si512(h2, hi2));
+        wq[k] = _mm512_ternarylogic_epi32(l4, h2, hi2, 0xF8);  // l4 | (h2 & 0x30)
       }
       const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16)));
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = y[t][b].qs + 16 * j;
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], Bcast4(a));
+        // The 32 sum a comes off as the seed of one chain.
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-32 * y[t][b].bsums[j]), wq[0], Bcast4(a));
         __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
         s0 = _mm512_dpbusd_epi32(s0, wq[2], Bcast4(a + 8));
         s1 = _mm512_dpbusd_epi32(s1, wq[3], Bcast4(a + 12));
-        const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(32 * y[t][b].bsums[j]));
+        const __m512i s = _mm512_add_epi32(s0, s1);
         scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(s, sc));
       }
     }
@@ -448,28 +483,41 @@ void GroupIQ4_XSx16_512(const void* group, const void* const* act, float* out, i
 }
 
 // An f16x16 group against NT f32 rows: per column, the 16 rows' weights
-// converted once and one FMA per token (the activation broadcast from memory).
-template <int NT>
+// converted once and one FMA per token (the activation broadcast from memory),
+// into the column's chain (f16_chains). kBF16: bf16x16, widened by a shift.
+template <int NT, bool kBF16 = false>
 void GroupF16x16_512(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr int kChains = f16_chains<NT>();
   const auto* g = static_cast<const uint16_t*>(group);
   const float* a[NT];
-  __m512 acc[NT];
+  __m512 acc[NT][kChains];
   for (int t = 0; t < NT; ++t) {
     a[t] = static_cast<const float*>(act[t]);
-    acc[t] = _mm512_setzero_ps();
+    for (int ch = 0; ch < kChains; ++ch) acc[t][ch] = _mm512_setzero_ps();
   }
-  for (int64_t c = 0; c < n; ++c) {
+  auto column = [&](int64_t c, int ch) {
     if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
-    const __m512 w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16)));
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t]);
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16));
+    const __m512 w = kBF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+    for (int t = 0; t < NT; ++t) acc[t][ch] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t][ch]);
+  };
+  int64_t c = 0;
+  for (; c + kChains <= n; c += kChains)
+    for (int ch = 0; ch < kChains; ++ch) column(c + ch, ch);
+  for (; c < n; ++c) column(c, 0);
+  for (int t = 0; t < NT; ++t) {
+    __m512 sum = acc[t][0];
+    for (int ch = 1; ch < kChains; ++ch) sum = _mm512_add_ps(sum, acc[t][ch]);
+    _mm512_storeu_ps(out + 16 * t, sum);
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
-
 
 template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, true>; };
 template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, false>; };
-template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupQ5_0x16_512<NT>; };
+template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupNibblesx16_512<NT, Nibbles::kQ5_0>; };
+template <int NT> struct IQ4_NL { static constexpr GroupFn Run = &GroupNibblesx16_512<NT, Nibbles::kIQ4_NL>; };
+template <int NT> struct Q4_1 { static constexpr GroupFn Run = &GroupNibblesx16_512<NT, Nibbles::kQ4_1>; };
+template <int NT> struct Q5_1 { static constexpr GroupFn Run = &GroupNibblesx16_512<NT, Nibbles::kQ5_1>; };
 template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT, false>; };
 template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_512<NT, true>; };
 template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_512<NT>; };
@@ -477,6 +525,7 @@ template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16
 template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_512<NT>; };
 template <int NT> struct Q2_K { static constexpr GroupFn Run = &GroupQ2_Kx16_512<NT>; };
 template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_512<NT>; };
+template <int NT> struct BF16 { static constexpr GroupFn Run = &GroupF16x16_512<NT, true>; };
 #endif
 
 void FillGroupKernels(KernelSet* ks) {
@@ -491,6 +540,10 @@ void FillGroupKernels(KernelSet* ks) {
   ks->group_q3_Kx16 = &ByTokens<Q3_K, kMaxTokens>;
   ks->group_q2_Kx16 = &ByTokens<Q2_K, kMaxTokens>;
   ks->group_f16x16 = &ByTokens<F16, kMaxTokens>;
+  ks->group_bf16x16 = &ByTokens<BF16, kMaxTokens>;
+  ks->group_iq4_nlx16 = &ByTokens<IQ4_NL, kMaxTokens>;
+  ks->group_q4_1x16 = &ByTokens<Q4_1, kMaxTokens>;
+  ks->group_q5_1x16 = &ByTokens<Q5_1, kMaxTokens>;
   ks->groups = "AVX-512 VNNI";
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
   Group256<false>::Fill(ks);

@@ -131,6 +131,91 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
 }
 
+// iq4_nlx16 against NT split q8_0 rows, q4_1x16 / q5_1x16 against q8_1 rows:
+// per block and half, both nibble halves unpacked (q5_1's with their fifth
+// bits, iq4_nl's through the codebook). With VNNI the codebook is kIQ4Values
+// + 128 and the split activations' -128 sum a seeds a chain; without, the
+// signed values meet a through |w|, as q8_0's. q4_1 and q5_1 have no offset:
+// their float step is (d d_a) I + m s_a.
+template <int NT, Nibbles kKind, bool kVnni>
+void GroupNibblesx16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr bool kFive = kKind == Nibbles::kQ5_1;
+  constexpr bool kMin = kKind == Nibbles::kQ4_1 || kKind == Nibbles::kQ5_1;
+  constexpr bool kCodebook = kKind == Nibbles::kIQ4_NL;
+  static_assert(kKind != Nibbles::kQ5_0, "q5_0 is GroupQx_0x16_256's");
+  constexpr int kBlockBytes = kFive ? 320 : 256;
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* mins = scales + nb * 16;
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * (kMin ? 64 : 32);
+  const SplitRows<NT> split(kMin ? nullptr : act, n);  // q8_1 blocks instead
+  const block_q8_1* y[NT];
+  __m256 acc[NT][2];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = kMin ? static_cast<const block_q8_1*>(act[t]) : nullptr;
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  }
+  uint8_t codebook[16];
+  for (int i = 0; i < 16; ++i) codebook[i] = static_cast<uint8_t>(kIQ4Values[i] + (kVnni ? 128 : 0));
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codebook)));
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* q = qs + b * kBlockBytes;
+    PrefetchAhead(q, kBlockBytes);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 dw = GroupHalfF16(scales + b * 16 + 8 * h);
+      __m256i wq[8];  // vector k meets activation bytes 4k.. (k < 4), 16 + 4(k - 4).. (k >= 4)
+      for (int k = 0; k < 4; ++k) {
+        const __m256i v = GroupLoad(q + 64 * k + 32 * h);
+        wq[k] = _mm256_and_si256(v, lo4);
+        wq[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+      }
+      if constexpr (kFive) {
+        const __m256i fifth = GroupLoad(q + 256 + 32 * h);
+        for (int k = 0; k < 8; ++k) wq[k] = _mm256_or_si256(wq[k], GroupFifthBits(fifth, k));
+      }
+      if constexpr (kCodebook)
+        for (int k = 0; k < 8; ++k) wq[k] = _mm256_shuffle_epi8(table, wq[k]);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* a = kMin ? y[t][b].qs : split.q[t] + QK * b;
+        auto at = [&](int k) { return GroupBcast4(a + (k < 4 ? 4 * k : 16 + 4 * (k - 4))); };
+        __m256i s;
+        if constexpr (kVnni) {
+          __m256i s0 = _mm256_set1_epi32(kMin ? 0 : split.s[t][b]), s1 = _mm256_setzero_si256();
+          for (int k = 0; k < 8; k += 2) {
+            s0 = _mm256_dpbusd_avx_epi32(s0, wq[k], at(k));
+            s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
+          }
+          s = _mm256_add_epi32(s0, s1);
+        } else if constexpr (kCodebook) {
+          s = _mm256_setzero_si256();
+          for (int k = 0; k < 8; ++k)
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wq[k]), _mm256_sign_epi8(at(k), wq[k])), ones16));
+        } else {
+          // In int16 as far as the bound allows: 8 products of 0..15 (q5_1's 0..31: 4).
+          constexpr int kRun = kFive ? 4 : 8;
+          s = _mm256_setzero_si256();
+          for (int k0 = 0; k0 < 8; k0 += kRun) {
+            __m256i p = _mm256_maddubs_epi16(wq[k0], at(k0));
+            for (int k = k0 + 1; k < k0 + kRun; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones16));
+          }
+        }
+        const __m256 sf = _mm256_cvtepi32_ps(s);
+        if constexpr (kMin) {
+          const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(y[t][b].d)));
+          const __m256 ms = _mm256_mul_ps(GroupHalfF16(mins + b * 16 + 8 * h), _mm256_set1_ps(_cvtsh_ss(y[t][b].s)));
+          acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_add_ps(_mm256_mul_ps(dd, sf), ms));
+        } else {
+          acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(split.d[t][b])), sf));
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
 // q4_Kx16 against NT q8_K rows: per sub-block and half, 8 vectors of nibbles
 // against the sub-block's 32 activation bytes, the rows' scales applied in
 // integers; the mins meet the activations' 16-element sums once per super-block.
@@ -199,8 +284,9 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
 }
 
 // q6_Kx16 against NT q8_K rows: per 16-weight sub-block and half, 4 vectors of
-// q + 32 (0..63); sum (q + 32) a is scaled in integers and 32 sum a, scaled
-// too, comes off at the end of the super-block.
+// q + 32 (0..63); sum (q + 32) a is scaled in integers. With VNNI, 32 sum a
+// comes off before the scale (a chain's seed); with maddubs, scaled too, at
+// the end of the super-block.
 template <int NT, bool kVnni>
 void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int64_t n) {
   const int64_t nb = n / QK_K;
@@ -217,6 +303,8 @@ void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int
     for (int h = 0; h < 2; ++h) {
       __m256i scaled[NT], off[NT];
       for (int t = 0; t < NT; ++t) scaled[t] = off[t] = _mm256_setzero_si256();
+      // Unrolled: the shifts and offsets that depend on j become constants.
+      #pragma GCC unroll 16
       for (int j = 0; j < 16; ++j) {
         __m256i wq[4];
         for (int k = 0; k < 4; ++k) {
@@ -233,18 +321,19 @@ void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int
           wq[k] = _mm256_or_si256(l4, _mm256_and_si256(h2, hi2));
         }
         const __m256i sc = GroupRowsI8(o + 64 + j * 16 + 8 * h);
-        const __m256i sc16 = GroupPair16(sc);
         for (int t = 0; t < NT; ++t) {
           const int8_t* a = y[t][b].qs + 16 * j;
-          // sc x the sub-block's activation sum, for the 32 offset: (sc, sc) . (bsum, 0).
-          off[t] = _mm256_add_epi32(off[t], _mm256_madd_epi16(sc16, _mm256_set1_epi32(static_cast<uint16_t>(y[t][b].bsums[j]))));
           if constexpr (kVnni) {
-            __m256i s0 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), wq[0], GroupBcast4(a));
+            // The 32 sum a comes off as the seed of one chain, before the scale.
+            __m256i s0 = _mm256_dpbusd_avx_epi32(_mm256_set1_epi32(-32 * y[t][b].bsums[j]), wq[0], GroupBcast4(a));
             __m256i s1 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), wq[1], GroupBcast4(a + 4));
             s0 = _mm256_dpbusd_avx_epi32(s0, wq[2], GroupBcast4(a + 8));
             s1 = _mm256_dpbusd_avx_epi32(s1, wq[3], GroupBcast4(a + 12));
             scaled[t] = _mm256_add_epi32(scaled[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
           } else {
+            // sc x the sub-block's activation sum, for the 32 offset: (sc, sc) . (bsum, 0).
+            const __m256i sc16 = GroupPair16(sc);
+            off[t] = _mm256_add_epi32(off[t], _mm256_madd_epi16(sc16, _mm256_set1_epi32(static_cast<uint16_t>(y[t][b].bsums[j]))));
             const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[0], GroupBcast4(a)), _mm256_maddubs_epi16(wq[1], GroupBcast4(a + 4)));
             const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[2], GroupBcast4(a + 8)), _mm256_maddubs_epi16(wq[3], GroupBcast4(a + 12)));
             scaled[t] = _mm256_add_epi32(scaled[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc16), _mm256_madd_epi16(p23, sc16)));
@@ -467,27 +556,45 @@ void GroupIQ4_XSx16_256(const void* group, const void* const* act, float* out, i
 }
 
 // f16x16 against NT f32 rows: per column, the 16 weights widened once and one
-// FMA per token and half (the order of dot_f16x16_ref).
-template <int NT>
+// FMA per token and half, into the column's chain (f16_chains). kBF16:
+// bf16x16, widened by a shift.
+template <int NT, bool kBF16 = false>
 void GroupF16x16_256(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr int kChains = f16_chains<NT>();
   const auto* g = static_cast<const uint16_t*>(group);
   const float* a[NT];
-  __m256 acc[NT][2];
+  __m256 acc[NT][kChains][2];
   for (int t = 0; t < NT; ++t) {
     a[t] = static_cast<const float*>(act[t]);
-    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int ch = 0; ch < kChains; ++ch) acc[t][ch][0] = acc[t][ch][1] = _mm256_setzero_ps();
   }
-  for (int64_t c = 0; c < n; ++c) {
+  auto column = [&](int64_t c, int ch) {
     if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
-    const __m256 w0 = GroupHalfF16(g + c * 16), w1 = GroupHalfF16(g + c * 16 + 8);
+    __m256 w0, w1;
+    if constexpr (kBF16) {
+      const __m256i h = GroupLoad(reinterpret_cast<const uint8_t*>(g + c * 16));
+      w0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(h)), 16));
+      w1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(h, 1)), 16));
+    } else {
+      w0 = GroupHalfF16(g + c * 16);
+      w1 = GroupHalfF16(g + c * 16 + 8);
+    }
     for (int t = 0; t < NT; ++t) {
       const __m256 x = _mm256_set1_ps(a[t][c]);
-      acc[t][0] = _mm256_fmadd_ps(w0, x, acc[t][0]);
-      acc[t][1] = _mm256_fmadd_ps(w1, x, acc[t][1]);
+      acc[t][ch][0] = _mm256_fmadd_ps(w0, x, acc[t][ch][0]);
+      acc[t][ch][1] = _mm256_fmadd_ps(w1, x, acc[t][ch][1]);
     }
-  }
+  };
+  int64_t c = 0;
+  for (; c + kChains <= n; c += kChains)
+    for (int ch = 0; ch < kChains; ++ch) column(c + ch, ch);
+  for (; c < n; ++c) column(c, 0);
   for (int t = 0; t < NT; ++t)
-    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+    for (int h = 0; h < 2; ++h) {
+      __m256 sum = acc[t][0][h];
+      for (int ch = 1; ch < kChains; ++ch) sum = _mm256_add_ps(sum, acc[t][ch][h]);
+      _mm256_storeu_ps(out + 16 * t + 8 * h, sum);
+    }
 }
 
 template <bool kVnni>
@@ -499,9 +606,13 @@ struct Group256 {
   template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni, true>; };
   template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_256<NT, kVnni>; };
   template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_256<NT, kVnni>; };
+  template <int NT> struct IQ4_NL { static constexpr GroupFn Run = &GroupNibblesx16_256<NT, Nibbles::kIQ4_NL, kVnni>; };
+  template <int NT> struct Q4_1 { static constexpr GroupFn Run = &GroupNibblesx16_256<NT, Nibbles::kQ4_1, kVnni>; };
+  template <int NT> struct Q5_1 { static constexpr GroupFn Run = &GroupNibblesx16_256<NT, Nibbles::kQ5_1, kVnni>; };
   template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_256<NT, kVnni>; };
   template <int NT> struct Q2_K { static constexpr GroupFn Run = &GroupQ2_Kx16_256<NT, kVnni>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_256<NT>; };
+  template <int NT> struct BF16 { static constexpr GroupFn Run = &GroupF16x16_256<NT, true>; };
   // Four tokens a call: with two halves each, more accumulators than 16 registers hold.
   static void Fill(KernelSet* ks) {
     ks->group_q4_0x16 = &ByTokens<Q4_0, 4>;
@@ -514,5 +625,9 @@ struct Group256 {
     ks->group_q3_Kx16 = &ByTokens<Q3_K, 4>;
     ks->group_q2_Kx16 = &ByTokens<Q2_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
+    ks->group_bf16x16 = &ByTokens<BF16, 4>;
+    ks->group_iq4_nlx16 = &ByTokens<IQ4_NL, 4>;
+    ks->group_q4_1x16 = &ByTokens<Q4_1, 4>;
+    ks->group_q5_1x16 = &ByTokens<Q5_1, 4>;
   }
 };

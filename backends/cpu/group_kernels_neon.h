@@ -153,6 +153,57 @@ void GroupQx_0x16_Neon(const void* group, const void* const* act, float* out, in
     for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
 }
 
+// An f16 value as four equal floats.
+inline float32x4_t BroadcastF16(uint16_t h) { return vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))); }
+
+// iq4_nlx16 against NT split q8_0 rows, q4_1x16 / q5_1x16 against q8_1 rows:
+// q4_0x16's unpacking (q5_1 with q5_0's fifth bits) without an offset, or
+// (iq4_nl) the nibbles through the signed codebook (tbl); q4_1 and q5_1 add
+// their mins in the float step, (d d_a) I + m s_a.
+template <int NT, Nibbles kKind, bool kDot>
+void GroupNibblesx16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr bool kFive = kKind == Nibbles::kQ5_1;
+  constexpr bool kMin = kKind == Nibbles::kQ4_1 || kKind == Nibbles::kQ5_1;
+  static_assert(kKind != Nibbles::kQ5_0, "q5_0 is GroupQx_0x16_Neon's");
+  constexpr int kBlockBytes = kFive ? 320 : 256;
+  const int64_t nb = n / QK;
+  const auto* scales = static_cast<const uint16_t*>(group);
+  const auto* mins = scales + nb * 16;
+  const auto* qs = static_cast<const uint8_t*>(group) + nb * (kMin ? 64 : 32);
+  const SplitRows<NT> split(kMin ? nullptr : act, n);  // q8_1 blocks instead
+  const block_q8_1* y[NT];
+  float32x4_t acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = kMin ? static_cast<const block_q8_1*>(act[t]) : nullptr;
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+  }
+  const int8x16_t table = vld1q_s8(kIQ4Values);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* q = qs + b * kBlockBytes;
+    PrefetchAhead(q, kBlockBytes);
+    for (int i = 0; i < 4; ++i) {
+      int8x16_t w[8];
+      QuadQx_0<true, kFive>(q, i, w);
+      if constexpr (kKind == Nibbles::kIQ4_NL)
+        for (int k = 0; k < 8; ++k) w[k] = vqtbl1q_s8(table, vreinterpretq_u8_s8(w[k]));
+      const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* a = kMin ? y[t][b].qs : split.q[t] + QK * b;
+        const float32x4_t s = vcvtq_f32_s32(QuadDot32<kDot>(vdupq_n_s32(0), w, vld1q_s8(a), vld1q_s8(a + 16)));
+        if constexpr (kMin) {
+          const float32x4_t dd = vmulq_f32(dw, BroadcastF16(y[t][b].d));
+          const float32x4_t ms = vmulq_f32(QuadF16(mins + b * 16 + 4 * i), BroadcastF16(y[t][b].s));
+          acc[t][i] = vaddq_f32(acc[t][i], vaddq_f32(vmulq_f32(dd, s), ms));
+        } else {
+          acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(vmulq_f32(dw, vdupq_n_f32(split.d[t][b])), s));
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+}
+
 // q4_Kx16 against NT q8_K rows: per register of four rows and 64-weight
 // chunk, 8 registers of quants unpacked into the nibbles of two sub-blocks,
 // each meeting its 32 activation bytes, scaled by the rows' scales in
@@ -441,27 +492,38 @@ void GroupQ6_Kx16_Neon(const void* group, const void* const* act, float* out, in
 }
 
 // f16x16 against NT f32 rows: per column, the 16 weights widened once and one
-// fused multiply-add per token and register.
-template <int NT>
+// fused multiply-add per token and register. kBF16: bf16x16, widened by a shift.
+template <int NT, bool kBF16 = false>
 void GroupF16x16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr int kChains = f16_chains<NT>() > 2 ? 2 : f16_chains<NT>();  // four quarters a chain already
   const auto* g = static_cast<const uint16_t*>(group);
   const float* a[NT];
-  float32x4_t acc[NT][4];
+  float32x4_t acc[NT][kChains][4];
   for (int t = 0; t < NT; ++t) {
     a[t] = static_cast<const float*>(act[t]);
-    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
+    for (int ch = 0; ch < kChains; ++ch)
+      for (int i = 0; i < 4; ++i) acc[t][ch][i] = vdupq_n_f32(0);
   }
-  for (int64_t c = 0; c < n; ++c) {
+  auto column = [&](int64_t c, int ch) {
     if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
     float32x4_t w[4];
-    for (int i = 0; i < 4; ++i) w[i] = QuadF16(g + c * 16 + 4 * i);
+    for (int i = 0; i < 4; ++i)
+      w[i] = kBF16 ? vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(g + c * 16 + 4 * i), 16)) : QuadF16(g + c * 16 + 4 * i);
     for (int t = 0; t < NT; ++t) {
       const float32x4_t x = vdupq_n_f32(a[t][c]);
-      for (int i = 0; i < 4; ++i) acc[t][i] = vfmaq_f32(acc[t][i], w[i], x);
+      for (int i = 0; i < 4; ++i) acc[t][ch][i] = vfmaq_f32(acc[t][ch][i], w[i], x);
     }
-  }
+  };
+  int64_t c = 0;
+  for (; c + kChains <= n; c += kChains)
+    for (int ch = 0; ch < kChains; ++ch) column(c + ch, ch);
+  for (; c < n; ++c) column(c, 0);
   for (int t = 0; t < NT; ++t)
-    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
+    for (int i = 0; i < 4; ++i) {
+      float32x4_t sum = acc[t][0][i];
+      for (int ch = 1; ch < kChains; ++ch) sum = vaddq_f32(sum, acc[t][ch][i]);
+      vst1q_f32(out + 16 * t + 4 * i, sum);
+    }
 }
 
 #ifdef __ARM_FEATURE_MATMUL_INT8
@@ -546,6 +608,10 @@ struct GroupNeon {
   template <int NT> struct Q3_K { static constexpr GroupFn Run = &GroupQ3_Kx16_Neon<NT, kDot>; };
   template <int NT> struct Q2_K { static constexpr GroupFn Run = &GroupQ2_Kx16_Neon<NT, kDot>; };
   template <int NT> struct F16 { static constexpr GroupFn Run = &GroupF16x16_Neon<NT>; };
+  template <int NT> struct BF16 { static constexpr GroupFn Run = &GroupF16x16_Neon<NT, true>; };
+  template <int NT> struct IQ4_NL { static constexpr GroupFn Run = &GroupNibblesx16_Neon<NT, Nibbles::kIQ4_NL, kDot>; };
+  template <int NT> struct Q4_1 { static constexpr GroupFn Run = &GroupNibblesx16_Neon<NT, Nibbles::kQ4_1, kDot>; };
+  template <int NT> struct Q5_1 { static constexpr GroupFn Run = &GroupNibblesx16_Neon<NT, Nibbles::kQ5_1, kDot>; };
   // Four tokens a call: their 16 accumulators and a register's 8 weights fill
   // the 32 registers.
   static void Fill(KernelSet* ks) {
@@ -559,6 +625,10 @@ struct GroupNeon {
     ks->group_q3_Kx16 = &ByTokens<Q3_K, 4>;
     ks->group_q2_Kx16 = &ByTokens<Q2_K, 4>;
     ks->group_f16x16 = &ByTokens<F16, 4>;
+    ks->group_bf16x16 = &ByTokens<BF16, 4>;
+    ks->group_iq4_nlx16 = &ByTokens<IQ4_NL, 4>;
+    ks->group_q4_1x16 = &ByTokens<Q4_1, 4>;
+    ks->group_q5_1x16 = &ByTokens<Q5_1, 4>;
   }
 };
 

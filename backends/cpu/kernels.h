@@ -56,6 +56,9 @@ struct KernelSet {
   GroupDotFn group_q5_0x16 = nullptr;  // split q8_0
   GroupDotFn group_q2_Kx16 = nullptr, group_q3_Kx16 = nullptr, group_q5_Kx16 = nullptr,
              group_iq4_xsx16 = nullptr;  // q8_K
+  GroupDotFn group_iq4_nlx16 = nullptr;                          // split q8_0
+  GroupDotFn group_q4_1x16 = nullptr, group_q5_1x16 = nullptr;  // q8_1
+  GroupDotFn group_bf16x16 = nullptr;                            // f32
   const char* groups = nullptr;  // the group kernels' instructions, e.g. "NEON dotprod" (null: none)
   // out = exact_silu(g) * u over n elements (SwiGLU), to the scalar code's bits.
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
@@ -74,7 +77,9 @@ struct KernelSet {
   // Whether dot(t) takes split q8_0 activations rather than quant_ops' blocks.
   static bool takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q8_0; }
   // The same for the group kernels.
-  static bool group_takes_split_q8_0(DType t) { return t == DType::Q4_0 || t == DType::Q5_0 || t == DType::Q8_0; }
+  static bool group_takes_split_q8_0(DType t) {
+    return t == DType::Q4_0 || t == DType::Q5_0 || t == DType::Q8_0 || t == DType::IQ4_NL;
+  }
 };
 
 // Set the entries of the current Highway target kept in the other kernel files:
