@@ -54,15 +54,6 @@ struct SplitRows {
 };
 }  // namespace
 
-// How many accumulators per token the f16x16 kernels keep, columns taken in
-// turn (summed at the end; float weights are summed in each kernel's own
-// order, docs/NUMERICS.md): with few tokens one chain per token would wait on
-// each FMA's latency rather than use the FMA units' throughput.
-template <int NT>
-constexpr int f16_chains() {
-  return NT == 1 ? 4 : NT <= 3 ? 2 : 1;
-}
-
 // K<NT>::Run for NT = 1..N, indexed by NT - 1.
 template <template <int> class K, size_t... I>
 constexpr std::array<GroupFn, sizeof...(I)> ByCount(std::index_sequence<I...>) {

@@ -483,33 +483,24 @@ void GroupIQ4_XSx16_512(const void* group, const void* const* act, float* out, i
 }
 
 // An f16x16 group against NT f32 rows: per column, the 16 rows' weights
-// converted once and one FMA per token (the activation broadcast from memory),
-// into the column's chain (f16_chains). kBF16: bf16x16, widened by a shift.
+// converted once and one FMA per token (the activation broadcast from memory).
+// kBF16: bf16x16, widened by a shift.
 template <int NT, bool kBF16 = false>
 void GroupF16x16_512(const void* group, const void* const* act, float* out, int64_t n) {
-  constexpr int kChains = f16_chains<NT>();
   const auto* g = static_cast<const uint16_t*>(group);
   const float* a[NT];
-  __m512 acc[NT][kChains];
+  __m512 acc[NT];
   for (int t = 0; t < NT; ++t) {
     a[t] = static_cast<const float*>(act[t]);
-    for (int ch = 0; ch < kChains; ++ch) acc[t][ch] = _mm512_setzero_ps();
+    acc[t] = _mm512_setzero_ps();
   }
-  auto column = [&](int64_t c, int ch) {
+  for (int64_t c = 0; c < n; ++c) {
     if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + c * 16));
     const __m512 w = kBF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
-    for (int t = 0; t < NT; ++t) acc[t][ch] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t][ch]);
-  };
-  int64_t c = 0;
-  for (; c + kChains <= n; c += kChains)
-    for (int ch = 0; ch < kChains; ++ch) column(c + ch, ch);
-  for (; c < n; ++c) column(c, 0);
-  for (int t = 0; t < NT; ++t) {
-    __m512 sum = acc[t][0];
-    for (int ch = 1; ch < kChains; ++ch) sum = _mm512_add_ps(sum, acc[t][ch]);
-    _mm512_storeu_ps(out + 16 * t, sum);
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(a[t][c]), acc[t]);
   }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
 template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_512<NT, true>; };

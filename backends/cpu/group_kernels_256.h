@@ -556,19 +556,17 @@ void GroupIQ4_XSx16_256(const void* group, const void* const* act, float* out, i
 }
 
 // f16x16 against NT f32 rows: per column, the 16 weights widened once and one
-// FMA per token and half, into the column's chain (f16_chains). kBF16:
-// bf16x16, widened by a shift.
+// FMA per token and half. kBF16: bf16x16, widened by a shift.
 template <int NT, bool kBF16 = false>
 void GroupF16x16_256(const void* group, const void* const* act, float* out, int64_t n) {
-  constexpr int kChains = f16_chains<NT>();
   const auto* g = static_cast<const uint16_t*>(group);
   const float* a[NT];
-  __m256 acc[NT][kChains][2];
+  __m256 acc[NT][2];
   for (int t = 0; t < NT; ++t) {
     a[t] = static_cast<const float*>(act[t]);
-    for (int ch = 0; ch < kChains; ++ch) acc[t][ch][0] = acc[t][ch][1] = _mm256_setzero_ps();
+    acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   }
-  auto column = [&](int64_t c, int ch) {
+  for (int64_t c = 0; c < n; ++c) {
     if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
     __m256 w0, w1;
     if constexpr (kBF16) {
@@ -581,20 +579,12 @@ void GroupF16x16_256(const void* group, const void* const* act, float* out, int6
     }
     for (int t = 0; t < NT; ++t) {
       const __m256 x = _mm256_set1_ps(a[t][c]);
-      acc[t][ch][0] = _mm256_fmadd_ps(w0, x, acc[t][ch][0]);
-      acc[t][ch][1] = _mm256_fmadd_ps(w1, x, acc[t][ch][1]);
+      acc[t][0] = _mm256_fmadd_ps(w0, x, acc[t][0]);
+      acc[t][1] = _mm256_fmadd_ps(w1, x, acc[t][1]);
     }
-  };
-  int64_t c = 0;
-  for (; c + kChains <= n; c += kChains)
-    for (int ch = 0; ch < kChains; ++ch) column(c + ch, ch);
-  for (; c < n; ++c) column(c, 0);
+  }
   for (int t = 0; t < NT; ++t)
-    for (int h = 0; h < 2; ++h) {
-      __m256 sum = acc[t][0][h];
-      for (int ch = 1; ch < kChains; ++ch) sum = _mm256_add_ps(sum, acc[t][ch][h]);
-      _mm256_storeu_ps(out + 16 * t + 8 * h, sum);
-    }
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
 }
 
 template <bool kVnni>

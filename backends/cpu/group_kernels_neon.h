@@ -495,35 +495,25 @@ void GroupQ6_Kx16_Neon(const void* group, const void* const* act, float* out, in
 // fused multiply-add per token and register. kBF16: bf16x16, widened by a shift.
 template <int NT, bool kBF16 = false>
 void GroupF16x16_Neon(const void* group, const void* const* act, float* out, int64_t n) {
-  constexpr int kChains = f16_chains<NT>() > 2 ? 2 : f16_chains<NT>();  // four quarters a chain already
   const auto* g = static_cast<const uint16_t*>(group);
   const float* a[NT];
-  float32x4_t acc[NT][kChains][4];
+  float32x4_t acc[NT][4];
   for (int t = 0; t < NT; ++t) {
     a[t] = static_cast<const float*>(act[t]);
-    for (int ch = 0; ch < kChains; ++ch)
-      for (int i = 0; i < 4; ++i) acc[t][ch][i] = vdupq_n_f32(0);
+    for (int i = 0; i < 4; ++i) acc[t][i] = vdupq_n_f32(0);
   }
-  auto column = [&](int64_t c, int ch) {
+  for (int64_t c = 0; c < n; ++c) {
     if ((c & 1) == 0) PrefetchAhead(g + c * 16, 64);
     float32x4_t w[4];
     for (int i = 0; i < 4; ++i)
       w[i] = kBF16 ? vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(g + c * 16 + 4 * i), 16)) : QuadF16(g + c * 16 + 4 * i);
     for (int t = 0; t < NT; ++t) {
       const float32x4_t x = vdupq_n_f32(a[t][c]);
-      for (int i = 0; i < 4; ++i) acc[t][ch][i] = vfmaq_f32(acc[t][ch][i], w[i], x);
+      for (int i = 0; i < 4; ++i) acc[t][i] = vfmaq_f32(acc[t][i], w[i], x);
     }
-  };
-  int64_t c = 0;
-  for (; c + kChains <= n; c += kChains)
-    for (int ch = 0; ch < kChains; ++ch) column(c + ch, ch);
-  for (; c < n; ++c) column(c, 0);
+  }
   for (int t = 0; t < NT; ++t)
-    for (int i = 0; i < 4; ++i) {
-      float32x4_t sum = acc[t][0][i];
-      for (int ch = 1; ch < kChains; ++ch) sum = vaddq_f32(sum, acc[t][ch][i]);
-      vst1q_f32(out + 16 * t + 4 * i, sum);
-    }
+    for (int i = 0; i < 4; ++i) vst1q_f32(out + 16 * t + 4 * i, acc[t][i]);
 }
 
 #ifdef __ARM_FEATURE_MATMUL_INT8
