@@ -138,10 +138,10 @@ void GroupNibblesx16_512(const void* group, const void* const* act, float* out, 
     const uint8_t* q = qs + b * kBlockBytes;
     PrefetchAhead(q, kBlockBytes);
     __m512i wq[8];  // vector k multiplies activation bytes 4k..4k+3 (k < 4), 16 + 4(k - 4).. (k >= 4)
+    const __m512i h = kFive ? _mm512_loadu_si512(q + 256) : _mm512_setzero_si512();  // fifth bits
     for (int k = 0; k < 4; ++k) {
       const __m512i v = _mm512_loadu_si512(q + 64 * k);
       if constexpr (kFive) {
-        const __m512i h = _mm512_loadu_si512(q + 256);
         wq[k] = NibblePlusFifth(v, FifthBits512(h, k));
         wq[4 + k] = NibblePlusFifth(_mm512_srli_epi16(v, 4), FifthBits512(h, 4 + k));
       } else {
@@ -153,6 +153,7 @@ void GroupNibblesx16_512(const void* group, const void* const* act, float* out, 
         }
       }
     }
+    const __m512 mw = kMin ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins + b * 16))) : _mm512_setzero_ps();
     for (int t = 0; t < NT; ++t) {
       const int8_t* a = kMin ? y[t][b].qs : split.q[t] + QK * b;
       const int32_t seed = kMin ? 0 : split.s[t][b] >> (kKind == Nibbles::kQ5_0 ? 3 : 0);
@@ -166,7 +167,6 @@ void GroupNibblesx16_512(const void* group, const void* const* act, float* out, 
       s3 = _mm512_dpbusd_epi32(s3, wq[7], Bcast4(a + 28));
       const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
       if constexpr (kMin) {
-        const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins + b * 16)));
         const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(y[t][b].d)));
         const __m512 ms = _mm512_mul_ps(mw, _mm512_set1_ps(_cvtsh_ss(y[t][b].s)));
         acc[t] = _mm512_add_ps(acc[t], _mm512_add_ps(_mm512_mul_ps(dd, s), ms));

@@ -47,6 +47,43 @@ inline __m256i GroupFifthBits(__m256i h, int j) {
   return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
 }
 
+// Half h of a q4_0x16 block's nibbles (q5_0x16's / q5_1x16's with their
+// fifth bits, kFive): wq[k] the low nibbles of vector k, wq[4 + k] its high ones.
+template <bool kFive>
+inline void GroupNibbleVectors(const uint8_t* q, int h, __m256i* wq) {
+  const __m256i lo4 = _mm256_set1_epi8(0x0F);
+  for (int k = 0; k < 4; ++k) {
+    const __m256i v = GroupLoad(q + 64 * k + 32 * h);
+    wq[k] = _mm256_and_si256(v, lo4);
+    wq[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+  }
+  if constexpr (kFive) {
+    const __m256i fifth = GroupLoad(q + 256 + 32 * h);
+    for (int k = 0; k < 8; ++k) wq[k] = _mm256_or_si256(wq[k], GroupFifthBits(fifth, k));
+  }
+}
+
+// s + the sums of 8 vectors of unsigned weights with their activation
+// groups at(k), through maddubs: kRun products added in int16 before
+// widening (the caller's bound: kRun x 2 x max w x 128 < 2^15).
+template <int kRun, typename At>
+inline __m256i GroupRunSums(__m256i s, const __m256i* w, At at) {
+  for (int k0 = 0; k0 < 8; k0 += kRun) {
+    __m256i p = _mm256_maddubs_epi16(w[k0], at(k0));
+    for (int k = k0 + 1; k < k0 + kRun; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], at(k)));
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  return s;
+}
+
+// The same for signed weights w (|w| <= 128, wabs = |w|): |w| x (a with w's sign).
+template <typename At>
+inline __m256i GroupSignedSums(__m256i s, const __m256i* w, const __m256i* wabs, At at) {
+  for (int k = 0; k < 8; ++k)
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[k], _mm256_sign_epi8(at(k), w[k])), _mm256_set1_epi16(1)));
+  return s;
+}
+
 // q4_0x16 / q8_0x16 against NT split q8_0 rows: per block and half, the
 // weights are unpacked once; per token, the eight 4-byte groups of its block
 // are broadcast against them. q8_0's stored q + 128 meets VNNI as it is, with
@@ -66,8 +103,7 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
   for (int t = 0; t < NT; ++t) {
     acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   }
-  const __m256i lo4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* q = qs + b * kBlockBytes;
     PrefetchAhead(q, kBlockBytes);
@@ -76,15 +112,7 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
       __m256i wq[8];  // vector k multiplies activation bytes at koff[k]
       __m256i wabs[kQ4 || kVnni ? 1 : 8];
       if constexpr (kQ4) {
-        for (int k = 0; k < 4; ++k) {
-          const __m256i v = GroupLoad(q + 64 * k + 32 * h);
-          wq[k] = _mm256_and_si256(v, lo4);
-          wq[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
-        }
-        if constexpr (kFive) {
-          const __m256i fifth = GroupLoad(q + 256 + 32 * h);
-          for (int k = 0; k < 8; ++k) wq[k] = _mm256_or_si256(wq[k], GroupFifthBits(fifth, k));
-        }
+        GroupNibbleVectors<kFive>(q, h, wq);
       } else {
         for (int k = 0; k < 8; ++k) {
           wq[k] = GroupLoad(q + 64 * k + 32 * h);
@@ -110,17 +138,9 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
           s = _mm256_add_epi32(s0, s1);
         } else if constexpr (kQ4) {
           // In int16 as far as the bound allows: 8 products of 0..15 (q5_0's 0..31: 4).
-          constexpr int kRun = kFive ? 4 : 8;
-          s = _mm256_set1_epi32(split.s[t][b] >> kOffsetShift);
-          for (int k0 = 0; k0 < 8; k0 += kRun) {
-            __m256i p = _mm256_maddubs_epi16(wq[k0], at(k0));
-            for (int k = k0 + 1; k < k0 + kRun; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones16));
-          }
+          s = GroupRunSums<kFive ? 4 : 8>(_mm256_set1_epi32(split.s[t][b] >> kOffsetShift), wq, at);
         } else {
-          s = _mm256_setzero_si256();
-          for (int k = 0; k < 8; ++k)
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[k], _mm256_sign_epi8(at(k), wq[k])), ones16));
+          s = GroupSignedSums(_mm256_setzero_si256(), wq, wabs, at);
         }
         const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(split.d[t][b]));
         acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s)));
@@ -158,24 +178,20 @@ void GroupNibblesx16_256(const void* group, const void* const* act, float* out, 
   uint8_t codebook[16];
   for (int i = 0; i < 16; ++i) codebook[i] = static_cast<uint8_t>(kIQ4Values[i] + (kVnni ? 128 : 0));
   const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codebook)));
-  const __m256i lo4 = _mm256_set1_epi8(0x0F), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* q = qs + b * kBlockBytes;
     PrefetchAhead(q, kBlockBytes);
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = GroupHalfF16(scales + b * 16 + 8 * h);
       __m256i wq[8];  // vector k meets activation bytes 4k.. (k < 4), 16 + 4(k - 4).. (k >= 4)
-      for (int k = 0; k < 4; ++k) {
-        const __m256i v = GroupLoad(q + 64 * k + 32 * h);
-        wq[k] = _mm256_and_si256(v, lo4);
-        wq[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
-      }
-      if constexpr (kFive) {
-        const __m256i fifth = GroupLoad(q + 256 + 32 * h);
-        for (int k = 0; k < 8; ++k) wq[k] = _mm256_or_si256(wq[k], GroupFifthBits(fifth, k));
-      }
+      __m256i wabs[kCodebook && !kVnni ? 8 : 1];
+      GroupNibbleVectors<kFive>(q, h, wq);
       if constexpr (kCodebook)
-        for (int k = 0; k < 8; ++k) wq[k] = _mm256_shuffle_epi8(table, wq[k]);
+        for (int k = 0; k < 8; ++k) {
+          wq[k] = _mm256_shuffle_epi8(table, wq[k]);
+          if constexpr (!kVnni) wabs[k] = _mm256_abs_epi8(wq[k]);
+        }
+      const __m256 mw = kMin ? GroupHalfF16(mins + b * 16 + 8 * h) : _mm256_setzero_ps();
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = kMin ? y[t][b].qs : split.q[t] + QK * b;
         auto at = [&](int k) { return GroupBcast4(a + (k < 4 ? 4 * k : 16 + 4 * (k - 4))); };
@@ -188,23 +204,15 @@ void GroupNibblesx16_256(const void* group, const void* const* act, float* out, 
           }
           s = _mm256_add_epi32(s0, s1);
         } else if constexpr (kCodebook) {
-          s = _mm256_setzero_si256();
-          for (int k = 0; k < 8; ++k)
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wq[k]), _mm256_sign_epi8(at(k), wq[k])), ones16));
+          s = GroupSignedSums(_mm256_setzero_si256(), wq, wabs, at);
         } else {
           // In int16 as far as the bound allows: 8 products of 0..15 (q5_1's 0..31: 4).
-          constexpr int kRun = kFive ? 4 : 8;
-          s = _mm256_setzero_si256();
-          for (int k0 = 0; k0 < 8; k0 += kRun) {
-            __m256i p = _mm256_maddubs_epi16(wq[k0], at(k0));
-            for (int k = k0 + 1; k < k0 + kRun; ++k) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[k], at(k)));
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones16));
-          }
+          s = GroupRunSums<kFive ? 4 : 8>(_mm256_setzero_si256(), wq, at);
         }
         const __m256 sf = _mm256_cvtepi32_ps(s);
         if constexpr (kMin) {
           const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(y[t][b].d)));
-          const __m256 ms = _mm256_mul_ps(GroupHalfF16(mins + b * 16 + 8 * h), _mm256_set1_ps(_cvtsh_ss(y[t][b].s)));
+          const __m256 ms = _mm256_mul_ps(mw, _mm256_set1_ps(_cvtsh_ss(y[t][b].s)));
           acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_add_ps(_mm256_mul_ps(dd, sf), ms));
         } else {
           acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(split.d[t][b])), sf));

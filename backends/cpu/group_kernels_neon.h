@@ -187,12 +187,13 @@ void GroupNibblesx16_Neon(const void* group, const void* const* act, float* out,
       if constexpr (kKind == Nibbles::kIQ4_NL)
         for (int k = 0; k < 8; ++k) w[k] = vqtbl1q_s8(table, vreinterpretq_u8_s8(w[k]));
       const float32x4_t dw = QuadF16(scales + b * 16 + 4 * i);
+      const float32x4_t mw = kMin ? QuadF16(mins + b * 16 + 4 * i) : vdupq_n_f32(0);
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = kMin ? y[t][b].qs : split.q[t] + QK * b;
         const float32x4_t s = vcvtq_f32_s32(QuadDot32<kDot>(vdupq_n_s32(0), w, vld1q_s8(a), vld1q_s8(a + 16)));
         if constexpr (kMin) {
           const float32x4_t dd = vmulq_f32(dw, BroadcastF16(y[t][b].d));
-          const float32x4_t ms = vmulq_f32(QuadF16(mins + b * 16 + 4 * i), BroadcastF16(y[t][b].s));
+          const float32x4_t ms = vmulq_f32(mw, BroadcastF16(y[t][b].s));
           acc[t][i] = vaddq_f32(acc[t][i], vaddq_f32(vmulq_f32(dd, s), ms));
         } else {
           acc[t][i] = vaddq_f32(acc[t][i], vmulq_f32(vmulq_f32(dw, vdupq_n_f32(split.d[t][b])), s));
