@@ -2,8 +2,8 @@
 // against q8_K), compiled once per Highway target like kernels.cpp. Each
 // weight is a 4-bit index into a 16-entry codebook of signed bytes, so one
 // byte shuffle turns 32 indices into 32 weights; the products then run as
-// q8_0's do. x86 targets with AVX2 have them; elsewhere the KernelSet's
-// entries stay null and the quant/ reference runs.
+// q8_0's do. x86 targets from SSSE3 have them (two 128-bit halves below
+// AVX2, int8_helpers.h); ARM has its own (row_kernels_neon.h).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/iq4_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -20,33 +20,31 @@ HWY_BEFORE_NAMESPACE();
 namespace edgerun::cpu::HWY_NAMESPACE {
 #include "cpu/int8_helpers.h"  // NOLINT: per target
 
-#ifdef EDGERUN_X86_INT8
-// The codebook in both 128-bit halves, for _mm256_shuffle_epi8.
-HWY_INLINE __m256i iq4_table() {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
-}
+#ifdef EDGERUN_X86_ROWS
+// The codebook in both 128-bit halves, for v_shuffle8.
+HWY_INLINE V32 iq4_table() { return v_broadcast16(kIQ4Values); }
 
 // 16 bytes of packed indices -> 32 signed weights: low nibbles, then high.
-HWY_INLINE __m256i iq4_weights(__m256i table, const uint8_t* qs) { return _mm256_shuffle_epi8(table, unpack_nibbles(qs)); }
+HWY_INLINE V32 iq4_weights(V32 table, const uint8_t* qs) { return v_shuffle8(table, unpack_nibbles(qs)); }
 
 // Signed weights w (|w| <= 127, never 0) against signed activations a
 // (|a| <= 127) as int16 pair sums, exact: |w| * (a with w's sign).
-HWY_INLINE __m256i pairs_s8s8(__m256i w, __m256i a) {
-  return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+HWY_INLINE V32 pairs_s8s8(V32 w, V32 a) {
+  return v_maddubs(v_sign8(w, w), v_sign8(a, w));
 }
 
 // nt (1..kMaxTokens) tokens against one iq4_nl row; the weights are unpacked
 // once per block for all of them. The order of docs/NUMERICS.md rule 2.
 void DotNIQ4NL(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_iq4_nl*>(w);
-  const __m256i table = iq4_table(), ones = _mm256_set1_epi16(1);
+  const V32 table = iq4_table(), ones = v_set1_16(1);
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK; ++b) {
-    const __m256i v = iq4_weights(table, x[b].qs);
+    const V32 v = iq4_weights(table, x[b].qs);
     const float dw = h2f(x[b].d);
     for (int t = 0; t < nt; ++t) {
       const auto* y = static_cast<const block_q8_0*>(act[t]) + b;
-      const int32_t s = hsum_i32x8(_mm256_madd_epi16(pairs_s8s8(v, load32(y->qs)), ones));
+      const int32_t s = hsum_i32x8(v_madd16(pairs_s8s8(v, load32(y->qs)), ones));
       sum[t] = add_block(sum[t], dw * h2f(y->d), s);
     }
   }
@@ -57,17 +55,17 @@ void DotNIQ4NL(const void* w, const void* const* act, int nt, float* out, int64_
 // its 6-bit scale (ls - 32), taken in the int16 -> int32 pair step.
 void DotNIQ4XS(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_iq4_xs*>(w);
-  const __m256i table = iq4_table();
+  const V32 table = iq4_table();
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK_K; ++b) {
-    __m256i acc[kMaxTokens];
-    for (int t = 0; t < nt; ++t) acc[t] = _mm256_setzero_si256();
+    V32 acc[kMaxTokens];
+    for (int t = 0; t < nt; ++t) acc[t] = v_zero();
     for (int ib = 0; ib < QK_K / QK; ++ib) {
-      const __m256i v = iq4_weights(table, x[b].qs + ib * (QK / 2));
-      const __m256i scale = _mm256_set1_epi16(static_cast<int16_t>(iq4_xs_scale(x[b], ib)));
+      const V32 v = iq4_weights(table, x[b].qs + ib * (QK / 2));
+      const V32 scale = v_set1_16(static_cast<int16_t>(iq4_xs_scale(x[b], ib)));
       for (int t = 0; t < nt; ++t) {
         const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
-        acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(pairs_s8s8(v, load32(y->qs + ib * QK)), scale));
+        acc[t] = v_add32(acc[t], v_madd16(pairs_s8s8(v, load32(y->qs + ib * QK)), scale));
       }
     }
     const float dw = h2f(x[b].d);
@@ -80,7 +78,7 @@ void DotNIQ4XS(const void* w, const void* const* act, int nt, float* out, int64_
 #endif
 
 void FillIQ4Kernels(KernelSet* ks) {
-#ifdef EDGERUN_X86_INT8
+#ifdef EDGERUN_X86_ROWS
   ks->dot_iq4_nl = &OneToken<DotNIQ4NL>;
   ks->dot_iq4_xs = &OneToken<DotNIQ4XS>;
   ks->dotn_iq4_nl = &DotNIQ4NL;
@@ -91,6 +89,7 @@ void FillIQ4Kernels(KernelSet* ks) {
 }
 
 #undef EDGERUN_X86_INT8
+#undef EDGERUN_X86_ROWS
 }  // namespace edgerun::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -90,7 +90,7 @@ float DotQ8_0(const void* w, const void* a, int64_t n) {
   DotQx_0_512<1, false>(w, &a, n, b, &sum);
 #endif
   for (; b < nb; ++b) {
-#ifdef EDGERUN_X86_INT8
+#ifdef EDGERUN_X86_ROWS
     const int32_t s = hsum_i32x8(dot_s8s8(load32(x[b].qs), load32(y.qs + QK * b)));
 #else
     int32_t s = 0;
@@ -115,7 +115,7 @@ float DotQ4_0(const void* w, const void* a, int64_t n) {
 #endif
   for (; b < nb; ++b) {
     const int8_t* q8 = y.qs + QK * b;
-#ifdef EDGERUN_X86_INT8
+#ifdef EDGERUN_X86_ROWS
     int32_t s = hsum_i32x8(dot_u8s8(unpack_nibbles(x[b].qs), load32(q8)));
 #else
     int32_t s = 0;
@@ -207,19 +207,19 @@ void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, f
                                          0x0001000100010001, 0x0001000100010001, 0, 0);
   const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
   for (int64_t b = 0; b < nb; ++b) {
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+    const V32 sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
     const float dx = h2f(x[b].d);
     __m512i isum[NT];
     for (int t = 0; t < NT; ++t) {
       const block_q8_K& y = ys[t][b];
-      const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
+      const V32 off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const V32*>(y.bsums)));
       ioff[t] = 32 * hsum_i32x8(off);
       isum[t] = _mm512_setzero_si512();
     }
     for (int half = 0; half < 2; ++half) {
       const __m512i L = _mm512_loadu_si512(x[b].ql + 64 * half);
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * half));
-      const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
+      const V32 h = _mm256_loadu_si256(reinterpret_cast<const V32*>(x[b].qh + 32 * half));
+      const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(h), v_srli16(h, 2), 1);
       const __m512i v01 = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
       const __m512i v23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
@@ -247,21 +247,21 @@ float DotQ4_K(const void* w, const void* a, int64_t n) {
   return r;
 #endif
   float sum = 0;
-#ifdef EDGERUN_X86_INT8
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
+#ifdef EDGERUN_X86_ROWS
+  const V32 m4 = v_set1_8(0x0F);
 #endif
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t sc[8], mn[8];
     scales_q4_K(x[b].scales, sc, mn);
     int32_t imin = 0;
     for (int j = 0; j < 8; ++j) imin += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-#ifdef EDGERUN_X86_INT8
-    __m256i vsum = _mm256_setzero_si256();
+#ifdef EDGERUN_X86_ROWS
+    V32 vsum = v_zero();
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = load32(x[b].qs + 32 * c);
-      const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-      vsum = dot_u8s8_scaled(vsum, lo, load32(y[b].qs + 64 * c), _mm256_set1_epi16(sc[2 * c]));
-      vsum = dot_u8s8_scaled(vsum, hi, load32(y[b].qs + 64 * c + 32), _mm256_set1_epi16(sc[2 * c + 1]));
+      const V32 q = load32(x[b].qs + 32 * c);
+      const V32 lo = v_and(q, m4), hi = v_and(v_srli16(q, 4), m4);
+      vsum = dot_u8s8_scaled(vsum, lo, load32(y[b].qs + 64 * c), v_set1_16(sc[2 * c]));
+      vsum = dot_u8s8_scaled(vsum, hi, load32(y[b].qs + 64 * c + 32), v_set1_16(sc[2 * c + 1]));
     }
     const int32_t isum = hsum_i32x8(vsum);
 #else
@@ -290,28 +290,28 @@ float DotQ6_K(const void* w, const void* a, int64_t n) {
   return r;
 #endif
   float sum = 0;
-#ifdef EDGERUN_X86_INT8
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+#ifdef EDGERUN_X86_ROWS
+  const V32 m4 = v_set1_8(0x0F), m2 = v_set1_8(3);
 #endif
   for (int64_t b = 0; b < nb; ++b) {
     const int8_t* sc = x[b].scales;
     // Values are stored as q + 32 (0..63): take the 32 back through the sums.
     int32_t ioff = 0;
     for (int g = 0; g < 16; ++g) ioff += sc[g] * y[b].bsums[g];
-#ifdef EDGERUN_X86_INT8
-    __m256i vsum = _mm256_setzero_si256();
+#ifdef EDGERUN_X86_ROWS
+    V32 vsum = v_zero();
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = x[b].ql + 64 * half;
-      const __m256i l0 = load32(ql), l1 = load32(ql + 32), h = load32(x[b].qh + 32 * half);
-      const __m256i v[4] = {
-          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
+      const V32 l0 = load32(ql), l1 = load32(ql + 32), h = load32(x[b].qh + 32 * half);
+      const V32 v[4] = {
+          v_or(v_and(l0, m4), v_slli16(v_and(h, m2), 4)),
+          v_or(v_and(l1, m4), v_slli16(v_and(v_srli16(h, 2), m2), 4)),
+          v_or(v_and(v_srli16(l0, 4), m4), v_slli16(v_and(v_srli16(h, 4), m2), 4)),
+          v_or(v_and(v_srli16(l1, 4), m4), v_slli16(v_and(v_srli16(h, 6), m2), 4)),
       };
       for (int k = 0; k < 4; ++k) {
         const int g = 8 * half + 2 * k;  // two 16-weight groups per 32 bytes
-        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+        const V32 s = v_set_halves16(sc[g], sc[g + 1]);
         vsum = dot_u8s8_scaled(vsum, v[k], load32(y[b].qs + 128 * half + 32 * k), s);
       }
     }
@@ -408,6 +408,7 @@ void FillKernels(KernelSet* ks) {
 }
 
 #undef EDGERUN_X86_INT8
+#undef EDGERUN_X86_ROWS
 }  // namespace edgerun::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -1,10 +1,10 @@
-// Row kernels of the cpu backend for the types without 16-row group layouts
-// (q4_1 and q5_1 against q8_1 blocks, q5_0 against q8_0, q2_K, q3_K and q5_K
-// against q8_K), compiled once per Highway target like kernels.cpp. Each
+// Row kernels of the cpu backend for q4_1 and q5_1 (against q8_1 blocks),
+// q5_0 (q8_0), q2_K, q3_K and q5_K (q8_K) — matrices whose shape does not fit
+// 16-row groups, and every matrix on targets without group kernels — compiled once per Highway target like kernels.cpp. Each
 // unpacks a block to bytes (fifth bits spread in, 2-bit values shifted out)
 // and then multiplies as q4_0's and q4_K's kernels do, in docs/NUMERICS.md's
-// order. x86 targets with AVX2 have them; elsewhere the KernelSet's entries
-// stay null and the quant/ reference runs.
+// order. x86 targets from SSSE3 have them (two 128-bit halves below AVX2,
+// int8_helpers.h); ARM has its own (row_kernels_neon.h).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/row_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -22,25 +22,25 @@ HWY_BEFORE_NAMESPACE();
 namespace edgerun::cpu::HWY_NAMESPACE {
 #include "cpu/int8_helpers.h"  // NOLINT: per target
 
-#ifdef EDGERUN_X86_INT8
+#ifdef EDGERUN_X86_ROWS
 // 32 fifth bits (bit e for element e) -> byte e is 0x10 where the bit is set.
-HWY_INLINE __m256i fifth_bits(const uint8_t* qh) {
+HWY_INLINE V32 fifth_bits(const uint8_t* qh) {
   uint32_t h;
   std::memcpy(&h, qh, 4);
-  const __m256i byte_of = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)), byte_of), bit);
-  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(0x10));
+  const V32 byte_of = v_set64(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  const V32 bit = v_set1_64(static_cast<int64_t>(0x8040201008040201ull));
+  const V32 v = v_and(v_shuffle8(v_set1_32(static_cast<int>(h)), byte_of), bit);
+  return v_and(v_cmpeq8(v, bit), v_set1_8(0x10));
 }
 
 // nt (1..kMaxTokens) tokens against one q5_0 row: per block the weights
 // (q - 16, signed) are unpacked once for all of them; docs/NUMERICS.md rule 2.
 void DotNQ5_0(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_q5_0*>(w);
-  const __m256i sixteen = _mm256_set1_epi8(16);
+  const V32 sixteen = v_set1_8(16);
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK; ++b) {
-    const __m256i v = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), fifth_bits(x[b].qh)), sixteen);
+    const V32 v = v_sub8(v_or(unpack_nibbles(x[b].qs), fifth_bits(x[b].qh)), sixteen);
     const float dw = h2f(x[b].d);
     for (int t = 0; t < nt; ++t) {
       const auto* y = static_cast<const block_q8_0*>(act[t]) + b;
@@ -55,29 +55,29 @@ void DotNQ5_0(const void* w, const void* const* act, int nt, float* out, int64_t
 // share from the activations' 16-element sums.
 void DotNQ5_K(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_q5_K*>(w);
-  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  const V32 m4 = v_set1_8(0x0F), one = v_set1_8(1);
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK_K; ++b) {
     int sc[8], mn[8];
     for (int j = 0; j < 8; ++j) quant::scale_min_6bit(x[b].scales, j, &sc[j], &mn[j]);
-    const __m256i qh = load32(x[b].qh);
-    __m256i lo[4], hi[4];
+    const V32 qh = load32(x[b].qh);
+    V32 lo[4], hi[4];
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = load32(x[b].qs + 32 * c);
-      lo[c] = _mm256_or_si256(_mm256_and_si256(q, m4),
-                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
-      hi[c] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+      const V32 q = load32(x[b].qs + 32 * c);
+      lo[c] = v_or(v_and(q, m4),
+                              v_slli16(v_and(v_srli16(qh, 2 * c), one), 4));
+      hi[c] = v_or(v_and(v_srli16(q, 4), m4),
+                              v_slli16(v_and(v_srli16(qh, 2 * c + 1), one), 4));
     }
     const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
     for (int t = 0; t < nt; ++t) {
       const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
       int32_t imin = 0;
       for (int j = 0; j < 8; ++j) imin += mn[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
-      __m256i acc = _mm256_setzero_si256();
+      V32 acc = v_zero();
       for (int c = 0; c < 4; ++c) {
-        acc = dot_u8s8_scaled(acc, lo[c], load32(y->qs + 64 * c), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c])));
-        acc = dot_u8s8_scaled(acc, hi[c], load32(y->qs + 64 * c + 32), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1])));
+        acc = dot_u8s8_scaled(acc, lo[c], load32(y->qs + 64 * c), v_set1_16(static_cast<int16_t>(sc[2 * c])));
+        acc = dot_u8s8_scaled(acc, hi[c], load32(y->qs + 64 * c + 32), v_set1_16(static_cast<int16_t>(sc[2 * c + 1])));
       }
       sum[t] = add_block_k(sum[t], d, dmin, y->d, hsum_i32x8(acc), imin);
     }
@@ -91,11 +91,11 @@ template <bool kFive>
 void DotNQx_1(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK; ++b) {
-    __m256i v;
+    V32 v;
     float dw, mw;
     if (kFive) {
       const auto& x = static_cast<const block_q5_1*>(w)[b];
-      v = _mm256_or_si256(unpack_nibbles(x.qs), fifth_bits(x.qh));
+      v = v_or(unpack_nibbles(x.qs), fifth_bits(x.qh));
       dw = h2f(x.d);
       mw = h2f(x.m);
     } else {
@@ -114,28 +114,26 @@ void DotNQx_1(const void* w, const void* const* act, int nt, float* out, int64_t
 }
 
 // 16 int16 scales for a 32-byte product: the first 16 bytes' pair sums take a, the rest b.
-HWY_INLINE __m256i two_scales(int a, int b) {
-  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(b)), _mm_set1_epi16(static_cast<int16_t>(a)));
-}
+HWY_INLINE V32 two_scales(int a, int b) { return v_set_halves16(static_cast<int16_t>(a), static_cast<int16_t>(b)); }
 
 // q2_K: 2-bit values, a 4-bit scale and min per 16: element 128 h + 32 s + l
 // is bits 2s.. of byte 32 h + l.
 void DotNQ2_K(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_q2_K*>(w);
-  const __m256i m2 = _mm256_set1_epi8(3);
+  const V32 m2 = v_set1_8(3);
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK_K; ++b) {
-    __m256i q[8];
+    V32 q[8];
     for (int h = 0; h < 2; ++h) {
-      const __m256i bytes = load32(x[b].qs + 32 * h);
-      for (int sh = 0; sh < 4; ++sh) q[4 * h + sh] = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * sh), m2);
+      const V32 bytes = load32(x[b].qs + 32 * h);
+      for (int sh = 0; sh < 4; ++sh) q[4 * h + sh] = v_and(v_srli16(bytes, 2 * sh), m2);
     }
     const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
     for (int t = 0; t < nt; ++t) {
       const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
       int32_t imin = 0;
       for (int g = 0; g < 16; ++g) imin += (x[b].scales[g] >> 4) * y->bsums[g];
-      __m256i acc = _mm256_setzero_si256();
+      V32 acc = v_zero();
       for (int k = 0; k < 8; ++k)  // 32 elements, groups 2k and 2k + 1
         acc = dot_u8s8_scaled(acc, q[k], load32(y->qs + 32 * k),
                               two_scales(x[b].scales[2 * k] & 0x0F, x[b].scales[2 * k + 1] & 0x0F));
@@ -150,7 +148,7 @@ void DotNQ2_K(const void* w, const void* const* act, int nt, float* out, int64_t
 // Sixteen signed 6-bit scales (minus 32). dmin is 0: (d d_a) I alone.
 void DotNQ3_K(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_q3_K*>(w);
-  const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  const V32 m2 = v_set1_8(3), one = v_set1_8(1);
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK_K; ++b) {
     int sc[16];
@@ -159,13 +157,13 @@ void DotNQ3_K(const void* w, const void* const* act, int nt, float* out, int64_t
       const int high = (x[b].scales[8 + g % 4] >> (2 * (g / 4))) & 3;
       sc[g] = (low | (high << 4)) - 32;
     }
-    const __m256i hm = load32(x[b].hmask);
-    __m256i q[8];
+    const V32 hm = load32(x[b].hmask);
+    V32 q[8];
     for (int h = 0; h < 2; ++h) {
-      const __m256i bytes = load32(x[b].qs + 32 * h);
+      const V32 bytes = load32(x[b].qs + 32 * h);
       for (int sh = 0; sh < 4; ++sh) {
-        const __m256i hbit = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + sh), one);
-        q[4 * h + sh] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 2 * sh), m2), _mm256_slli_epi16(hbit, 2));
+        const V32 hbit = v_and(v_srli16(hm, 4 * h + sh), one);
+        q[4 * h + sh] = v_or(v_and(v_srli16(bytes, 2 * sh), m2), v_slli16(hbit, 2));
       }
     }
     const float d = h2f(x[b].d);
@@ -173,7 +171,7 @@ void DotNQ3_K(const void* w, const void* const* act, int nt, float* out, int64_t
       const auto* y = static_cast<const block_q8_K*>(act[t]) + b;
       int32_t ioff = 0;
       for (int g = 0; g < 16; ++g) ioff += sc[g] * y->bsums[g];
-      __m256i acc = _mm256_setzero_si256();
+      V32 acc = v_zero();
       for (int k = 0; k < 8; ++k) acc = dot_u8s8_scaled(acc, q[k], load32(y->qs + 32 * k), two_scales(sc[2 * k], sc[2 * k + 1]));
       sum[t] = add_block(sum[t], d * y->d, hsum_i32x8(acc) - 4 * ioff);
     }
@@ -184,7 +182,7 @@ void DotNQ3_K(const void* w, const void* const* act, int nt, float* out, int64_t
 #endif
 
 void FillRowKernels(KernelSet* ks) {
-#ifdef EDGERUN_X86_INT8
+#ifdef EDGERUN_X86_ROWS
   ks->dot_q5_0 = &OneToken<DotNQ5_0>;
   ks->dot_q5_K = &OneToken<DotNQ5_K>;
   ks->dotn_q5_0 = &DotNQ5_0;
@@ -203,6 +201,7 @@ void FillRowKernels(KernelSet* ks) {
 }
 
 #undef EDGERUN_X86_INT8
+#undef EDGERUN_X86_ROWS
 }  // namespace edgerun::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
