@@ -15,17 +15,20 @@ namespace edgerun::cpu {
 // prefetchers (which stop at 4 KiB pages) leave it waiting on memory well
 // below the bandwidth it can draw. The kernels ask for the lines
 // kPrefetchAhead bytes past the ones they are about to read (the distance
-// measured best: docs/PERFORMANCE.md). One thread's range of groups is
-// contiguous, so the lines ahead are the ones it reads next; past the end
-// they are harmless.
+// measured best: docs/PERFORMANCE.md), into the outer caches (prefetcht1 /
+// PLDL2KEEP), not L1: filled into L1 they crowd out the activation row that
+// every group reads again, and one core of an AMD Zen 4 then waited on memory
+// far below its bandwidth (docs/PERFORMANCE.md, session 16). One thread's range of groups is contiguous, so
+// the lines ahead are the ones it reads next; past the end they are harmless.
 constexpr size_t kPrefetchAhead = 8192;
+constexpr int kPrefetchLocality = 2;  // __builtin_prefetch's locality: 3 into L1, 2 into L2, 1 into L3
 // In an unnamed namespace, as SplitRows below: each kernel file keeps its own
 // copy, compiled with its instruction set, rather than one the linker picks
 // from any of them (which might use instructions another file's CPU lacks).
 namespace {
 inline void PrefetchAhead(const void* p, size_t bytes) {
   const char* c = static_cast<const char*>(p) + kPrefetchAhead;
-  for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
+  for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, kPrefetchLocality);
 }
 }  // namespace
 

@@ -109,18 +109,31 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
     PrefetchAhead(q, kBlockBytes);
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = GroupHalfF16(scales + b * 16 + 8 * h);
+      if constexpr (!kQ4 && !kVnni) {
+        // q8_0 with maddubs: vector k outer, so one signed q and its |q| are
+        // live at a time (eight of each would not fit 16 registers with the
+        // tokens' sums); each token's sum is the same exact integer.
+        __m256i s[NT];
+        for (int t = 0; t < NT; ++t) s[t] = _mm256_setzero_si256();
+        for (int k = 0; k < 8; ++k) {
+          const __m256i w = _mm256_xor_si256(GroupLoad(q + 64 * k + 32 * h), flip);  // the signed q
+          const __m256i wabs = _mm256_abs_epi8(w);
+          for (int t = 0; t < NT; ++t) {
+            const __m256i p = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(GroupBcast4(split.q[t] + QK * b + 4 * k), w));
+            s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+          }
+        }
+        for (int t = 0; t < NT; ++t) {
+          const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(split.d[t][b]));
+          acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s[t])));
+        }
+        continue;
+      }
       __m256i wq[8];  // vector k multiplies activation bytes at koff[k]
-      __m256i wabs[kQ4 || kVnni ? 1 : 8];
       if constexpr (kQ4) {
         GroupNibbleVectors<kFive>(q, h, wq);
       } else {
-        for (int k = 0; k < 8; ++k) {
-          wq[k] = GroupLoad(q + 64 * k + 32 * h);
-          if constexpr (!kVnni) {
-            wq[k] = _mm256_xor_si256(wq[k], flip);  // the signed q
-            wabs[k] = _mm256_abs_epi8(wq[k]);
-          }
-        }
+        for (int k = 0; k < 8; ++k) wq[k] = GroupLoad(q + 64 * k + 32 * h);
       }
       for (int t = 0; t < NT; ++t) {
         const int8_t* a = split.q[t] + QK * b;
@@ -136,11 +149,9 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
             s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
           }
           s = _mm256_add_epi32(s0, s1);
-        } else if constexpr (kQ4) {
+        } else {
           // In int16 as far as the bound allows: 8 products of 0..15 (q5_0's 0..31: 4).
           s = GroupRunSums<kFive ? 4 : 8>(_mm256_set1_epi32(split.s[t][b] >> kOffsetShift), wq, at);
-        } else {
-          s = GroupSignedSums(_mm256_setzero_si256(), wq, wabs, at);
         }
         const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(split.d[t][b]));
         acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s)));

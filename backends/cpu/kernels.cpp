@@ -207,19 +207,19 @@ void DotQ6_K_512(const block_q6_K* x, const block_q8_K* const* ys, int64_t nb, f
                                          0x0001000100010001, 0x0001000100010001, 0, 0);
   const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
   for (int64_t b = 0; b < nb; ++b) {
-    const V32 sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
     const float dx = h2f(x[b].d);
     __m512i isum[NT];
     for (int t = 0; t < NT; ++t) {
       const block_q8_K& y = ys[t][b];
-      const V32 off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const V32*>(y.bsums)));
+      const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
       ioff[t] = 32 * hsum_i32x8(off);
       isum[t] = _mm512_setzero_si512();
     }
     for (int half = 0; half < 2; ++half) {
       const __m512i L = _mm512_loadu_si512(x[b].ql + 64 * half);
-      const V32 h = _mm256_loadu_si256(reinterpret_cast<const V32*>(x[b].qh + 32 * half));
-      const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(h), v_srli16(h, 2), 1);
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * half));
+      const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
       const __m512i v01 = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
       const __m512i v23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));

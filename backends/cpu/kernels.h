@@ -1,8 +1,9 @@
 // SIMD kernels of the cpu backend, compiled once per instruction set with
 // Highway's foreach_target and chosen at run time for the CPU at hand. Where
 // Highway 1.0.3 has no op (int8 dot products), a target uses the instruction
-// its CPUs have: AVX-512 VNNI vpdpbusd, AVX2/AVX-512 maddubs; other targets
-// run portable loops the compiler vectorizes for them.
+// its CPUs have: AVX-512 VNNI vpdpbusd, AVX2/AVX-512 maddubs, SSSE3/SSE4
+// maddubs on 128-bit halves, NEON sdot or widening multiplies; the portable
+// non-SIMD targets run plain loops.
 #pragma once
 
 #include <cstdint>
