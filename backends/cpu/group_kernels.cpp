@@ -274,35 +274,34 @@ void GroupQ6_Kx16_512(const void* group, const void* const* act, float* out, int
     PrefetchAhead(o, q6_Kx16_block_bytes());
     __m512i scaled[NT];
     for (int t = 0; t < NT; ++t) scaled[t] = _mm512_setzero_si512();
-    // Unrolled: the shifts and offsets that depend on j become constants.
-    #pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) {
-      // The sub-block's 6-bit quants from its two planes (quant/layouts.h):
-      // low nibble of pair j/2, bits 2(j%4).. of quad j/4, moved to bits 4-5.
-      __m512i wq[4];
+    // Four sub-blocks at a time share one vector of the high plane and two of
+    // the low one (quant/layouts.h): each is loaded once for the four, and the
+    // shifts that depend on j are constants.
+    for (int q = 0; q < 4; ++q) {
+      __m512i wq[4][4];  // [sub-block 4q + i][vector k]
       for (int k = 0; k < 4; ++k) {
-        const __m512i lo = _mm512_loadu_si512(o + q6_Kx16_low_offset() + ((j / 2) * 4 + k) * 64);
-        const __m512i hi = _mm512_loadu_si512(o + q6_Kx16_high_offset() + ((j / 4) * 4 + k) * 64);
-        const __m512i l4 = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(lo, 4) : lo, lo4);
-        __m512i h2;
-        switch (j % 4) {  // 16-bit shifts: the bits that cross a byte are masked off
-          case 0: h2 = _mm512_slli_epi16(hi, 4); break;
-          case 1: h2 = _mm512_slli_epi16(hi, 2); break;
-          case 2: h2 = hi; break;
-          default: h2 = _mm512_srli_epi16(hi, 2); break;
-        }
-        wq[k] = _mm512_ternarylogic_epi32(l4, h2, hi2, 0xF8);  // l4 | (h2 & 0x30)
+        const __m512i hi = _mm512_loadu_si512(o + q6_Kx16_high_offset() + (q * 4 + k) * 64);
+        const __m512i lo0 = _mm512_loadu_si512(o + q6_Kx16_low_offset() + ((2 * q) * 4 + k) * 64);
+        const __m512i lo1 = _mm512_loadu_si512(o + q6_Kx16_low_offset() + ((2 * q + 1) * 4 + k) * 64);
+        // Sub-block 4q + i: low nibble of pair 2q + i / 2, bits 2i.. of the quad
+        // moved to bits 4-5 (16-bit shifts: what crosses a byte is masked off).
+        wq[0][k] = _mm512_ternarylogic_epi32(_mm512_and_si512(lo0, lo4), _mm512_slli_epi16(hi, 4), hi2, 0xF8);
+        wq[1][k] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(lo0, 4), lo4), _mm512_slli_epi16(hi, 2), hi2, 0xF8);
+        wq[2][k] = _mm512_ternarylogic_epi32(_mm512_and_si512(lo1, lo4), hi, hi2, 0xF8);
+        wq[3][k] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(lo1, 4), lo4), _mm512_srli_epi16(hi, 2), hi2, 0xF8);
       }
-      const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16)));
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* a = y[t][b].qs + 16 * j;
-        // The 32 sum a comes off as the seed of one chain.
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-32 * y[t][b].bsums[j]), wq[0], Bcast4(a));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], Bcast4(a + 4));
-        s0 = _mm512_dpbusd_epi32(s0, wq[2], Bcast4(a + 8));
-        s1 = _mm512_dpbusd_epi32(s1, wq[3], Bcast4(a + 12));
-        const __m512i s = _mm512_add_epi32(s0, s1);
-        scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(s, sc));
+      for (int i = 0; i < 4; ++i) {
+        const int j = 4 * q + i;
+        const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 64 + j * 16)));
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* a = y[t][b].qs + 16 * j;
+          // The 32 sum a comes off as the seed of one chain.
+          __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-32 * y[t][b].bsums[j]), wq[i][0], Bcast4(a));
+          __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[i][1], Bcast4(a + 4));
+          s0 = _mm512_dpbusd_epi32(s0, wq[i][2], Bcast4(a + 8));
+          s1 = _mm512_dpbusd_epi32(s1, wq[i][3], Bcast4(a + 12));
+          scaled[t] = _mm512_add_epi32(scaled[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+        }
       }
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
