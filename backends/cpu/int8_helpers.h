@@ -93,9 +93,9 @@ HWY_INLINE V32 unpack_nibbles(const uint8_t* p) {
   return {_mm_and_si128(q, m), _mm_and_si128(_mm_srli_epi16(q, 4), m)};
 }
 HWY_INLINE __m128i fold_halves(V32 v) { return _mm_add_epi32(v.lo, v.hi); }
-// SSSE3 and SSE4 CPUs need not have F16C.
-HWY_INLINE float h2f(uint16_t h) { return fp16_to_float(h); }
-#else
+#endif
+#ifndef EDGERUN_X86_INT8
+// SSSE3 and SSE4 CPUs need not have F16C; nor need other targets.
 HWY_INLINE float h2f(uint16_t h) { return fp16_to_float(h); }
 #endif
 
@@ -110,8 +110,12 @@ HWY_INLINE V32 dot_u8s8_scaled(V32 acc, V32 u, V32 s, V32 scale16) {
   return v_add32(acc, v_madd16(v_maddubs(u, s), scale16));
 }
 
-// Signed x signed through the unsigned form: |a| * (b with a's sign).
-HWY_INLINE V32 dot_s8s8(V32 a, V32 b) { return dot_u8s8(v_sign8(a, a), v_sign8(b, a)); }
+// Signed a (|a| <= 128) x signed b (|b| <= 127) as int16 pair sums, exact:
+// |a| * (b with a's sign), through the unsigned form.
+HWY_INLINE V32 pairs_s8s8(V32 a, V32 b) { return v_maddubs(v_sign8(a, a), v_sign8(b, a)); }
+
+// The same as 8 int32 lanes.
+HWY_INLINE V32 dot_s8s8(V32 a, V32 b) { return v_madd16(pairs_s8s8(a, b), v_set1_16(1)); }
 
 HWY_INLINE int32_t hsum_i32(__m128i v) {
   v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));

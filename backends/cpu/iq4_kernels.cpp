@@ -27,24 +27,18 @@ HWY_INLINE V32 iq4_table() { return v_broadcast16(kIQ4Values); }
 // 16 bytes of packed indices -> 32 signed weights: low nibbles, then high.
 HWY_INLINE V32 iq4_weights(V32 table, const uint8_t* qs) { return v_shuffle8(table, unpack_nibbles(qs)); }
 
-// Signed weights w (|w| <= 127, never 0) against signed activations a
-// (|a| <= 127) as int16 pair sums, exact: |w| * (a with w's sign).
-HWY_INLINE V32 pairs_s8s8(V32 w, V32 a) {
-  return v_maddubs(v_sign8(w, w), v_sign8(a, w));
-}
-
 // nt (1..kMaxTokens) tokens against one iq4_nl row; the weights are unpacked
 // once per block for all of them. The order of docs/NUMERICS.md rule 2.
 void DotNIQ4NL(const void* w, const void* const* act, int nt, float* out, int64_t n) {
   const auto* x = static_cast<const block_iq4_nl*>(w);
-  const V32 table = iq4_table(), ones = v_set1_16(1);
+  const V32 table = iq4_table();
   float sum[kMaxTokens] = {};
   for (int64_t b = 0; b < n / QK; ++b) {
     const V32 v = iq4_weights(table, x[b].qs);
     const float dw = h2f(x[b].d);
     for (int t = 0; t < nt; ++t) {
       const auto* y = static_cast<const block_q8_0*>(act[t]) + b;
-      const int32_t s = hsum_i32x8(v_madd16(pairs_s8s8(v, load32(y->qs)), ones));
+      const int32_t s = hsum_i32x8(dot_s8s8(v, load32(y->qs)));
       sum[t] = add_block(sum[t], dw * h2f(y->d), s);
     }
   }

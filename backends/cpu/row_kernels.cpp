@@ -1,6 +1,7 @@
 // Row kernels of the cpu backend for q4_1 and q5_1 (against q8_1 blocks),
-// q5_0 (q8_0), q2_K, q3_K and q5_K (q8_K) — matrices whose shape does not fit
-// 16-row groups, and every matrix on targets without group kernels — compiled once per Highway target like kernels.cpp. Each
+// q5_0 (q8_0), q2_K, q3_K and q5_K (q8_K) — for matrices whose shape does not
+// fit 16-row groups, and every matrix on targets without group kernels —
+// compiled once per Highway target like kernels.cpp. Each
 // unpacks a block to bytes (fifth bits spread in, 2-bit values shifted out)
 // and then multiplies as q4_0's and q4_K's kernels do, in docs/NUMERICS.md's
 // order. x86 targets from SSSE3 have them (two 128-bit halves below AVX2,
@@ -64,10 +65,8 @@ void DotNQ5_K(const void* w, const void* const* act, int nt, float* out, int64_t
     V32 lo[4], hi[4];
     for (int c = 0; c < 4; ++c) {
       const V32 q = load32(x[b].qs + 32 * c);
-      lo[c] = v_or(v_and(q, m4),
-                              v_slli16(v_and(v_srli16(qh, 2 * c), one), 4));
-      hi[c] = v_or(v_and(v_srli16(q, 4), m4),
-                              v_slli16(v_and(v_srli16(qh, 2 * c + 1), one), 4));
+      lo[c] = v_or(v_and(q, m4), v_slli16(v_and(v_srli16(qh, 2 * c), one), 4));
+      hi[c] = v_or(v_and(v_srli16(q, 4), m4), v_slli16(v_and(v_srli16(qh, 2 * c + 1), one), 4));
     }
     const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
     for (int t = 0; t < nt; ++t) {
