@@ -53,6 +53,15 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
   target_sources(edgerun_backends PRIVATE backends/cpu/group_kernels_avxvnni.cpp)
   set_source_files_properties(backends/cpu/group_kernels_avxvnni.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
   target_compile_definitions(edgerun_backends PRIVATE EDGERUN_AVX_VNNI=1)
+  # The same code with AVX-512 VNNI's encodings, for testing it on CPUs
+  # without AVX-VNNI; GCC can keep it to the 16 registers AVX-VNNI CPUs have.
+  target_sources(edgerun_backends PRIVATE backends/cpu/group_kernels_avxvnni_evex.cpp)
+  set(upper_vector_registers "")
+  foreach(r RANGE 16 31)
+    list(APPEND upper_vector_registers "-ffixed-xmm${r}")
+  endforeach()
+  set_source_files_properties(backends/cpu/group_kernels_avxvnni_evex.cpp PROPERTIES COMPILE_OPTIONS
+    "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512vl;-mavx512vnni;$<$<CXX_COMPILER_ID:GNU>:${upper_vector_registers}>")
 endif()
 # The NEON group kernels, likewise: plain ARMv8-A, ARMv8.2-A with the
 # dot-product instructions, and with the int8 matrix multiplies too, each for

@@ -171,6 +171,7 @@ TEST_CASE("--rows keeps GGUF's layout; grouped and row files give the same logit
 #if defined(__x86_64__)
     simds = {"SSE4", "AVX2"};
     if (cpu::cpu_has_avx_vnni()) simds.push_back("AVX_VNNI");
+    else if (cpu::cpu_has_avx512_vnni()) simds.push_back("AVX_VNNI_EVEX");
 #elif defined(__aarch64__)
     simds = {"NEON"};
     if (cpu::cpu_has_neon_dotprod()) simds.push_back("NEON_DOTPROD");

@@ -345,6 +345,9 @@ TEST_CASE("the group kernels' instruction sets are chosen from what this CPU rep
         (cpu::cpu_has_neon_i8mm() ? "NEON i8mm" : cpu::cpu_has_neon_dotprod() ? "NEON dotprod" : "NEON"));
 #elif defined(__x86_64__)
   CHECK(has("AVX_VNNI") == (cpu::cpu_has_avx_vnni() && has("AVX2")));
+  // The AVX-VNNI code runs, in the EVEX encoding, wherever AVX-512 VNNI does and AVX-VNNI does not.
+  CHECK(has("AVX_VNNI_EVEX") == (!cpu::cpu_has_avx_vnni() && cpu::cpu_has_avx512_vnni() && has("AVX2")));
+  if (has("AVX3_DL") && !cpu::cpu_has_avx_vnni()) CHECK(has("AVX_VNNI_EVEX"));
   if (has("AVX3_DL")) CHECK(std::string(best.groups ? best.groups : "") == "AVX-512 VNNI");
   CHECK((!has("NEON_DOTPROD") && !has("NEON_I8MM")));
 #else

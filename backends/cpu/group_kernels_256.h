@@ -32,12 +32,26 @@ inline __m256i GroupRowsI8(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_l
 // a pair sum in madd: (x, x) . (p0, p1) = x (p0 + p1).
 inline __m256i GroupPair16(__m256i x32) { return _mm256_or_si256(_mm256_and_si256(x32, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(x32, 16)); }
 
+// The VNNI instantiation's includer may name another encoding of the same two
+// instructions: the EVEX forms of AVX-512 VNNI run this code, unchanged, on
+// CPUs without AVX-VNNI (to test and measure it there; kernels.cpp).
+#ifndef EDGERUN_GROUP_DPBUSD
+#define EDGERUN_GROUP_DPBUSD _mm256_dpbusd_avx_epi32
+#define EDGERUN_GROUP_DPWSSD _mm256_dpwssd_avx_epi32
+#endif
+
 // acc + sum over each 32-bit lane's four byte products u x s (u unsigned; with
 // maddubs, u x s pairs must fit int16).
 template <bool kVnni>
 inline __m256i GroupDp(__m256i acc, __m256i u, __m256i s) {
-  if constexpr (kVnni) return _mm256_dpbusd_avx_epi32(acc, u, s);
+  if constexpr (kVnni) return EDGERUN_GROUP_DPBUSD(acc, u, s);
   else return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+// acc + each 32-bit lane's two int16 products a x b.
+template <bool kVnni>
+inline __m256i GroupDpWords(__m256i acc, __m256i a, __m256i b) {
+  if constexpr (kVnni) return EDGERUN_GROUP_DPWSSD(acc, a, b);
+  else return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
 }
 
 // Bit j of each byte of q5_0x16's / q5_Kx16's fifth-bit vectors (quant/layouts.h)
@@ -145,8 +159,8 @@ void GroupQx_0x16_256(const void* group, const void* const* act, float* out, int
           // The offset's share seeds one chain: -128 sum a (q4_0: -8 sum a, q5_0: -16 sum a).
           __m256i s0 = _mm256_set1_epi32(split.s[t][b] >> kOffsetShift), s1 = _mm256_setzero_si256();
           for (int k = 0; k < 8; k += 2) {
-            s0 = _mm256_dpbusd_avx_epi32(s0, wq[k], at(k));
-            s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
+            s0 = GroupDp<kVnni>(s0, wq[k], at(k));
+            s1 = GroupDp<kVnni>(s1, wq[k + 1], at(k + 1));
           }
           s = _mm256_add_epi32(s0, s1);
         } else {
@@ -210,8 +224,8 @@ void GroupNibblesx16_256(const void* group, const void* const* act, float* out, 
         if constexpr (kVnni) {
           __m256i s0 = _mm256_set1_epi32(kMin ? 0 : split.s[t][b]), s1 = _mm256_setzero_si256();
           for (int k = 0; k < 8; k += 2) {
-            s0 = _mm256_dpbusd_avx_epi32(s0, wq[k], at(k));
-            s1 = _mm256_dpbusd_avx_epi32(s1, wq[k + 1], at(k + 1));
+            s0 = GroupDp<kVnni>(s0, wq[k], at(k));
+            s1 = GroupDp<kVnni>(s1, wq[k + 1], at(k + 1));
           }
           s = _mm256_add_epi32(s0, s1);
         } else if constexpr (kCodebook) {
@@ -233,6 +247,80 @@ void GroupNibblesx16_256(const void* group, const void* const* act, float* out, 
   }
   for (int t = 0; t < NT; ++t)
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+// q4_Kx16 (q5_Kx16: kFive) against one q8_K row, generation's case, where
+// loads bound the general form below: here each 32-byte vector is loaded once
+// for both of its sub-blocks (low and high nibbles) and each activation group
+// broadcast once for both halves of the rows. Its integer sums are the general
+// form's, so its results are too.
+template <bool kVnni, bool kFive>
+void GroupQ4_Kx16_256_One(const void* group, const void* const* act, float* out, int64_t n) {
+  constexpr size_t kBlockBytes = kFive ? q5_Kx16_block_bytes() : q4_Kx16_block_bytes();
+  // Products summed in int16 before widening, without VNNI: 8 of 0..15 (q5_K's 0..31: 4).
+  constexpr int kRun = kFive ? 4 : 8;
+  const int64_t nb = n / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act[0]);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  const __m256i lo4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * kBlockBytes;
+    PrefetchAhead(o, kBlockBytes);
+    __m256i isc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    __m256i imin[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int c = 0; c < 4; ++c) {  // chunk c: sub-blocks 2c (low nibbles) and 2c + 1 (high)
+      const int8_t* a = y[b].qs + 64 * c;
+      // s[h][m][chain]: rows' half h, sub-block 2c + m; VNNI's two chains, or
+      // maddubs' int16 run (chain 0 only).
+      __m256i s[2][2][2];
+      for (auto& sh : s)
+        for (auto& sm : sh) sm[0] = sm[1] = _mm256_setzero_si256();
+      auto flush = [&](int h, int m) {  // sub-block 2c + m's sum, scaled, into isc[h]
+        const __m256i sc = GroupRowsU8(o + 64 + (2 * c + m) * 16 + 8 * h);
+        if constexpr (kVnni) {
+          isc[h] = _mm256_add_epi32(isc[h], _mm256_mullo_epi32(_mm256_add_epi32(s[h][m][0], s[h][m][1]), sc));
+        } else {
+          isc[h] = GroupDpWords<false>(isc[h], s[h][m][0], GroupPair16(sc));
+          s[h][m][0] = _mm256_setzero_si256();
+        }
+      };
+      #pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m256i a_lo = GroupBcast4(a + 4 * k), a_hi = GroupBcast4(a + 32 + 4 * k);
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v = GroupLoad(o + 320 + (c * 8 + k) * 64 + 32 * h);
+          __m256i lo = _mm256_and_si256(v, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+          if constexpr (kFive) {
+            const __m256i fifth = GroupLoad(o + q5_Kx16_high_offset() + k * 64 + 32 * h);
+            lo = _mm256_or_si256(lo, GroupFifthBits(fifth, 2 * c));
+            hi = _mm256_or_si256(hi, GroupFifthBits(fifth, 2 * c + 1));
+          }
+          if constexpr (kVnni) {
+            s[h][0][k % 2] = GroupDp<true>(s[h][0][k % 2], lo, a_lo);
+            s[h][1][k % 2] = GroupDp<true>(s[h][1][k % 2], hi, a_hi);
+          } else {
+            s[h][0][0] = _mm256_add_epi16(s[h][0][0], _mm256_maddubs_epi16(lo, a_lo));
+            s[h][1][0] = _mm256_add_epi16(s[h][1][0], _mm256_maddubs_epi16(hi, a_hi));
+          }
+        }
+        if (kVnni ? k == 7 : k % kRun == kRun - 1)
+          for (int h = 0; h < 2; ++h) flush(h, 0), flush(h, 1);
+      }
+    }
+    for (int j = 0; j < 8; ++j) {
+      const __m256i bsum_pair = GroupBcast4(y[b].bsums + 2 * j);  // the sub-block's two 16-sums
+      for (int h = 0; h < 2; ++h)
+        imin[h] = GroupDpWords<kVnni>(imin[h], GroupPair16(GroupRowsU8(o + 192 + j * 16 + 8 * h)), bsum_pair);
+    }
+    const __m256 da = _mm256_set1_ps(y[b].d);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 d = GroupHalfF16(o + 16 * h), dmin = GroupHalfF16(o + 32 + 16 * h);
+      const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(isc[h])),
+                                     _mm256_mul_ps(_mm256_mul_ps(dmin, da), _mm256_cvtepi32_ps(imin[h])));
+      acc[h] = _mm256_add_ps(acc[h], v);
+    }
+  }
+  for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 8 * h, acc[h]);
 }
 
 // q4_Kx16 against NT q8_K rows: per sub-block and half, 8 vectors of nibbles
@@ -272,11 +360,11 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
           if constexpr (kVnni) {
             __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
             for (int k = 0; k < 8; k += 2) {
-              s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
-              s1 = _mm256_dpbusd_avx_epi32(s1, w[k + 1], GroupBcast4(a + 4 * k + 4));
+              s0 = GroupDp<kVnni>(s0, w[k], GroupBcast4(a + 4 * k));
+              s1 = GroupDp<kVnni>(s1, w[k + 1], GroupBcast4(a + 4 * k + 4));
             }
             isc[t] = _mm256_add_epi32(isc[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
-            imin[t] = _mm256_dpwssd_avx_epi32(imin[t], mins, bsum_pair);
+            imin[t] = GroupDpWords<kVnni>(imin[t], mins, bsum_pair);
           } else {
             // In int16 as far as the bound allows: 8 products of 0..15 (q5_K's 0..31: 4).
             constexpr int kRun = kFive ? 4 : 8;
@@ -300,6 +388,67 @@ void GroupQ4_Kx16_256(const void* group, const void* const* act, float* out, int
   }
   for (int t = 0; t < NT; ++t)
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 16 * t + 8 * h, acc[t][h]);
+}
+
+// q6_Kx16 against one q8_K row (generation): per half and quad of sub-blocks
+// 4q..4q + 3, which share their high-plane vectors (and two by two their
+// low-plane ones), each vector is loaded once for the four, not once per
+// sub-block. The same integer sums as the general form below.
+template <bool kVnni>
+void GroupQ6_Kx16_256_One(const void* group, const void* const* act, float* out, int64_t n) {
+  const int64_t nb = n / QK_K;
+  const auto* y = static_cast<const block_q8_K*>(act[0]);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), hi2 = _mm256_set1_epi8(0x30);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* o = static_cast<const uint8_t*>(group) + b * q6_Kx16_block_bytes();
+    PrefetchAhead(o, q6_Kx16_block_bytes());
+    for (int h = 0; h < 2; ++h) {
+      __m256i scaled = _mm256_setzero_si256(), off = _mm256_setzero_si256();
+      for (int q = 0; q < 4; ++q) {
+        // Sub-block 4q + i's sum: VNNI's int32 chain seeded with -32 sum a, or
+        // maddubs' int16 sum of two products of 0..63 (flushed every two k).
+        __m256i s[4];
+        for (int i = 0; i < 4; ++i)
+          s[i] = kVnni ? _mm256_set1_epi32(-32 * y[b].bsums[4 * q + i]) : _mm256_setzero_si256();
+        auto scale_of = [&](int i) { return GroupRowsI8(o + 64 + (4 * q + i) * 16 + 8 * h); };
+        #pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          const __m256i hi = GroupLoad(o + q6_Kx16_high_offset() + (q * 4 + k) * 64 + 32 * h);
+          const __m256i lo[2] = {GroupLoad(o + q6_Kx16_low_offset() + (2 * q * 4 + k) * 64 + 32 * h),
+                                 GroupLoad(o + q6_Kx16_low_offset() + ((2 * q + 1) * 4 + k) * 64 + 32 * h)};
+          #pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) {  // 16-bit shifts: the bits that cross a byte are masked off
+            const __m256i l4 = _mm256_and_si256(i % 2 ? _mm256_srli_epi16(lo[i / 2], 4) : lo[i / 2], lo4);
+            const __m256i h2 = i == 0 ? _mm256_slli_epi16(hi, 4) : i == 1 ? _mm256_slli_epi16(hi, 2) : i == 2 ? hi : _mm256_srli_epi16(hi, 2);
+            const __m256i w = _mm256_or_si256(l4, _mm256_and_si256(h2, hi2));
+            const __m256i a = GroupBcast4(y[b].qs + 16 * (4 * q + i) + 4 * k);
+            if constexpr (kVnni) s[i] = GroupDp<true>(s[i], w, a);
+            else s[i] = _mm256_add_epi16(s[i], _mm256_maddubs_epi16(w, a));
+          }
+          if constexpr (!kVnni) {
+            if (k % 2 == 1)
+              for (int i = 0; i < 4; ++i) {
+                scaled = GroupDpWords<false>(scaled, s[i], GroupPair16(scale_of(i)));
+                s[i] = _mm256_setzero_si256();
+              }
+          }
+        }
+        for (int i = 0; i < 4; ++i) {
+          if constexpr (kVnni) {
+            scaled = _mm256_add_epi32(scaled, _mm256_mullo_epi32(s[i], scale_of(i)));
+          } else {  // sc x the sub-block's activation sum, for the 32 offset: (sc, sc) . (bsum, 0)
+            const __m256i bsum = _mm256_set1_epi32(static_cast<uint16_t>(y[b].bsums[4 * q + i]));
+            off = GroupDpWords<false>(off, GroupPair16(scale_of(i)), bsum);
+          }
+        }
+      }
+      const __m256i total = _mm256_sub_epi32(scaled, _mm256_slli_epi32(off, 5));
+      acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(_mm256_mul_ps(GroupHalfF16(o + 16 * h), _mm256_set1_ps(y[b].d)),
+                                                   _mm256_cvtepi32_ps(total)));
+    }
+  }
+  for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 8 * h, acc[h]);
 }
 
 // q6_Kx16 against NT q8_K rows: per 16-weight sub-block and half, 4 vectors of
@@ -344,10 +493,10 @@ void GroupQ6_Kx16_256(const void* group, const void* const* act, float* out, int
           const int8_t* a = y[t][b].qs + 16 * j;
           if constexpr (kVnni) {
             // The 32 sum a comes off as the seed of one chain, before the scale.
-            __m256i s0 = _mm256_dpbusd_avx_epi32(_mm256_set1_epi32(-32 * y[t][b].bsums[j]), wq[0], GroupBcast4(a));
-            __m256i s1 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), wq[1], GroupBcast4(a + 4));
-            s0 = _mm256_dpbusd_avx_epi32(s0, wq[2], GroupBcast4(a + 8));
-            s1 = _mm256_dpbusd_avx_epi32(s1, wq[3], GroupBcast4(a + 12));
+            __m256i s0 = GroupDp<kVnni>(_mm256_set1_epi32(-32 * y[t][b].bsums[j]), wq[0], GroupBcast4(a));
+            __m256i s1 = GroupDp<kVnni>(_mm256_setzero_si256(), wq[1], GroupBcast4(a + 4));
+            s0 = GroupDp<kVnni>(s0, wq[2], GroupBcast4(a + 8));
+            s1 = GroupDp<kVnni>(s1, wq[3], GroupBcast4(a + 12));
             scaled[t] = _mm256_add_epi32(scaled[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
           } else {
             // sc x the sub-block's activation sum, for the 32 offset: (sc, sc) . (bsum, 0).
@@ -380,8 +529,8 @@ inline void GroupTwoSumsVnni(const __m256i* w, const int8_t* a, int32_t seed0, i
   static_assert(kVnni, "the VEX vpdpbusd");
   __m256i s0 = _mm256_set1_epi32(seed0), s1 = _mm256_set1_epi32(seed1);
   for (int k = 0; k < 4; ++k) {
-    s0 = _mm256_dpbusd_avx_epi32(s0, w[k], GroupBcast4(a + 4 * k));
-    s1 = _mm256_dpbusd_avx_epi32(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
+    s0 = GroupDp<kVnni>(s0, w[k], GroupBcast4(a + 4 * k));
+    s1 = GroupDp<kVnni>(s1, w[4 + k], GroupBcast4(a + 16 + 4 * k));
   }
   *g0 = s0;
   *g1 = s1;
@@ -552,8 +701,8 @@ void GroupIQ4_XSx16_256(const void* group, const void* const* act, float* out, i
           if constexpr (kVnni) {
             __m256i s0 = _mm256_set1_epi32(-128 * (y[t][b].bsums[2 * ib] + y[t][b].bsums[2 * ib + 1])), s1 = _mm256_setzero_si256();
             for (int k = 0; k < 8; k += 2) {
-              s0 = _mm256_dpbusd_avx_epi32(s0, w[k], at(k));
-              s1 = _mm256_dpbusd_avx_epi32(s1, w[k + 1], at(k + 1));
+              s0 = GroupDp<kVnni>(s0, w[k], at(k));
+              s1 = GroupDp<kVnni>(s1, w[k + 1], at(k + 1));
             }
             scaled[t] = _mm256_add_epi32(scaled[t], _mm256_mullo_epi32(_mm256_add_epi32(s0, s1), sc));
           } else {
@@ -611,9 +760,15 @@ struct Group256 {
   template <int NT> struct Q4_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, true, kVnni>; };
   template <int NT> struct Q8_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, false, kVnni>; };
   template <int NT> struct Q5_0 { static constexpr GroupFn Run = &GroupQx_0x16_256<NT, true, kVnni, true>; };
-  template <int NT> struct Q4_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni>; };
-  template <int NT> struct Q5_K { static constexpr GroupFn Run = &GroupQ4_Kx16_256<NT, kVnni, true>; };
-  template <int NT> struct Q6_K { static constexpr GroupFn Run = &GroupQ6_Kx16_256<NT, kVnni>; };
+  template <int NT> struct Q4_K {
+    static constexpr GroupFn Run = NT == 1 ? &GroupQ4_Kx16_256_One<kVnni, false> : &GroupQ4_Kx16_256<NT, kVnni>;
+  };
+  template <int NT> struct Q5_K {
+    static constexpr GroupFn Run = NT == 1 ? &GroupQ4_Kx16_256_One<kVnni, true> : &GroupQ4_Kx16_256<NT, kVnni, true>;
+  };
+  template <int NT> struct Q6_K {
+    static constexpr GroupFn Run = NT == 1 ? &GroupQ6_Kx16_256_One<kVnni> : &GroupQ6_Kx16_256<NT, kVnni>;
+  };
   template <int NT> struct IQ4_XS { static constexpr GroupFn Run = &GroupIQ4_XSx16_256<NT, kVnni>; };
   template <int NT> struct IQ4_NL { static constexpr GroupFn Run = &GroupNibblesx16_256<NT, Nibbles::kIQ4_NL, kVnni>; };
   template <int NT> struct Q4_1 { static constexpr GroupFn Run = &GroupNibblesx16_256<NT, Nibbles::kQ4_1, kVnni>; };

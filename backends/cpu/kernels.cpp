@@ -484,6 +484,15 @@ bool cpu_has_avx_vnni() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(EDGERUN_AVX_VNNI) && (defined(__x86_64__) || defined(__i386__))
+  // libgcc's checks include the OS's saving of the AVX-512 registers.
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+#else
+  return false;
+#endif
+}
+
 bool cpu_has_neon_dotprod() {
 #if defined(__aarch64__) && defined(__linux__)
   constexpr unsigned long kHwcapAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP of <asm/hwcap.h>
@@ -520,6 +529,15 @@ KernelSet with_avx_vnni(KernelSet k) {
   fill_avx_vnni_group_kernels(&k);
   k.target = "AVX_VNNI";
   k.groups = "AVX-VNNI";
+#endif
+  return k;
+}
+// The same, the AVX-VNNI code in AVX-512 VNNI's encodings.
+KernelSet with_avx_vnni_evex(KernelSet k) {
+#ifdef EDGERUN_AVX_VNNI
+  fill_avx_vnni_evex_group_kernels(&k);
+  k.target = "AVX_VNNI_EVEX";
+  k.groups = "AVX-VNNI (EVEX encoding)";
 #endif
   return k;
 }
@@ -595,6 +613,7 @@ std::vector<KernelSet> kernels_for_each_target() {
         out.push_back(with_neon_kernels(k, static_cast<NeonIsa>(g)));
 #else
     if (std::strcmp(best.target, k.target) != 0) out.push_back(k);
+    if (is_avx2(k) && !cpu_has_avx_vnni() && cpu_has_avx512_vnni()) out.push_back(with_avx_vnni_evex(k));
 #endif
   }
   hwy::SetSupportedTargetsForTest(0);

@@ -96,6 +96,11 @@ void fill_group_kernels(KernelSet* ks);
 // takes them where the CPU has them, as the pseudo-target "AVX_VNNI".
 bool cpu_has_avx_vnni();
 void fill_avx_vnni_group_kernels(KernelSet* ks);
+// Whether this CPU runs AVX-512 VNNI on 256-bit registers; the AVX-VNNI
+// entries built with its encodings (group_kernels_avxvnni_evex.cpp), offered
+// as "AVX_VNNI_EVEX" where the CPU has no AVX-VNNI, to test and measure them.
+bool cpu_has_avx512_vnni();
+void fill_avx_vnni_evex_group_kernels(KernelSet* ks);
 // Whether this CPU runs ARM's dot-product instructions (the kernel's
 // HWCAP_ASIMDDP) and int8 matrix multiplies (HWCAP2_I8MM), and the NEON
 // kernels (the group entries and the row entries of the types that have no
